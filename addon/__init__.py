@@ -1,0 +1,15 @@
+"""Registers the add-on's modules; each module owns one concern."""
+
+from . import preferences, properties, operators, panels
+
+_MODULES = (preferences, properties, operators, panels)
+
+
+def register():
+    for module in _MODULES:
+        module.register()
+
+
+def unregister():
+    for module in reversed(_MODULES):
+        module.unregister()

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Creates (or refreshes) the project's local virtual environments; safe to run again.
+# Usage: scripts/setup_env.sh [blender] [engine]   (default: blender)
+# .venv         bpy (real Blender as a module) for headless scripts and tests
+# .venv-engine  the generation engine's own environment (torch never loads inside Blender)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${BLOCKCAST_PYTHON:-python3.11}"
+
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  echo "Blockcast needs Python 3.11 (what Blender 4.2-5.0 and the bpy module use): install it, or set BLOCKCAST_PYTHON" >&2
+  exit 1
+fi
+
+ensure_venv() {  # ensure_venv DIR REQUIREMENTS_FILE
+  local venv="$ROOT/$1" requirements="$ROOT/$2" stamp="$ROOT/$1/.blockcast-requirements"
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "[setup] creating $1 with $PYTHON" >&2
+    "$PYTHON" -m venv "$venv"
+  fi
+  if [ -f "$stamp" ] && cmp -s "$requirements" "$stamp"; then
+    return 0
+  fi
+  echo "[setup] installing $2 into $1 (first run takes a few minutes)" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
+}
+
+for target in "${@:-blender}"; do
+  case "$target" in
+    blender) ensure_venv .venv requirements-blender.txt ;;
+    engine) ensure_venv .venv-engine requirements-engine.txt ;;
+    *) echo "unknown environment '$target': use blender or engine" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,25 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+sys.path.insert(0, str(REPO_ROOT))
+
+from blockcast_import import import_blockcast  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def blockcast():
+    """The add-on package (repo root) imported as `blockcast`; needs the bpy module."""
+    pytest.importorskip("bpy")
+    return import_blockcast()
+
+
+@pytest.fixture
+def empty_scene():
+    """A factory-fresh, empty Blender file for each test that builds a scene."""
+    bpy = pytest.importorskip("bpy")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    return bpy.context.scene
