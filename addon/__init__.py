@@ -1,8 +1,8 @@
 """Registers the add-on's modules; each module owns one concern."""
 
-from . import preferences, properties, operators, panels
+from . import properties, operators, panels
 
-_MODULES = (preferences, properties, operators, panels)
+_MODULES = (properties, operators, panels)
 
 
 def register():

@@ -47,10 +47,13 @@ def _focus_distance(cam_eval, dof, depsgraph):
     return abs(view_axis.dot(cam_eval.matrix_world.translation - target))
 
 
-def camera_frame_record(scene, camera_object):
-    """JSON-ready camera record at the scene's current frame (the caller runs frame_set)."""
+def camera_frame_record(scene, camera_object, depsgraph=None):
+    """JSON-ready camera record at the scene's current frame (the caller runs frame_set).
+
+    Pass the depsgraph of the scene being rendered when it is not the context's scene.
+    """
     check_camera(camera_object)
-    depsgraph = bpy.context.evaluated_depsgraph_get()
+    depsgraph = depsgraph or bpy.context.evaluated_depsgraph_get()
     cam_eval = camera_object.evaluated_get(depsgraph)
     data = cam_eval.data
     render = scene.render

@@ -1,0 +1,250 @@
+"""Export one shot of a Blender scene as a pass bundle (see docs/bundle.md).
+
+Frames are rendered and written one at a time, so memory stays flat however long the
+shot is; the depth control images are made at the end, once the shot-wide near/far
+range is known. Everything goes through BundleWriter: a failed or cancelled export
+leaves no bundle behind and never a half one.
+"""
+
+from contextlib import contextmanager
+
+import bpy
+import numpy as np
+
+from ... import engine
+from ...engine.bundle import DEFAULT_PASSES, BundleWriter, parse_passes
+from ...engine.bundle import camera as camera_math
+from ...engine.bundle import depth as depth_math
+from ...engine.bundle import pose as pose_math
+from ...engine.bundle.schema import PASS_FILES, SCHEMA_NAME, SCHEMA_VERSION
+from . import actors as actor_rigs
+from .camera import camera_frame_record, check_camera
+from .render import CYCLES_PASSES, pass_renderer
+
+
+class ExportError(ValueError):
+    """The scene cannot be exported as asked; the message says what to do."""
+
+
+class ExportCancelled(Exception):
+    """The user cancelled; nothing was written."""
+
+
+def _frame_file(pass_name, key, frame):
+    return PASS_FILES[pass_name][key].format(frame=frame)
+
+
+def linear_to_srgb8(rgb):
+    """Scene-linear RGB to 8-bit sRGB (the clay pass is meant to be looked at)."""
+    rgb = np.clip(np.nan_to_num(rgb), 0.0, 1.0)
+    srgb = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * np.power(rgb, 1 / 2.4) - 0.055)
+    return np.rint(srgb * 255).astype(np.uint8)
+
+
+def forward_flow(vector):
+    """Blender's Vector pass (Z, W: motion to the next frame, y up) as (H, W, 2) dx, dy in image pixels."""
+    return np.stack([vector[..., 2], -vector[..., 3]], axis=-1).astype(np.float32)
+
+
+def camera_space_normals(world_normals, w2c):
+    """World-space normals rotated into OpenCV camera axes (x right, y down, z forward)."""
+    rotation = np.asarray(w2c, np.float64)[:3, :3]
+    return (world_normals.astype(np.float64) @ rotation.T).astype(np.float32)
+
+
+def normal_preview(camera_normals):
+    """8-bit normal map in the usual convention: x right = R, y up = G, towards the viewer = B."""
+    preview = camera_normals * np.array([1.0, -1.0, -1.0])
+    hit = np.any(camera_normals != 0, axis=-1, keepdims=True)
+    return np.where(hit, np.rint((preview * 0.5 + 0.5) * 255), 0).astype(np.uint8)
+
+
+@contextmanager
+def _actor_pass_indices(scene, actors):
+    """Mask pass: actor k's meshes get object index k, everything else 0; restored afterwards."""
+    saved = {obj: obj.pass_index for obj in scene.objects}
+    try:
+        for obj in scene.objects:
+            obj.pass_index = 0
+        for index, actor in enumerate(actors, start=1):
+            for mesh in actor_rigs.actor_meshes(actor, scene):
+                mesh.pass_index = index
+        yield
+    finally:
+        for obj, value in saved.items():
+            obj.pass_index = value
+
+
+def _resolution(scene, resolution):
+    if resolution is None:
+        render = scene.render
+        resolution = camera_math.render_size(render.resolution_x, render.resolution_y, render.resolution_percentage)
+    width, height = (int(v) for v in resolution)
+    if width <= 0 or height <= 0:
+        raise ExportError(f"resolution {width}x{height} is empty: set Output ▸ Format ▸ Resolution (or --size WxH)")
+    return width, height
+
+
+def _actor_record(actor, index):
+    return {
+        "name": actor.get("blockcast_name", actor.name),
+        "description": actor.get("blockcast_description", ""),
+        "object": actor.name,
+        "bone_map": actor_rigs.actor_bone_map(actor),
+        "mask_index": index,
+    }
+
+
+def _pose_frame(actors, depsgraph, record, depth, width, height):
+    """OpenPose people and 3D joints of every actor at the current frame."""
+    K = camera_math.intrinsics_matrix(record["fx"], record["fy"], record["cx"], record["cy"])
+    w2c = np.asarray(record["w2c_opencv"], np.float64)
+    people, joints = [], []
+    for actor in actors:
+        world = actor_rigs.actor_joints_world(actor, depsgraph)
+        pixels, z = camera_math.project_points(world, K, w2c)
+        states = pose_math.joint_states(pixels, z, width, height, depth)
+        people.append(pose_math.openpose_person(pixels, states))
+        camera_space = world @ w2c[:3, :3].T + w2c[:3, 3]
+        joints.append({
+            "name": actor.get("blockcast_name", actor.name),
+            "world": world.tolist(),
+            "camera": camera_space.tolist(),
+            "pixel": pixels.tolist(),
+            "state": states,
+        })
+    return people, joints
+
+
+def _check_actors(actors, depsgraph):
+    for actor in actors:
+        actor_rigs.actor_joints_world(actor, depsgraph)  # raises BoneMapError listing missing bones
+
+
+def export_shot(scene, shot, out_dir, passes=None, resolution=None, overwrite=False, progress=None,
+                should_cancel=None):
+    """Write `shot` of `scene` as a bundle at `out_dir`; returns the bundle's path.
+
+    progress(done, total) is called after each frame; should_cancel() is polled before each.
+    """
+    steps = iter_export_shot(scene, shot, out_dir, passes, resolution, overwrite)
+    try:
+        while True:
+            if should_cancel is not None and should_cancel():
+                steps.close()
+                raise ExportCancelled(f"export of shot {shot.name!r} cancelled; nothing was written")
+            done, total = next(steps)
+            if progress is not None:
+                progress(done, total)
+    except StopIteration as finished:
+        return finished.value
+
+
+def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwrite=False):
+    """The export as a generator: yields (frames done, total) after each frame and returns
+    the bundle path. Closing it early (a cancel) removes everything it wrote, which lets a
+    modal operator run it one frame per tick."""
+    try:
+        passes = parse_passes(passes or DEFAULT_PASSES)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+    camera = bpy.data.objects.get(shot.camera_name) if shot.camera_name else None
+    check_camera(camera)
+    width, height = _resolution(scene, resolution)
+    actors = actor_rigs.scene_actors(scene)
+    cycles_passes = [name for name in passes if name in CYCLES_PASSES]
+    frames = shot.frames
+    source_frame = scene.frame_current
+    try:
+        with BundleWriter(out_dir, overwrite) as writer, \
+                pass_renderer(scene, camera, width, height, cycles_passes) as renderer, \
+                _actor_pass_indices(scene, actors):
+            renderer.set_frame(frames[0])
+            depsgraph = renderer.view_layer.depsgraph  # exists once the copy has been evaluated
+            _check_actors(actors, depsgraph)
+            depth_range, cameras, joint_frames, metric_depths = None, [], [], []
+            for done, frame in enumerate(frames):
+                renderer.set_frame(frame)
+                depth = renderer.render_depth()
+                depth_range = depth_math.update_range(depth_range, depth)
+                record = camera_frame_record(renderer.scene, camera, depsgraph)
+                cameras.append(record)
+                if "depth" in passes:
+                    metric_depths.append(writer.path(_frame_file("depth", "metric", frame)))
+                    writer.write_npy(_frame_file("depth", "metric", frame), depth)
+                if "pose" in passes:
+                    people, joints = _pose_frame(actors, depsgraph, record, depth, width, height)
+                    writer.write_json(_frame_file("pose", "openpose", frame),
+                                      pose_math.openpose_frame(people, width, height))
+                    joint_frames.append({"frame": frame, "actors": joints})
+                if cycles_passes:
+                    _write_cycles_passes(writer, renderer.render_cycles(), record, frame)
+                yield done + 1, len(frames)
+            near, far = depth_range or (camera.data.clip_start, camera.data.clip_end)
+            for frame, path in zip(frames, metric_depths):
+                control = depth_math.disparity_control(np.load(path), near, far)
+                writer.write_png(_frame_file("depth", "control", frame), control)
+            if "camera" in passes:
+                writer.write_json(PASS_FILES["camera"]["cameras"], {"convention": "opencv", "frames": cameras})
+                writer.write_text(PASS_FILES["camera"]["re10k"], _re10k_text(scene, shot, cameras, width, height))
+            if "pose" in passes:
+                writer.write_json(PASS_FILES["pose"]["joints"], {
+                    "keypoints": list(pose_math.COCO18_KEYPOINTS), "frames": joint_frames})
+            manifest = _manifest(scene, shot, camera, passes, actors, width, height, near, far)
+            return writer.commit(manifest)
+    finally:
+        scene.frame_set(source_frame)
+
+
+def _write_cycles_passes(writer, result, record, frame):
+    if "shading" in result:
+        writer.write_png(_frame_file("shading", "image", frame), linear_to_srgb8(result["shading"]))
+    if "normal" in result:
+        normals = camera_space_normals(result["normal"], record["w2c_opencv"])
+        writer.write_npy(_frame_file("normal", "camera_space", frame), normals.astype(np.float16))
+        writer.write_png(_frame_file("normal", "preview", frame), normal_preview(normals))
+    if "vector" in result:
+        writer.write_npy(_frame_file("flow", "forward", frame), forward_flow(result["vector"]))
+    if "index" in result:
+        writer.write_png(_frame_file("mask", "actors", frame), np.rint(result["index"]).astype(np.uint8))
+
+
+def _re10k_text(scene, shot, cameras, width, height):
+    fps = scene.render.fps / scene.render.fps_base
+    frames = [
+        {**{k: record[k] for k in ("fx", "fy", "cx", "cy")},
+         "timestamp_us": int(round((record["frame"] - shot.frame_start) / fps * 1e6)),
+         "w2c": record["w2c_opencv"]}
+        for record in cameras
+    ]
+    return camera_math.format_re10k(frames, width, height, f"blockcast shot {shot.name}")
+
+
+def _manifest(scene, shot, camera, passes, actors, width, height, near, far):
+    pass_entries = {name: {"files": dict(PASS_FILES[name])} for name in passes}
+    if "depth" in pass_entries:
+        pass_entries["depth"].update(
+            near=near, far=far, units="metres",
+            control="disparity: 1/depth linear, near=65535, far=1, no hit=0 (16-bit PNG)")
+    if "pose" in pass_entries:
+        pass_entries["pose"].update(
+            keypoints="coco18", occlusion_margin_m=pose_math.DEFAULT_OCCLUSION_MARGIN_M,
+            confidence=pose_math.CONFIDENCE)
+    if "mask" in pass_entries:
+        pass_entries["mask"].update(encoding="uint8 index: 0 = background, k = actors[k-1]")
+    render = scene.render
+    return {
+        "schema": SCHEMA_NAME,
+        "schema_version": SCHEMA_VERSION,
+        "shot": {
+            "name": shot.name, "camera": camera.name,
+            "frame_start": shot.frame_start, "frame_end": shot.frame_end, "frames": shot.frames,
+            "fps": render.fps / render.fps_base,
+        },
+        "resolution": {"width": width, "height": height,
+                       "pixel_aspect": [render.pixel_aspect_x, render.pixel_aspect_y]},
+        "passes": pass_entries,
+        "actors": [_actor_record(actor, index) for index, actor in enumerate(actors, start=1)],
+        "source": {"blend": bpy.data.filepath, "scene": scene.name, "blender_version": bpy.app.version_string},
+        "generator": {"name": "blockcast", "version": engine.__version__},
+    }

@@ -1,0 +1,161 @@
+"""Operators: add proxy actors, turn rigs into actors, export shot passes, add a demo shot."""
+
+from pathlib import Path
+
+import bpy
+from bpy.props import StringProperty
+
+from .blender import errors
+from .blender.actors import add_proxy_actor, make_actor_from_rig
+from .blender.export import export_shot, iter_export_shot
+from .blender.shots import resolve_shot
+
+
+def _export_request(context):
+    """(shot, bundle folder, passes, size, overwrite) from the scene's Blockcast settings."""
+    settings = context.scene.blockcast
+    frames = (settings.frame_start, settings.frame_end) if settings.use_custom_range else None
+    shot = resolve_shot(context.scene, settings.shot or None, frames)
+    output = bpy.path.abspath(settings.output_dir)
+    if not output or output.startswith("//"):
+        raise errors.UserError("the output folder is relative to an unsaved .blend: save the file or pick a folder")
+    size = (settings.width, settings.height) if settings.use_custom_size else None
+    return shot, Path(output) / bpy.path.clean_name(shot.name), settings.passes(), size, settings.overwrite
+
+
+class BLOCKCAST_OT_add_proxy_actor(bpy.types.Operator):
+    """Add a posable mannequin whose bones give the 18 OpenPose keypoints"""
+
+    bl_idname = "blockcast.add_proxy_actor"
+    bl_label = "Add Proxy Actor"
+    bl_options = {"REGISTER", "UNDO"}
+
+    name: StringProperty(name="Name", default="Actor")
+    description: StringProperty(name="Description", description="Who this is; used as the actor's prompt")
+
+    def execute(self, context):
+        actor = add_proxy_actor(context.scene, self.name, self.description, tuple(context.scene.cursor.location))
+        for obj in context.selected_objects:
+            obj.select_set(False)
+        actor.select_set(True)
+        context.view_layer.objects.active = actor
+        return {"FINISHED"}
+
+
+class BLOCKCAST_OT_make_actor_from_rig(bpy.types.Operator):
+    """Use the active armature as a proxy actor, with the chosen bone map"""
+
+    bl_idname = "blockcast.make_actor_from_rig"
+    bl_label = "Use Rig as Actor"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return context.active_object is not None and context.active_object.type == "ARMATURE"
+
+    def execute(self, context):
+        rig = context.active_object
+        try:
+            make_actor_from_rig(rig, rig.name, rig.get("blockcast_description", ""), context.scene.blockcast.rig_preset)
+        except errors.BoneMapError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"{rig.name} is now a proxy actor")
+        return {"FINISHED"}
+
+
+class BLOCKCAST_OT_export_passes(bpy.types.Operator):
+    """Export the chosen shot's passes as a pass bundle (Esc cancels; nothing half-written stays)"""
+
+    bl_idname = "blockcast.export_passes"
+    bl_label = "Export Passes"
+
+    _steps = None
+    _timer = None
+
+    def execute(self, context):
+        try:
+            shot, out_dir, passes, size, overwrite = _export_request(context)
+            path = export_shot(context.scene, shot, out_dir, passes, size, overwrite)
+        except errors.USER_ERRORS as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Wrote {path}")
+        return {"FINISHED"}
+
+    def invoke(self, context, event):
+        try:
+            shot, out_dir, passes, size, overwrite = _export_request(context)
+        except errors.USER_ERRORS as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self._shot = shot
+        self._steps = iter_export_shot(context.scene, shot, out_dir, passes, size, overwrite)
+        context.window_manager.progress_begin(0, len(shot.frames))
+        self._timer = context.window_manager.event_timer_add(0.01, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def _finish(self, context):
+        context.window_manager.event_timer_remove(self._timer)
+        context.window_manager.progress_end()
+        if context.area is not None:
+            context.area.header_text_set(None)
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            self._steps.close()
+            self._finish(context)
+            self.report({"WARNING"}, f"Export of {self._shot.name} cancelled; nothing was written")
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        try:
+            done, total = next(self._steps)
+        except StopIteration as finished:
+            self._finish(context)
+            self.report({"INFO"}, f"Wrote {finished.value}")
+            return {"FINISHED"}
+        except errors.USER_ERRORS as exc:
+            self._finish(context)
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        context.window_manager.progress_update(done)
+        if context.area is not None:
+            context.area.header_text_set(f"Blockcast: exporting {self._shot.name}, frame {done}/{total} (Esc to cancel)")
+        return {"RUNNING_MODAL"}
+
+
+class BLOCKCAST_OT_add_demo_scene(bpy.types.Operator):
+    """Add a new scene with a ready-made blocked shot: two actors, a dolly camera, three-point lights"""
+
+    bl_idname = "blockcast.add_demo_scene"
+    bl_label = "Add Demo Shot"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from .blender.demo_scene import build_demo_scene
+
+        scene = bpy.data.scenes.new("Blockcast demo")
+        build_demo_scene(scene)
+        if context.window is not None:
+            context.window.scene = scene
+        return {"FINISHED"}
+
+
+_CLASSES = (
+    BLOCKCAST_OT_add_proxy_actor,
+    BLOCKCAST_OT_make_actor_from_rig,
+    BLOCKCAST_OT_export_passes,
+    BLOCKCAST_OT_add_demo_scene,
+)
+
+
+def register():
+    for cls in _CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(_CLASSES):
+        bpy.utils.unregister_class(cls)
