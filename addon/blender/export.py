@@ -42,8 +42,10 @@ def linear_to_srgb8(rgb):
 
 
 def forward_flow(vector):
-    """Blender's Vector pass (Z, W: motion to the next frame, y up) as (H, W, 2) dx, dy in image pixels."""
-    return np.stack([vector[..., 2], -vector[..., 3]], axis=-1).astype(np.float32)
+    """Blender's Vector pass as (H, W, 2) forward flow dx, dy in image pixels (y down).
+
+    Z, W hold the motion towards the next frame, negated and with y up (checked by test)."""
+    return np.stack([-vector[..., 2], vector[..., 3]], axis=-1).astype(np.float32)
 
 
 def camera_space_normals(world_normals, w2c):

@@ -31,7 +31,8 @@ def _use_multilayer_exr(image_settings):
 
 def _clay_material():
     material = bpy.data.materials.new("Blockcast clay (temporary)")
-    material.use_nodes = True
+    if bpy.app.version < (5, 0, 0):
+        material.use_nodes = True  # always on from 5.0, where the property is deprecated
     bsdf = next(n for n in material.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
     bsdf.inputs["Base Color"].default_value = CLAY_COLOR
     bsdf.inputs["Roughness"].default_value = 0.7

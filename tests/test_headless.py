@@ -1,0 +1,137 @@
+"""The headless scripts as a farm or batch job runs them: real processes, real files."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.bundle import validate_bundle
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO / "scripts"
+
+
+def run_script(name, *args, timeout=300):
+    return subprocess.run([sys.executable, str(SCRIPTS / name), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+
+
+def error_line(result):
+    lines = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo_blend(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "demo.blend"
+    result = run_script("make_demo_scene.py", "--save", path, "--frames", "6", "--size", "128x72")
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def test_export_script_writes_a_valid_bundle_and_leaves_the_blend_alone(demo_blend, tmp_path):
+    before = sha256(demo_blend)
+    result = run_script("export_passes.py", demo_blend, "--out", tmp_path / "shot", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert validate_bundle(tmp_path / "shot") == []
+    manifest = json.loads((tmp_path / "shot" / "bundle.json").read_text())
+    assert manifest["shot"]["frames"] == [1, 2, 3, 4, 5, 6]
+    assert [a["name"] for a in manifest["actors"]] == ["Ana", "Ben"]
+    assert sha256(demo_blend) == before
+    assert sorted(os.listdir(tmp_path)) == ["shot"]
+
+
+def test_existing_output_is_refused_unless_overwrite(demo_blend, tmp_path):
+    out = tmp_path / "shot"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = run_script("export_passes.py", demo_blend, "--out", out, "--frames", "2-3")
+    assert result.returncode == 1 and "--overwrite" in error_line(result)
+    assert (out / "notes.txt").read_text() == "mine"
+    result = run_script("export_passes.py", demo_blend, "--out", out, "--frames", "2-3", "--overwrite", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "bundle.json").read_text())["shot"]["frames"] == [2, 3]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--frames", "5-2"], "inverted"),
+    (["--frames", "abc"], "A-B"),
+    (["--size", "0x72"], "resolution"),
+    (["--passes", "depth,beauty"], "unknown pass"),
+    (["--shot", "nope"], "no shot named"),
+])
+def test_bad_arguments_fail_with_one_line(demo_blend, tmp_path, args, message):
+    result = run_script("export_passes.py", demo_blend, "--out", tmp_path / "shot", *args)
+    assert result.returncode == 1
+    assert message in error_line(result)
+    assert not (tmp_path / "shot").exists()
+
+
+def test_unwritable_output_and_missing_blend(demo_blend, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    result = run_script("export_passes.py", demo_blend, "--out", blocker / "shot")
+    assert result.returncode == 1 and "choose an output folder" in error_line(result)
+    result = run_script("export_passes.py", tmp_path / "missing.blend", "--out", tmp_path / "shot")
+    assert result.returncode == 1 and "does not exist" in error_line(result)
+
+
+def test_blend_without_camera_or_with_broken_rig(blockcast, tmp_path):
+    from blockcast.addon.rigs import bone_map_preset
+
+    mannequin_map = json.dumps(bone_map_preset("mannequin"))
+    script = tmp_path / "make.py"
+    script.write_text(
+        "import bpy, sys\n"
+        "bpy.ops.wm.read_factory_settings(use_empty=True)\n"
+        "bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])\n"
+        "cam = bpy.data.objects.new('Cam', bpy.data.cameras.new('Cam'))\n"
+        "bpy.context.scene.collection.objects.link(cam); bpy.context.scene.camera = cam\n"
+        "rig = bpy.data.objects.new('Rig', bpy.data.armatures.new('Rig'))\n"
+        "bpy.context.scene.collection.objects.link(rig)\n"
+        "rig['blockcast_actor'] = True; rig['blockcast_name'] = 'Rig'\n"
+        f"rig['blockcast_bone_map'] = {mannequin_map!r}\n"
+        "bpy.ops.wm.save_as_mainfile(filepath=sys.argv[2])\n")
+    no_camera, broken_rig = tmp_path / "empty.blend", tmp_path / "rig.blend"
+    subprocess.run([sys.executable, str(script), str(no_camera), str(broken_rig)], check=True, capture_output=True)
+    result = run_script("export_passes.py", no_camera, "--out", tmp_path / "a")
+    assert result.returncode == 1 and "no camera" in error_line(result)
+    result = run_script("export_passes.py", broken_rig, "--out", tmp_path / "b")
+    assert result.returncode == 1
+    assert all(name in error_line(result) for name in ("neck", "left_ankle", "upper_arm.L", "head"))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_killed_export_leaves_no_bundle_and_a_retry_completes(demo_blend, tmp_path):
+    out = tmp_path / "shot"
+    process = subprocess.Popen([sys.executable, str(SCRIPTS / "export_passes.py"), str(demo_blend), "--out", str(out),
+                                "--passes", "depth,pose,camera,shading"], stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:  # kill it once it has written at least one frame
+        if "frame 2/" in line:
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not out.exists()
+    assert all(name.startswith(".shot.partial-") for name in os.listdir(tmp_path))
+    result = run_script("export_passes.py", demo_blend, "--out", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert validate_bundle(out) == []
+
+
+def test_demo_scene_is_not_overwritten_silently(demo_blend):
+    before = sha256(demo_blend)
+    result = run_script("make_demo_scene.py", "--save", demo_blend)
+    assert result.returncode == 1 and "--overwrite" in error_line(result)
+    assert sha256(demo_blend) == before
