@@ -52,7 +52,13 @@ def main(argv=None):
     from blockcast.addon.blender.shots import parse_frame_range, resolve_shot
 
     def progress(done, total):
-        if not args.quiet:
+        if args.quiet:
+            return
+        if sys.stderr.isatty():  # one self-updating bar for people, one line per frame for logs
+            bar = "#" * (30 * done // total)
+            print(f"\r[export] [{bar:<30}] frame {done}/{total}", end="\n" if done == total else "",
+                  file=sys.stderr, flush=True)
+        else:
             print(f"[export] frame {done}/{total}", file=sys.stderr, flush=True)
 
     try:

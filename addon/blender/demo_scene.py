@@ -63,9 +63,9 @@ def build_demo_scene(scene, frame_count=48, width=512, height=288):
     world = bpy.data.worlds.new("Blockcast demo world")
     world.color = (0.05, 0.05, 0.06)
     scene.world = world
-    _light(scene, "Key", "AREA", 400, (1.0, 0.9, 0.8), (-3.5, -2.5, 3.5), (0, 1, 1), size=2.0)
-    _light(scene, "Fill", "AREA", 120, (0.8, 0.9, 1.0), (3.5, -2.0, 2.0), (0, 1, 1), size=3.0)
-    _light(scene, "Rim", "SPOT", 600, (1.0, 1.0, 1.0), (1.0, 4.5, 3.5), (0, 0.8, 1.2))
+    _light(scene, "Key", "AREA", 150, (1.0, 0.9, 0.8), (-3.5, -2.5, 3.5), (0, 1, 1), size=2.0)
+    _light(scene, "Fill", "AREA", 30, (0.8, 0.9, 1.0), (3.5, -2.0, 2.0), (0, 1, 1), size=3.0)
+    _light(scene, "Rim", "SPOT", 300, (1.0, 1.0, 1.0), (1.0, 4.5, 3.5), (0, 0.8, 1.2))
 
     ana, ben = (add_proxy_actor(scene, name, description, location) for name, description, location in ACTORS)
     ana.rotation_euler.z = math.radians(-20)
@@ -85,11 +85,11 @@ def build_demo_scene(scene, frame_count=48, width=512, height=288):
     target.location = (0.2, 1.0, 1.1)
     scene.collection.objects.link(target)
     camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
-    camera.data.lens = 32
+    camera.data.lens = 35
     scene.collection.objects.link(camera)
-    camera.location = (-2.0, -6.0, 1.6)
+    camera.location = (-1.6, -5.0, 1.55)
     camera.keyframe_insert("location", frame=1)
-    camera.location = (1.2, -4.2, 1.5)
+    camera.location = (0.9, -3.6, 1.45)
     camera.keyframe_insert("location", frame=end)
     track = camera.constraints.new("TRACK_TO")
     track.target, track.track_axis, track.up_axis = target, "TRACK_NEGATIVE_Z", "UP_Y"

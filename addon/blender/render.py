@@ -17,8 +17,29 @@ from ..exr import read_exr_channels, read_pass
 
 # Workbench gives the exact planar depth fastest; the rest need Cycles.
 CYCLES_PASSES = ("shading", "normal", "flow", "mask")
-SHADING_SAMPLES = 16
+SHADING_SAMPLES = 8
 CLAY_COLOR = (0.6, 0.6, 0.6, 1.0)
+
+
+@contextmanager
+def _quiet_native_output():
+    """Silence Blender's C-level chatter ("Saved: ...", EGL probing) for one render call, so
+    headless logs show our progress lines; Python errors still raise as usual."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
 
 
 def _use_multilayer_exr(image_settings):
@@ -72,7 +93,7 @@ class PassRenderer:
         self.scene.render.engine = engine
         self.scene.render.filepath = os.path.join(self._folder.name, name)
         # The operator's `scene=` argument renders the context scene's frame: override the context instead.
-        with bpy.context.temp_override(scene=self.scene, view_layer=self.view_layer):
+        with bpy.context.temp_override(scene=self.scene, view_layer=self.view_layer), _quiet_native_output():
             bpy.ops.render.render(write_still=True)
         return read_exr_channels(self.scene.render.filepath)
 
