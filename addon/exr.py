@@ -91,10 +91,13 @@ def read_exr_channels(path):
     return result
 
 
-def read_pass(channels, pass_name, components):
-    """Stack one pass's components, e.g. read_pass(ch, "Normal", "XYZ") -> (H, W, 3); top row first."""
-    prefix = next((key.rsplit(".", 1)[0] for key in channels if key.rsplit(".", 2)[-2] == pass_name), None)
+def read_pass(channels, pass_names, components):
+    """Stack one pass's components, e.g. read_pass(ch, "Normal", "XYZ") -> (H, W, 3); top row first.
+
+    `pass_names` may be a tuple of the names different Blender versions give the same pass."""
+    names = (pass_names,) if isinstance(pass_names, str) else tuple(pass_names)
+    prefix = next((key.rsplit(".", 1)[0] for key in channels if key.rsplit(".", 2)[-2] in names), None)
     if prefix is None:
-        raise KeyError(f"render pass {pass_name!r} is not in the EXR (has {sorted(channels)})")
+        raise KeyError(f"render pass {names[0]!r} is not in the EXR (has {sorted(channels)})")
     planes = [channels[f"{prefix}.{c}"] for c in components]
     return planes[0] if len(planes) == 1 else np.stack(planes, axis=-1)

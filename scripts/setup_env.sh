@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Creates (or refreshes) the project's local virtual environments; safe to run again.
-# Usage: scripts/setup_env.sh [blender] [engine]   (default: blender)
-# .venv         bpy (real Blender as a module) for headless scripts and tests
-# .venv-engine  the generation engine's own environment (torch never loads inside Blender)
+# Usage: scripts/setup_env.sh [blender] [blender42] [engine]   (default: blender)
+# .venv            bpy 5.0 (real Blender as a module) for headless scripts and tests
+# .venv-blender42  bpy 4.2 LTS, the oldest Blender we support, for the tests
+# .venv-engine     the generation engine's own environment (torch never loads inside Blender)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${BLOCKCAST_PYTHON:-python3.11}"
@@ -29,7 +30,8 @@ ensure_venv() {  # ensure_venv DIR REQUIREMENTS_FILE
 for target in "${@:-blender}"; do
   case "$target" in
     blender) ensure_venv .venv requirements-blender.txt ;;
+    blender42) ensure_venv .venv-blender42 requirements-blender42.txt ;;
     engine) ensure_venv .venv-engine requirements-engine.txt ;;
-    *) echo "unknown environment '$target': use blender or engine" >&2; exit 2 ;;
+    *) echo "unknown environment '$target': use blender, blender42 or engine" >&2; exit 2 ;;
   esac
 done

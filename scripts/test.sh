@@ -1,7 +1,25 @@
 #!/usr/bin/env bash
-# Runs the whole test suite, installing what it needs first (idempotent).
-set -euo pipefail
+# Runs the whole test suite, installing what it needs first (idempotent):
+#   the Blender-side tests on Blender 5.0 (bpy 5.0.1) and again on Blender 4.2 LTS (bpy 4.2.23),
+#   then the engine's tests in the engine's own environment.
+# Extra arguments go to every pytest run (e.g. -x, -k NAME).
+set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$ROOT/scripts/setup_env.sh" blender
 cd "$ROOT"
-exec "$ROOT/.venv/bin/python" -m pytest tests "$@"
+environments=(blender blender42)
+[ -f requirements-engine.txt ] && [ -d tests/engine ] && environments+=(engine)
+"$ROOT/scripts/setup_env.sh" "${environments[@]}" || exit 1
+
+status=0
+run() {  # run LABEL PYTHON PYTEST_ARGS...
+  local label="$1" python="$2"
+  shift 2
+  echo "== $label"
+  "$python" -m pytest "$@" || status=1
+}
+run "Blender 5.0 (bpy 5.0.1)" .venv/bin/python tests --ignore=tests/engine "$@"
+run "Blender 4.2 LTS (bpy 4.2.23)" .venv-blender42/bin/python tests --ignore=tests/engine "$@"
+if [[ " ${environments[*]} " == *" engine "* ]]; then
+  run "engine" .venv-engine/bin/python tests/engine "$@"
+fi
+exit $status

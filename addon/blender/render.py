@@ -131,7 +131,7 @@ class PassRenderer:
         if layer.use_pass_vector:
             out["vector"] = read_pass(channels, "Vector", "XYZW")
         if layer.use_pass_object_index:
-            out["index"] = read_pass(channels, "Object Index", "X")
+            out["index"] = read_pass(channels, ("Object Index", "IndexOB"), "X")  # 5.0 / 4.2 names
         return out
 
 
