@@ -135,3 +135,22 @@ def test_demo_scene_is_not_overwritten_silently(demo_blend):
     result = run_script("make_demo_scene.py", "--save", demo_blend)
     assert result.returncode == 1 and "--overwrite" in error_line(result)
     assert sha256(demo_blend) == before
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 2 MiB filesystem (tmpfs), to fill up for real; needs root, as CI and this machine have."""
+    mount_point = tmp_path / "tiny_disk"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_full_disk_gives_a_clear_error_and_leaves_nothing(demo_blend, tiny_disk):
+    result = run_script("export_passes.py", demo_blend, "--out", tiny_disk / "shot", "--size", "512x288", "--quiet")
+    assert result.returncode == 1
+    assert "Ran out of disk space" in error_line(result)
+    assert os.listdir(tiny_disk) == []

@@ -17,6 +17,9 @@ from . import png
 from .schema import MANIFEST_NAME
 
 
+_LOW_SPACE = 16 * 1024 * 1024  # below this, a failed write is taken as a full disk (numpy omits errno)
+
+
 class BundleError(Exception):
     """A bundle cannot be read or written; the message says what to do."""
 
@@ -51,13 +54,17 @@ class BundleWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        disk_full = isinstance(exc, OSError) and (
+            exc.errno in (errno.ENOSPC, errno.EDQUOT) or shutil.disk_usage(self.temp_dir.parent).free < _LOW_SPACE)
         if self.temp_dir.exists():
             shutil.rmtree(self.temp_dir, ignore_errors=True)
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        if disk_full:
             raise BundleError(
                 f"Ran out of disk space while writing {self.final_dir}: free some space or choose another "
                 "output folder (nothing was written there)"
             ) from exc
+        if isinstance(exc, OSError):
+            raise BundleError(f"Could not write {self.final_dir} ({exc}); nothing was written there") from exc
         return False
 
     def path(self, relative):
