@@ -154,3 +154,20 @@ def test_full_disk_gives_a_clear_error_and_leaves_nothing(demo_blend, tiny_disk)
     assert result.returncode == 1
     assert "Ran out of disk space" in error_line(result)
     assert os.listdir(tiny_disk) == []
+
+
+def test_runs_as_a_blender_python_script(demo_blend, tmp_path):
+    """As `blender -b FILE -P scripts/export_passes.py -- ARGS`: Blender has opened FILE, and
+    sys.argv holds Blender's own arguments before `--`."""
+    out = tmp_path / "shot"
+    launcher = tmp_path / "as_blender.py"
+    launcher.write_text(
+        "import runpy, sys, bpy\n"
+        f"bpy.ops.wm.open_mainfile(filepath={str(demo_blend)!r})\n"
+        f"sys.argv = ['blender', '-b', {str(demo_blend)!r}, '-P', 'export_passes.py', '--', '--out', {str(out)!r},"
+        " '--frames', '2-3', '--quiet']\n"
+        f"runpy.run_path({str(SCRIPTS / 'export_passes.py')!r}, run_name='__main__')\n")
+    result = subprocess.run([sys.executable, str(launcher)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert validate_bundle(out) == []
+    assert json.loads((out / "bundle.json").read_text())["source"]["blend"] == str(demo_blend)
