@@ -28,6 +28,16 @@ class BLOCKCAST_PT_actors(_BlockcastPanel, bpy.types.Panel):
             box.prop(actor, '["blockcast_description"]', text="Description")
 
 
+def _toggled_row(layout, settings, toggle, *props):
+    """A checkbox followed by the values it enables (greyed out while off)."""
+    row = layout.row(align=True)
+    row.prop(settings, toggle)
+    sub = row.row(align=True)
+    sub.active = getattr(settings, toggle)
+    for prop in props:
+        sub.prop(settings, prop)
+
+
 class BLOCKCAST_PT_shots(_BlockcastPanel, bpy.types.Panel):
     bl_label = "Shot Export"
 
@@ -36,18 +46,8 @@ class BLOCKCAST_PT_shots(_BlockcastPanel, bpy.types.Panel):
         settings = context.scene.blockcast
         layout.prop(settings, "shot")
         layout.prop(settings, "output_dir")
-        row = layout.row(align=True)
-        row.prop(settings, "use_custom_range")
-        sub = row.row(align=True)
-        sub.active = settings.use_custom_range
-        sub.prop(settings, "frame_start")
-        sub.prop(settings, "frame_end")
-        row = layout.row(align=True)
-        row.prop(settings, "use_custom_size")
-        sub = row.row(align=True)
-        sub.active = settings.use_custom_size
-        sub.prop(settings, "width")
-        sub.prop(settings, "height")
+        _toggled_row(layout, settings, "use_custom_range", "frame_start", "frame_end")
+        _toggled_row(layout, settings, "use_custom_size", "width", "height")
         grid = layout.grid_flow(columns=2, align=True)
         for name in PASSES:
             grid.prop(settings, pass_property_name(name), toggle=True)
@@ -59,11 +59,4 @@ class BLOCKCAST_PT_shots(_BlockcastPanel, bpy.types.Panel):
 _CLASSES = (BLOCKCAST_PT_actors, BLOCKCAST_PT_shots)
 
 
-def register():
-    for cls in _CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(_CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_CLASSES)
