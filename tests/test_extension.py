@@ -30,6 +30,13 @@ with bpy.context.temp_override(scene=scene):
     scene.blockcast.output_dir = out_dir
     report["export_passes"] = bpy.ops.blockcast.export_passes()
 report["actor_description"] = bpy.data.objects["Cleo"]["blockcast_description"]
+bare = bpy.data.objects.new("Bare rig", bpy.data.armatures.new("Bare rig"))
+scene.collection.objects.link(bare)
+with bpy.context.temp_override(scene=scene, active_object=bare, object=bare):
+    try:
+        report["bare_rig"] = bpy.ops.blockcast.make_actor_from_rig()
+    except RuntimeError as exc:  # operators that report ERROR raise in background mode
+        report["bare_rig"] = str(exc)
 print("REPORT " + json.dumps(report, default=list))
 """
 
@@ -66,6 +73,7 @@ def test_installs_into_blender_registers_and_runs(extension_zip, tmp_path):
     assert {"add_proxy_actor", "make_actor_from_rig", "export_passes", "add_demo_scene"} <= set(report["operators"])
     assert report["add_demo_scene"] == report["add_proxy_actor"] == report["export_passes"] == ["FINISHED"]
     assert report["actor_description"] == "a child with a kite"
+    assert "nose" in report["bare_rig"] and "left_ankle" in report["bare_rig"]  # lists what the rig lacks
     bundle = tmp_path / "passes" / "Blockcast_demo"  # folder names are cleaned by bpy.path.clean_name
     manifest = json.loads((bundle / "bundle.json").read_text())
     assert [a["name"] for a in manifest["actors"]] == ["Ana", "Ben", "Cleo"]
