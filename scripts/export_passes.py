@@ -38,6 +38,9 @@ def build_parser():
                         help="comma-separated: depth,pose,camera,shading,normal,flow,mask (default: %(default)s)")
     parser.add_argument("--size", type=parse_size, help="render size WxH; default: the scene's output size")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
+    parser.add_argument("--skip-done", action="store_true",
+                        help="do nothing if --out already holds this very export (same saved .blend, shot, "
+                             "frames, passes, size): for farm retries")
     parser.add_argument("--quiet", action="store_true", help="no per-frame progress on stderr")
     return parser
 
@@ -48,7 +51,7 @@ def main(argv=None):
 
     blockcast = import_blockcast()
     from blockcast.addon.blender import errors
-    from blockcast.addon.blender.export import export_shot
+    from blockcast.addon.blender.export import bundle_is_current, export_shot
     from blockcast.addon.blender.shots import parse_frame_range, resolve_shot
 
     def progress(done, total):
@@ -71,6 +74,9 @@ def main(argv=None):
             raise errors.UserError(f"no scene named {args.scene!r}: the file has {', '.join(bpy.data.scenes.keys())}")
         frames = parse_frame_range(args.frames) if args.frames else None
         shot = resolve_shot(scene, args.shot, frames)
+        if args.skip_done and bundle_is_current(args.out, scene, shot, args.passes, args.size):
+            print(f"export_passes: {args.out} is already this export; nothing to do")
+            return 0
         path = export_shot(scene, shot, args.out, args.passes, args.size, args.overwrite, progress)
     except errors.USER_ERRORS as exc:
         print(f"export_passes: error: {exc}", file=sys.stderr)

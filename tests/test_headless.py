@@ -171,3 +171,39 @@ def test_runs_as_a_blender_python_script(demo_blend, tmp_path):
     assert result.returncode == 0, result.stderr
     assert validate_bundle(out) == []
     assert json.loads((out / "bundle.json").read_text())["source"]["blend"] == str(demo_blend)
+
+
+def _tree_bytes(root):
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_chunked_export_merges_into_the_same_bundle(demo_blend, tmp_path):
+    passes = ["--passes", "depth,pose,camera,mask", "--quiet"]
+    whole = run_script("export_passes.py", demo_blend, "--out", tmp_path / "whole", *passes)
+    assert whole.returncode == 0, whole.stderr
+    for frames in ("1-2", "3-6"):
+        chunk = run_script("export_passes.py", demo_blend, "--out", tmp_path / f"chunk_{frames}", "--frames", frames,
+                           *passes)
+        assert chunk.returncode == 0, chunk.stderr
+    merged = run_script("merge_bundles.py", tmp_path / "chunk_3-6", tmp_path / "chunk_1-2", "--out", tmp_path / "merged")
+    assert merged.returncode == 0, merged.stderr
+    assert _tree_bytes(tmp_path / "merged") == _tree_bytes(tmp_path / "whole")
+    gap = run_script("merge_bundles.py", tmp_path / "chunk_3-6", "--out", tmp_path / "gap", "--overwrite")
+    assert gap.returncode == 0  # one chunk alone is a valid (shorter) shot
+    overlap = run_script("merge_bundles.py", tmp_path / "chunk_1-2", tmp_path / "whole", "--out", tmp_path / "bad")
+    assert overlap.returncode == 1 and "overlap" in error_line(overlap)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_skip_done_makes_a_finished_export_a_no_op(demo_blend, tmp_path):
+    out = tmp_path / "shot"
+    first = run_script("export_passes.py", demo_blend, "--out", out, "--frames", "1-2", "--skip-done", "--quiet")
+    assert first.returncode == 0, first.stderr
+    stamp = (out / "bundle.json").stat().st_mtime_ns
+    again = run_script("export_passes.py", demo_blend, "--out", out, "--frames", "1-2", "--skip-done", "--quiet")
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert (out / "bundle.json").stat().st_mtime_ns == stamp
+    other = run_script("export_passes.py", demo_blend, "--out", out, "--frames", "1-3", "--skip-done")
+    assert other.returncode == 1 and "--overwrite" in error_line(other)  # a different export is not skipped
+    manifest = json.loads((out / "bundle.json").read_text())
+    assert manifest["source"]["blend_sha256"] == sha256(demo_blend)

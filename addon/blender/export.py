@@ -6,13 +6,14 @@ range is known. Everything goes through BundleWriter: a failed or cancelled expo
 leaves no bundle behind and never a half one.
 """
 
+import hashlib
 from contextlib import contextmanager
 
 import bpy
 import numpy as np
 
 from ... import engine
-from ...engine.bundle import DEFAULT_PASSES, BundleWriter, parse_passes
+from ...engine.bundle import DEFAULT_PASSES, BundleError, BundleWriter, parse_passes, read_bundle, validate_bundle
 from ...engine.bundle import camera as camera_math
 from ...engine.bundle import depth as depth_math
 from ...engine.bundle import pose as pose_math
@@ -188,7 +189,8 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
                 writer.write_png(_frame_file("depth", "control", frame), control)
             if "camera" in passes:
                 writer.write_json(PASS_FILES["camera"]["cameras"], {"convention": "opencv", "frames": cameras})
-                writer.write_text(PASS_FILES["camera"]["re10k"], _re10k_text(scene, shot, cameras, width, height))
+                writer.write_text(PASS_FILES["camera"]["re10k"], camera_math.re10k_from_records(
+                    cameras, shot.name, shot.frame_start, scene.render.fps / scene.render.fps_base, width, height))
             if "pose" in passes:
                 writer.write_json(PASS_FILES["pose"]["joints"], {
                     "keypoints": list(pose_math.COCO18_KEYPOINTS), "frames": joint_frames})
@@ -211,15 +213,35 @@ def _write_cycles_passes(writer, result, record, frame):
         writer.write_png(_frame_file("mask", "actors", frame), np.rint(result["index"]).astype(np.uint8))
 
 
-def _re10k_text(scene, shot, cameras, width, height):
-    fps = scene.render.fps / scene.render.fps_base
-    frames = [
-        {**{k: record[k] for k in ("fx", "fy", "cx", "cy")},
-         "timestamp_us": int(round((record["frame"] - shot.frame_start) / fps * 1e6)),
-         "w2c": record["w2c_opencv"]}
-        for record in cameras
-    ]
-    return camera_math.format_re10k(frames, width, height, f"blockcast shot {shot.name}")
+def saved_blend_sha256():
+    """Hash of the .blend on disk, which farm tasks use to recognise a bundle already exported
+    from the same file. None with unsaved edits in the UI; headless, the file as loaded counts
+    (Blender marks a freshly loaded file dirty in background mode, so is_dirty can't tell)."""
+    if not bpy.data.filepath or (bpy.data.is_dirty and not bpy.app.background):
+        return None
+    digest = hashlib.sha256()
+    with open(bpy.data.filepath, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bundle_is_current(out_dir, scene, shot, passes=None, resolution=None):
+    """True when `out_dir` already holds a complete bundle of this very request (same saved
+    .blend contents, shot, frames, passes and size): re-running a finished task does nothing."""
+    try:
+        bundle = read_bundle(out_dir)
+        wanted_passes = parse_passes(passes or DEFAULT_PASSES)
+    except (BundleError, ValueError):
+        return False
+    source_hash = bundle.manifest["source"].get("blend_sha256")
+    return (
+        source_hash is not None and source_hash == saved_blend_sha256()
+        and bundle.name == shot.name and bundle.frames == shot.frames
+        and tuple(bundle.passes) == wanted_passes
+        and (bundle.width, bundle.height) == _resolution(scene, resolution)
+        and not validate_bundle(out_dir)
+    )
 
 
 def _manifest(scene, shot, camera, passes, actors, width, height, near, far):
@@ -247,6 +269,7 @@ def _manifest(scene, shot, camera, passes, actors, width, height, near, far):
                        "pixel_aspect": [render.pixel_aspect_x, render.pixel_aspect_y]},
         "passes": pass_entries,
         "actors": [_actor_record(actor, index) for index, actor in enumerate(actors, start=1)],
-        "source": {"blend": bpy.data.filepath, "scene": scene.name, "blender_version": bpy.app.version_string},
+        "source": {"blend": bpy.data.filepath, "blend_sha256": saved_blend_sha256(), "scene": scene.name,
+                   "blender_version": bpy.app.version_string},
         "generator": {"name": "blockcast", "version": engine.__version__},
     }

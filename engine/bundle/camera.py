@@ -103,3 +103,15 @@ def parse_re10k(text, width, height):
             "w2c": w2c,
         })
     return frames
+
+
+def re10k_from_records(records, shot_name, frame_start, fps, width, height):
+    """The bundle's camera_re10k.txt from its per-frame camera records (timestamps count from
+    the shot's first frame, so a shot exported in chunks and merged gives the same file)."""
+    frames = [
+        {**{key: record[key] for key in ("fx", "fy", "cx", "cy")},
+         "timestamp_us": int(round((record["frame"] - frame_start) / fps * 1e6)),
+         "w2c": record["w2c_opencv"]}
+        for record in records
+    ]
+    return format_re10k(frames, width, height, f"blockcast shot {shot_name}")
