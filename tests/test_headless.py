@@ -207,3 +207,17 @@ def test_skip_done_makes_a_finished_export_a_no_op(demo_blend, tmp_path):
     assert other.returncode == 1 and "--overwrite" in error_line(other)  # a different export is not skipped
     manifest = json.loads((out / "bundle.json").read_text())
     assert manifest["source"]["blend_sha256"] == sha256(demo_blend)
+
+
+def test_contact_sheet_shows_every_pass(demo_blend, tmp_path):
+    from PIL import Image
+
+    export = run_script("export_passes.py", demo_blend, "--out", tmp_path / "shot", "--quiet",
+                        "--passes", "depth,pose,shading,normal,mask")
+    assert export.returncode == 0, export.stderr
+    sheet = run_script("contact_sheet.py", tmp_path / "shot", "--out", tmp_path / "sheet.png", "--rows", "3",
+                       "--width", "96")
+    assert sheet.returncode == 0, sheet.stderr
+    image = Image.open(tmp_path / "sheet.png")
+    assert image.size == (5 * 96, 14 + 3 * 54)  # 5 passes; 128x72 cells scaled to 96x54, 3 rows + labels
+    assert run_script("contact_sheet.py", tmp_path / "nothing").returncode == 1
