@@ -19,6 +19,7 @@ from ..exr import read_exr_channels, read_pass
 CYCLES_PASSES = ("shading", "normal", "flow", "mask")
 SHADING_SAMPLES = 8
 CLAY_COLOR = (0.6, 0.6, 0.6, 1.0)
+OBJECT_INDEX_PASS = ("Object Index", "IndexOB")  # Blender 5.0 / 4.2 names
 
 
 @contextmanager
@@ -108,31 +109,41 @@ class PassRenderer:
         depth = read_pass(self._render("BLENDER_WORKBENCH", "depth.exr"), "Depth", "Z")
         return np.where(depth >= self.scene.camera.data.clip_end, np.inf, depth).astype(np.float32)
 
+    def _use_cycles(self, samples, denoise, material_override, normal=False, vector=False, index=False):
+        scene, layer = self.scene, self.view_layer
+        scene.cycles.device = "CPU"
+        scene.cycles.samples = samples
+        scene.cycles.use_denoising = denoise
+        scene.cycles.seed = 0
+        scene.cycles.use_animated_seed = False
+        layer.material_override = material_override
+        layer.use_pass_z = False
+        layer.use_pass_normal, layer.use_pass_vector, layer.use_pass_object_index = normal, vector, index
+
     def render_cycles(self):
         """Cycles passes of the current frame: {"shading": linear RGB, "normal": world XYZ,
         "vector": (H, W, 4) Blender speed vectors, "index": object index}."""
-        scene, layer = self.scene, self.view_layer
-        scene.cycles.device = "CPU"
-        scene.cycles.samples = SHADING_SAMPLES if "shading" in self.cycles_passes else 1
-        scene.cycles.use_denoising = "shading" in self.cycles_passes
-        scene.cycles.seed = 0
-        scene.cycles.use_animated_seed = False
-        layer.material_override = self.clay
-        layer.use_pass_z = False
-        layer.use_pass_normal = "normal" in self.cycles_passes
-        layer.use_pass_vector = "flow" in self.cycles_passes
-        layer.use_pass_object_index = "mask" in self.cycles_passes
+        shading = "shading" in self.cycles_passes
+        self._use_cycles(SHADING_SAMPLES if shading else 1, shading, self.clay, normal="normal" in self.cycles_passes,
+                         vector="flow" in self.cycles_passes, index="mask" in self.cycles_passes)
         channels = self._render("CYCLES", "cycles.exr")
-        out = {}
-        if "shading" in self.cycles_passes:
+        layer, out = self.view_layer, {}
+        if shading:
             out["shading"] = read_pass(channels, "Combined", "RGB")
         if layer.use_pass_normal:
             out["normal"] = read_pass(channels, "Normal", "XYZ")
         if layer.use_pass_vector:
             out["vector"] = read_pass(channels, "Vector", "XYZW")
         if layer.use_pass_object_index:
-            out["index"] = read_pass(channels, ("Object Index", "IndexOB"), "X")  # 5.0 / 4.2 names
+            out["index"] = read_pass(channels, OBJECT_INDEX_PASS, "X")
         return out
+
+    def render_beauty(self, samples):
+        """The scene with its own materials (the previz model's training target) and its
+        object index pass: (linear RGB, object index)."""
+        self._use_cycles(samples, True, None, index=True)
+        channels = self._render("CYCLES", "beauty.exr")
+        return read_pass(channels, "Combined", "RGB"), read_pass(channels, OBJECT_INDEX_PASS, "X")
 
 
 @contextmanager
