@@ -128,6 +128,7 @@ def test_killed_export_leaves_no_bundle_and_a_retry_completes(demo_blend, tmp_pa
     result = run_script("export_passes.py", demo_blend, "--out", out, "--quiet")
     assert result.returncode == 0, result.stderr
     assert validate_bundle(out) == []
+    assert os.listdir(tmp_path) == ["shot"]  # the retry cleared the killed run's partial folder
 
 
 def test_demo_scene_is_not_overwritten_silently(demo_blend):

@@ -50,6 +50,9 @@ class BundleWriter:
         self.temp_dir = self.final_dir.parent / f".{self.final_dir.name}.partial-{uuid.uuid4().hex[:8]}"
 
     def __enter__(self):
+        # A killed earlier run leaves its hidden partial folder; one writer per bundle path at a time.
+        for stale in self.final_dir.parent.glob(f".{self.final_dir.name}.partial-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         self.temp_dir.mkdir()
         return self
 
