@@ -1,0 +1,114 @@
+"""`animatediff`: SD 1.5 + AnimateDiff motion adapter + MultiControlNet (depth, OpenPose).
+
+The motion adapter was trained on 16-frame clips. Longer shots use FreeNoise (diffusers'
+`enable_free_noise`): every denoising step runs the motion modules over overlapping
+16-frame windows and blends them, so the shot is one continuous take rather than clips
+cut together. With an init video (the bundle's shading pass) the video-to-video ControlNet
+pipeline starts from the blocking's own lighting, noised to `strength`.
+"""
+
+from ..imaging import to_uint8_frames
+from .base import Backend, ModelRole
+
+CONTEXT_LENGTH = 16
+CONTEXT_STRIDE = 4
+
+
+def plan_windows(num_frames, context_length=CONTEXT_LENGTH, stride=CONTEXT_STRIDE):
+    """The [start, end) windows FreeNoise processes, as diffusers' FreeNoiseTransformerBlock
+    forms them: every `stride` frames, plus a last window flush with the end."""
+    if num_frames <= context_length:
+        return [(0, num_frames)]
+    windows = [(start, start + context_length) for start in range(0, num_frames - context_length + 1, stride)]
+    if windows[-1][1] != num_frames:
+        windows.append((num_frames - context_length, num_frames))
+    return windows
+
+
+class AnimateDiffBackend(Backend):
+    name = "animatediff"
+    description = ("SD 1.5 + AnimateDiff motion adapter + MultiControlNet (depth, OpenPose); "
+                   "FreeNoise windows past 16 frames; optional init video from the shading pass")
+    controls = ("depth", "pose")
+    default_weights = {"depth": 1.0, "pose": 1.0}
+    roles = (
+        ModelRole("base", "stable-diffusion-v1-5/stable-diffusion-v1-5",
+                  "SD 1.5 base: UNet, VAE, CLIP text encoder, tokenizer, scheduler"),
+        ModelRole("motion_adapter", "guoyww/animatediff-motion-adapter-v1-5-3", "AnimateDiff motion adapter"),
+        ModelRole("controlnet_depth", "lllyasviel/control_v11f1p_sd15_depth", "depth ControlNet 1.1", "depth"),
+        ModelRole("controlnet_pose", "lllyasviel/control_v11p_sd15_openpose", "OpenPose ControlNet 1.1", "pose"),
+    )
+    size_multiple = 8
+    default_long_side = 512
+    frame_rule = (f"any number of frames; past {CONTEXT_LENGTH}, overlapping {CONTEXT_LENGTH}-frame "
+                  f"FreeNoise windows every {CONTEXT_STRIDE} frames")
+    supports_init_video = True
+
+    def windows(self, num_frames):
+        return plan_windows(num_frames)
+
+    def load(self, models, controls, device):
+        from diffusers import AnimateDiffControlNetPipeline, ControlNetModel, DDIMScheduler, MotionAdapter
+        from diffusers.models.controlnets import MultiControlNetModel
+
+        if not controls:
+            raise ValueError(f"{self.name} needs a control ({', '.join(self.controls)}) with a weight above 0")
+        common = {"dtype": device.dtype("float16"), "use_safetensors": True}
+        adapter = MotionAdapter.from_pretrained(models["motion_adapter"].path, **common)
+        self.control_order = list(controls)
+        nets = [ControlNetModel.from_pretrained(models[f"controlnet_{kind}"].path, **common) for kind in controls]
+        pipe = AnimateDiffControlNetPipeline.from_pretrained(
+            models["base"].path, motion_adapter=adapter, controlnet=MultiControlNetModel(nets), **common)
+        # The scheduler settings AnimateDiff was trained and documented with.
+        pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, clip_sample=False, steps_offset=1,
+                                                   timestep_spacing="linspace", beta_schedule="linear")
+        self.pipe = device.place(pipe)
+        self._video_pipe = None
+        self.settings = {"dtype": str(common["dtype"]).replace("torch.", ""),
+                         "scheduler": type(pipe.scheduler).__name__, "controlnets": self.control_order,
+                         "free_noise": {"context_length": CONTEXT_LENGTH, "context_stride": CONTEXT_STRIDE}}
+
+    def video_pipe(self):
+        """The video-to-video ControlNet pipeline, sharing every loaded module with the main one."""
+        if self._video_pipe is None:
+            from diffusers import AnimateDiffVideoToVideoControlNetPipeline
+
+            self._video_pipe = AnimateDiffVideoToVideoControlNetPipeline.from_pipe(self.pipe)
+            self._video_pipe.set_progress_bar_config(disable=True)
+        return self._video_pipe
+
+    def generate(self, request, hooks):
+        import torch
+
+        pipe = self.video_pipe() if request.init_video is not None else self.pipe
+        # FreeNoise swaps the motion modules' blocks in place (they are shared between both
+        # pipelines), so set it on the pipeline about to run, every time.
+        if request.num_frames > CONTEXT_LENGTH:
+            pipe.enable_free_noise(context_length=CONTEXT_LENGTH, context_stride=CONTEXT_STRIDE)
+        else:
+            pipe.disable_free_noise()
+
+        def on_step_end(pipeline, index, _timestep, _tensors):
+            hooks.on_step(index + 1, pipeline.num_timesteps)
+            hooks.check_cancel()
+            return {}
+
+        arguments = {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt or None,
+            "conditioning_frames": [request.controls[kind] for kind in self.control_order],
+            "controlnet_conditioning_scale": [float(request.weights[kind]) for kind in self.control_order],
+            "num_inference_steps": request.steps,
+            "guidance_scale": request.guidance,
+            "width": request.width,
+            "height": request.height,
+            "generator": torch.Generator("cpu").manual_seed(request.seed),
+            "output_type": "np",
+            "callback_on_step_end": on_step_end,
+        }
+        hooks.check_cancel()
+        if request.init_video is not None:
+            result = pipe(video=request.init_video, strength=request.strength, **arguments)
+        else:
+            result = pipe(num_frames=request.num_frames, **arguments)
+        return to_uint8_frames(result.frames[0])

@@ -1,0 +1,103 @@
+"""The contract every generation backend meets.
+
+A backend is a small class: it declares what it accepts (controls, frame-count and size
+rules, model roles with default hub ids) so the CLI can validate a request and find the
+weights before anything heavy is imported, then `load`s its models once and `generate`s
+one take per call. Class attributes stay torch-free so `python -m engine backends` is
+instant; torch and diffusers are imported inside `load`.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelRole:
+    """One model a backend needs; `control` names the control it serves (loaded only when
+    that control is used), or None when it is always needed."""
+
+    name: str
+    default_id: str
+    description: str
+    control: str | None = None
+
+
+@dataclass
+class Hooks:
+    """Callbacks a backend calls while generating: progress per denoising step, and a
+    cancel check that raises engine.progress.Cancelled at a safe point."""
+
+    on_step: object = lambda step, total: None
+    check_cancel: object = lambda: None
+
+
+@dataclass
+class Request:
+    """One take's inputs, already at the generation size and frame count of the shot."""
+
+    prompt: str
+    negative_prompt: str
+    seed: int
+    steps: int
+    guidance: float
+    weights: dict            # control kind -> weight, only the controls used
+    controls: dict           # control kind -> list of PIL images (or camera dict)
+    num_frames: int          # the shot's frame count
+    width: int
+    height: int
+    init_video: list | None = None
+    strength: float = 0.6
+
+
+def snap(value, multiple):
+    """Nearest positive multiple (halves round up)."""
+    return max(multiple, int(value / multiple + 0.5) * multiple)
+
+
+class Backend:
+    """Subclass and fill in the class attributes; register with engine.backends.register."""
+
+    name = ""
+    description = ""
+    controls = ()                 # control kinds accepted, e.g. ("depth", "pose")
+    default_weights = {}          # weight per control kind when the user names none
+    max_controls = None           # how many controls one take can use (None: all accepted)
+    roles = ()                    # ModelRole tuple
+    default_steps = 25
+    default_guidance = 7.5
+    size_multiple = 8
+    default_long_side = 512
+    frame_rule = "any number of frames"
+    supports_init_video = False
+    settings = {}                 # what `load` chose (dtype, scheduler, ...), recorded in take.json
+
+    def size_rule(self):
+        return f"width and height multiples of {self.size_multiple}; default long side {self.default_long_side}"
+
+    def model_frames(self, shot_frames):
+        """How many frames the model generates for a shot of `shot_frames` (>= it)."""
+        return shot_frames
+
+    def model_size(self, shot_w, shot_h, requested=None):
+        """Generation size: the requested one, or the shot's aspect at the default long
+        side, snapped to the size multiple."""
+        if requested is None:
+            scale = self.default_long_side / max(shot_w, shot_h)
+            requested = (shot_w * scale, shot_h * scale)
+        return snap(requested[0], self.size_multiple), snap(requested[1], self.size_multiple)
+
+    def required_roles(self, controls):
+        return [role for role in self.roles if role.control is None or role.control in controls]
+
+    def windows(self, num_frames):
+        """[(start, end)] frame windows the model processes; one window unless overridden."""
+        return [(0, self.model_frames(num_frames))]
+
+    def load(self, models, controls, device):
+        """Load weights. models: role -> engine.backends.models.ResolvedModel; controls: the
+        control kinds that will be used; device: engine.backends.device.Device."""
+        raise NotImplementedError
+
+    def generate(self, request, hooks):
+        """Exactly request.num_frames frames (the shot's, whatever the model made) as an
+        (F, height, width, 3) uint8 array at the generation size."""
+        raise NotImplementedError

@@ -1,0 +1,171 @@
+"""`python -m engine check|backends|generate`: what the add-on, batch scripts and farms call.
+
+Exit codes: 0 done, 1 a clear error (one line on stderr saying what to do, and an `error`
+JSON event for generate), 2 bad arguments, 130 cancelled (finished takes kept).
+"""
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+# The engine never reaches a model hub at run time; set before huggingface_hub is imported.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from . import __version__, backends  # noqa: E402
+from .backends.models import ModelError, cached_snapshot, download_hint, looks_like_path  # noqa: E402
+from .bundle import BundleError, read_bundle, validate_bundle  # noqa: E402
+
+
+def parse_size(text):
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+        raise argparse.ArgumentTypeError(f"size {text!r} is not of the form WxH (e.g. 512x288)")
+    return int(width), int(height)
+
+
+def parse_weights(text):
+    """'depth=1.0,pose=0.8' -> {'depth': 1.0, 'pose': 0.8}; a bare name means weight 1."""
+    weights = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value) if sep else 1.0
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"control weight {item!r} is not NAME=NUMBER (e.g. depth=1.0)") from None
+    if not weights:
+        raise argparse.ArgumentTypeError("--control needs at least one NAME=WEIGHT")
+    return weights
+
+
+def parse_model(text):
+    role, sep, spec = text.partition("=")
+    if not sep or not role or not spec:
+        raise argparse.ArgumentTypeError(f"--model {text!r} is not ROLE=ID_OR_PATH (e.g. base=/models/sd15)")
+    return role.strip(), spec.strip()
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m engine", description="Blockcast engine: pass bundles to takes.")
+    parser.add_argument("--version", action="version", version=f"blockcast engine {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="validate a bundle and print what is wrong")
+    check.add_argument("bundle", type=Path)
+
+    listing = commands.add_parser("backends", help="list backends, their rules and whether their models are here")
+    listing.add_argument("--json", action="store_true", help="one JSON document instead of text")
+
+    gen = commands.add_parser("generate", help="generate takes from a bundle")
+    gen.add_argument("bundle", type=Path)
+    gen.add_argument("--out", type=Path, required=True, help="the takes folder (created if missing)")
+    gen.add_argument("--backend", default=backends.DEFAULT_BACKEND, help="default: %(default)s")
+    gen.add_argument("--prompt", default="")
+    gen.add_argument("--negative", default="", help="negative prompt")
+    gen.add_argument("--seed", type=int, default=0, help="first take's seed; take k uses seed+k (default: 0)")
+    gen.add_argument("--takes", type=int, default=1, help="how many takes, one seed each (default: 1)")
+    gen.add_argument("--steps", type=int, help="denoising steps (default: the backend's)")
+    gen.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the backend's)")
+    gen.add_argument("--control", type=parse_weights, help="weights per control, e.g. depth=1.0,pose=0.8")
+    gen.add_argument("--size", type=parse_size,
+                     help="generation size WxH with the shot's aspect (default: the backend's)")
+    gen.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    gen.add_argument("--model", type=parse_model, action="append", default=[], metavar="ROLE=ID_OR_PATH",
+                     help="use this hub id or local folder for a model role (see `backends`)")
+    gen.add_argument("--init-video", choices=("shading",), help="start from the bundle's shading pass")
+    gen.add_argument("--strength", type=float, default=0.6, help="how far to move from the init video (0..1)")
+    gen.add_argument("--offload", action="store_true", help="model CPU offload, for small GPUs")
+    gen.add_argument("--vae-tiling", action="store_true", help="decode in tiles, for small GPUs")
+    gen.add_argument("--vae-slicing", action="store_true", help="decode frame by frame, for small GPUs")
+    return parser
+
+
+def run_check(args):
+    problems = validate_bundle(args.bundle)
+    if problems:
+        print(f"{args.bundle}: {len(problems)} problem(s)")
+        for problem in problems:
+            print(f"  - {problem}")
+        return 1
+    bundle = read_bundle(args.bundle)
+    print(f"{args.bundle}: ok — shot {bundle.name!r}, {len(bundle.frames)} frames "
+          f"({bundle.frames[0]}-{bundle.frames[-1]}) at {bundle.width}x{bundle.height}, "
+          f"passes {', '.join(bundle.passes)}, {len(bundle.actors)} actor(s)")
+    return 0
+
+
+def backend_report():
+    report = []
+    for name in backends.names():
+        backend = backends.create(name)
+        models = []
+        for role in backend.roles:
+            present = Path(role.default_id).is_dir() if looks_like_path(role.default_id) else (
+                cached_snapshot(role.default_id) is not None)
+            models.append({"role": role.name, "default": role.default_id, "description": role.description,
+                           "for_control": role.control, "present": present,
+                           "download": None if present else download_hint(role.default_id)})
+        report.append({"name": name, "description": backend.description, "controls": list(backend.controls),
+                       "default_weights": backend.default_weights, "max_controls": backend.max_controls,
+                       "frames": backend.frame_rule, "size": backend.size_rule(),
+                       "init_video": backend.supports_init_video, "models": models})
+    return report
+
+
+def run_backends(args):
+    report = backend_report()
+    if args.json:
+        print(json.dumps({"backends": report}, indent=1))
+        return 0
+    for entry in report:
+        print(f"{entry['name']}: {entry['description']}")
+        print(f"  controls: {', '.join(entry['controls'])}"
+              + (f" (at most {entry['max_controls']} per take)" if entry["max_controls"] else ""))
+        print(f"  frames:   {entry['frames']}")
+        print(f"  size:     {entry['size']}")
+        for model in entry["models"]:
+            state = "present" if model["present"] else f"missing — {model['download']}"
+            print(f"  model {model['role']}: {model['default']} ({state})")
+    return 0
+
+
+def run_generate(args):
+    from .backends.device import DeviceError
+    from .generate import GenerateOptions, Generation, RequestError
+    from .progress import CancelToken, Cancelled, Progress
+    from .takes import TakeError
+
+    progress, cancel, generation = Progress(), CancelToken().install(), None
+    options = GenerateOptions(
+        bundle=args.bundle, out=args.out, backend=args.backend, prompt=args.prompt, negative=args.negative,
+        seed=args.seed, takes=args.takes, steps=args.steps, guidance=args.guidance, weights=args.control,
+        size=args.size, device=args.device, models=dict(args.model), init_video=args.init_video,
+        strength=args.strength, offload=args.offload, vae_tiling=args.vae_tiling, vae_slicing=args.vae_slicing)
+    try:
+        generation = Generation(options, progress, cancel)
+        takes = generation.run()
+    except Cancelled as exc:
+        progress.emit("cancelled", take=generation and generation.current_take,
+                      message="unfinished take removed; finished takes kept")
+        print(f"engine: {exc}; the unfinished take was removed, finished takes are kept", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every failure becomes an `error` event the caller can show
+        expected = (BundleError, ModelError, RequestError, TakeError, DeviceError, ValueError, OSError)
+        message = str(exc)
+        progress.emit("error", take=generation and generation.current_take, message=message)
+        if not isinstance(exc, expected):
+            traceback.print_exc()
+        print(f"engine: error: {message}", file=sys.stderr)
+        return 1
+    finally:
+        cancel.uninstall()
+    progress.emit("finished", takes=[str(path) for path in takes])
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    handlers = {"check": run_check, "backends": run_backends, "generate": run_generate}
+    return handlers[args.command](args)

@@ -1,0 +1,255 @@
+"""From a bundle to takes: validate everything cheap first, then load once, then one take
+per seed.
+
+Order matters for the user: a bad bundle, an unknown control, an unwritable output folder
+or a missing model fails in a second, before minutes of model loading. Each take is
+written through engine.takes (whole or not at all); a cancel stops at the next denoising
+step, removes the take being made and keeps the finished ones.
+"""
+
+import hashlib
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from . import __version__, backends, controls
+from .backends.base import Hooks, Request
+from .backends.device import pick_device
+from .backends.models import ModelError, model_specs, resolve_model
+from .bundle import BundleError, read_bundle, validate_bundle
+from .bundle.schema import CONTROLS_DIR
+from .takes import TakeWriter, check_takes_dir
+
+ASPECT_TOLERANCE = 0.02
+
+
+class RequestError(Exception):
+    """The request does not fit the backend or the bundle; the message says what to change."""
+
+
+@dataclass
+class GenerateOptions:
+    bundle: Path
+    out: Path
+    backend: str = backends.DEFAULT_BACKEND
+    prompt: str = ""
+    negative: str = ""
+    seed: int = 0
+    takes: int = 1
+    steps: int | None = None
+    guidance: float | None = None
+    weights: dict | None = None        # control kind -> weight; None: the backend's defaults
+    size: tuple | None = None          # generation size (W, H); None: the backend's default
+    device: str = "auto"
+    models: dict = field(default_factory=dict)  # role -> hub id or local folder
+    init_video: str | None = None      # "shading" to start from the bundle's clay render
+    strength: float = 0.6
+    offload: bool = False
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+
+
+def open_bundle(path):
+    """The bundle, or BundleError listing every problem validate_bundle found."""
+    problems = validate_bundle(path)
+    if problems:
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        raise BundleError(f"bundle {path} is not valid ({len(problems)} problem(s)):\n{listing}")
+    return read_bundle(path)
+
+
+def choose_weights(backend, bundle, requested):
+    """The controls this take uses, with their weights (0 drops a control)."""
+    if requested is None:
+        weights = {kind: w for kind, w in backend.default_weights.items() if bundle.has(controls.needed_pass(kind))}
+    else:
+        unknown = sorted(set(requested) - set(backend.controls))
+        if unknown:
+            raise RequestError(f"backend {backend.name} takes no {', '.join(unknown)} control: "
+                               f"it takes {', '.join(backend.controls)}")
+        weights = {kind: float(w) for kind, w in requested.items() if float(w) > 0}
+        for kind in weights:
+            if not bundle.has(controls.needed_pass(kind)):
+                raise RequestError(f"the {kind} control needs the bundle's {controls.needed_pass(kind)} pass, which "
+                                   f"{bundle.root} lacks: re-export with it or drop --control {kind}")
+    if not weights:
+        raise RequestError(f"no control to use: {backend.name} takes {', '.join(backend.controls)}, "
+                           "and the bundle has none of their passes or every weight is 0")
+    if backend.max_controls is not None and len(weights) > backend.max_controls:
+        raise RequestError(f"{backend.name} takes {backend.max_controls} control(s) per take, not "
+                           f"{', '.join(weights)}: choose with e.g. --control {next(iter(weights))}=1.0")
+    return {kind: weights[kind] for kind in backend.controls if kind in weights}
+
+
+def generation_size(backend, bundle, requested):
+    if requested is not None:
+        shot_aspect, asked = bundle.width / bundle.height, requested[0] / requested[1]
+        if abs(asked / shot_aspect - 1) > ASPECT_TOLERANCE:
+            raise RequestError(f"--size {requested[0]}x{requested[1]} has aspect {asked:.3f} but the shot is "
+                               f"{bundle.width}x{bundle.height} ({shot_aspect:.3f}): "
+                               "pick a size with the shot's aspect")
+    return backend.model_size(bundle.width, bundle.height, requested)
+
+
+def bundle_hash(bundle):
+    """sha256 over the bundle's files (paths and bytes), leaving out the engine's controls/."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in bundle.root.rglob("*") if p.is_file()):
+        relative = path.relative_to(bundle.root)
+        if relative.parts[0] == CONTROLS_DIR or any(part.startswith(".") for part in relative.parts):
+            continue
+        digest.update(str(relative).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _versions():
+    found = {"engine": __version__, "python": platform.python_version()}
+    for package in ("torch", "diffusers", "transformers", "controlnet_aux"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+class Generation:
+    """One `generate` command: checked up front by the constructor, run by `run`."""
+
+    def __init__(self, options, progress, cancel):
+        self.options, self.progress, self.cancel = options, progress, cancel
+        self.current_take = None  # the take being made, for error and cancel reports
+        self.bundle = open_bundle(options.bundle)
+        self.backend = backends.create(options.backend)
+        self.weights = choose_weights(self.backend, self.bundle, options.weights)
+        self.size = generation_size(self.backend, self.bundle, options.size)
+        if options.init_video is not None:
+            if not self.backend.supports_init_video:
+                raise RequestError(f"--init-video: {self.backend.name} takes no init video")
+            if not self.bundle.has("shading"):
+                raise RequestError(f"--init-video shading needs the bundle's shading pass, which {self.bundle.root} "
+                                   "lacks: re-export with --passes including shading")
+        if options.takes < 1 or (options.steps is not None and options.steps < 1):
+            raise RequestError("--takes and --steps must be at least 1")
+        if not 0 < options.strength <= 1:
+            raise RequestError(f"--strength {options.strength} is outside (0, 1]: 1 ignores the init video entirely")
+        self.out = check_takes_dir(options.out)
+        specs = model_specs(self.backend, options.models)
+        needed = self.backend.required_roles(self.weights)
+        self.models = {role.name: resolve_model(role.name, specs[role.name]) for role in needed}
+
+    def run(self):
+        """Generate every take; returns their folders. Raises Cancelled after cleaning up."""
+        options, bundle, backend = self.options, self.bundle, self.backend
+        self.cancel.check()
+        device = pick_device(options.device, options.offload, options.vae_tiling, options.vae_slicing)
+        self.progress.emit("load", backend=backend.name, device=device.name,
+                           models={role: m.source for role, m in self.models.items()})
+        started = time.perf_counter()
+        try:
+            backend.load(self.models, list(self.weights), device)
+        except (OSError, ValueError) as exc:
+            used = ", ".join(f"{role}={model.source}" for role, model in self.models.items())
+            raise ModelError(f"{backend.name} could not load its models ({exc}); models used: {used}") from exc
+        self.load_s = time.perf_counter() - started
+        self.cancel.check()
+
+        started = time.perf_counter()
+        width, height = self.size
+        built = controls.build_controls(bundle, list(self.weights), width, height)
+        init = controls.shading_frames(bundle, width, height) if options.init_video else None
+        self.controls_s = time.perf_counter() - started
+        try:
+            review = controls.write_review(bundle, built)
+            self.progress.emit("controls", path=str(review), kinds=list(built))
+        except OSError as exc:
+            self.progress.emit("warning", message=f"could not write control images into {bundle.root} ({exc}); "
+                                                  "generating anyway")
+        self.context = {"device": device, "hash": bundle_hash(bundle), "versions": _versions()}
+        return [self._take(options.seed + index, built, init) for index in range(options.takes)]
+
+    def _take(self, seed, built, init):
+        options, backend = self.options, self.backend
+        steps = options.steps or backend.default_steps
+        guidance = backend.default_guidance if options.guidance is None else options.guidance
+        with TakeWriter(self.out, f"{backend.name}-s{seed}") as take:
+            self.current_take = take.take_id
+            path = self._make_take(take, seed, built, init, steps, guidance)
+        self.current_take = None
+        return path
+
+    def _make_take(self, take, seed, built, init, steps, guidance):
+        options, bundle, backend = self.options, self.bundle, self.backend
+        width, height = self.size
+        frames = len(bundle.frames)
+        windows = backend.windows(frames)
+        self.progress.emit("start", take=take.take_id, backend=backend.name, seed=seed, frames=frames,
+                           steps=steps, size=[width, height], windows=len(windows))
+        for index, (start, end) in enumerate(windows):
+            self.progress.emit("window", take=take.take_id, index=index, count=len(windows),
+                               start=bundle.frames[start], end=bundle.frames[min(end, frames) - 1])
+        step_times = []
+        clock = [time.perf_counter()]
+
+        def on_step(step, total):
+            now = time.perf_counter()
+            step_times.append(now - clock[0])
+            clock[0] = now
+            self.progress.emit("step", take=take.take_id, step=step, total=total)
+
+        request = Request(options.prompt, options.negative, seed, steps, guidance, self.weights, built, frames,
+                          width, height, init, options.strength)
+        started = time.perf_counter()
+        video = backend.generate(request, Hooks(on_step=on_step, check_cancel=self.cancel.check))
+        generate_s = time.perf_counter() - started
+        if len(video) != frames:
+            raise RuntimeError(f"backend {backend.name} returned {len(video)} frames for a {frames}-frame shot")
+        started = time.perf_counter()
+        written = []
+        for index, (frame_number, pixels) in enumerate(zip(bundle.frames, video)):
+            written.append(take.write_frame(frame_number, pixels, bundle.width, bundle.height))
+            self.progress.emit("frame", take=take.take_id, index=index, frame=frame_number, path=written[-1])
+        preview = take.write_preview(bundle.fps)
+        record = self._record(seed, steps, guidance, windows, written, preview, {
+            "load_s": self.load_s, "controls_s": self.controls_s, "generate_s": generate_s,
+            "write_s": time.perf_counter() - started, "steps": len(step_times),
+            "per_step_s": sum(step_times) / max(len(step_times), 1)})
+        path = take.commit(record)
+        self.progress.emit("done", take=take.take_id, path=str(path), frames=len(written),
+                           seconds=round(generate_s, 3))
+        return path
+
+    def _record(self, seed, steps, guidance, windows, written, preview, timings):
+        options, bundle, backend = self.options, self.bundle, self.backend
+        device = self.context["device"]
+        return {
+            "status": "complete",
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "backend": backend.name,
+            "models": {role: model.record() for role, model in self.models.items()},
+            "prompt": options.prompt,
+            "negative_prompt": options.negative,
+            "seed": seed,
+            "parameters": {
+                "steps": steps, "guidance": guidance, "controls": self.weights,
+                "requested_size": list(options.size) if options.size else None,
+                "generation_size": list(self.size), "model_frames": backend.model_frames(len(bundle.frames)),
+                "windows": [list(w) for w in windows], "init_video": options.init_video,
+                "strength": options.strength if options.init_video else None, "device": options.device,
+                "offload": options.offload, "vae_tiling": options.vae_tiling, "vae_slicing": options.vae_slicing,
+                "backend_settings": backend.settings,
+            },
+            "bundle": {
+                "path": str(bundle.root.resolve()), "hash": self.context["hash"], "shot": bundle.name,
+                "frames": [bundle.frames[0], bundle.frames[-1]], "frame_count": len(bundle.frames),
+                "resolution": [bundle.width, bundle.height], "fps": bundle.fps,
+            },
+            "frames": written,
+            "preview": preview,
+            "engine": self.context["versions"],
+            "device": {"kind": device.kind, "name": device.name},
+            "timings": {key: round(value, 4) if isinstance(value, float) else value for key, value in timings.items()},
+        }

@@ -1,0 +1,86 @@
+"""Progress reporting and cancellation for long generations.
+
+Callers (the add-on, batch scripts, farm tasks) read one JSON object per line on stdout;
+a person at a terminal gets a one-line bar on stderr instead of scrolling JSON. Cancelling
+is cooperative: a signal only raises a flag, and the generation loop stops at its next
+denoising step, so the take being written can be cleaned up instead of torn mid-file.
+"""
+
+import json
+import signal
+import sys
+import time
+
+
+class Cancelled(Exception):
+    """The user asked to stop (SIGINT/SIGTERM); raised at the next safe point."""
+
+
+class CancelToken:
+    """A flag set by SIGINT/SIGTERM; a second signal restores the default handler so a
+    stuck process can still be killed."""
+
+    def __init__(self):
+        self.signal_name = None
+        self._previous = {}
+
+    @property
+    def requested(self):
+        return self.signal_name is not None
+
+    def request(self, name="request"):
+        self.signal_name = name
+
+    def check(self):
+        if self.requested:
+            raise Cancelled(f"cancelled by {self.signal_name}")
+
+    def install(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def uninstall(self):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _handle(self, signum, _frame):
+        self.request(signal.Signals(signum).name)
+        signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
+
+
+class Progress:
+    """Writes events as JSON lines and, on a terminal, a human progress bar."""
+
+    BAR_WIDTH = 28
+
+    def __init__(self, stream=None, bar_stream=None, show_bar=None):
+        self.stream = stream if stream is not None else sys.stdout
+        self.bar_stream = bar_stream if bar_stream is not None else sys.stderr
+        self.show_bar = self.bar_stream.isatty() if show_bar is None else show_bar
+        self._bar_open = False
+
+    def emit(self, event, **fields):
+        record = {"event": event, "time": round(time.time(), 3), **fields}
+        self.stream.write(json.dumps(record, default=str) + "\n")
+        self.stream.flush()
+        if self.show_bar:
+            self._draw(record)
+        return record
+
+    def _draw(self, record):
+        event, take = record["event"], record.get("take") or ""
+        if event == "step":
+            done = record["step"] / max(record["total"], 1)
+            filled = int(done * self.BAR_WIDTH)
+            bar = "#" * filled + "-" * (self.BAR_WIDTH - filled)
+            self.bar_stream.write(f"\r{take} [{bar}] step {record['step']}/{record['total']}")
+            self._bar_open = True
+        elif event in ("done", "error", "cancelled", "load", "start"):
+            if self._bar_open:
+                self.bar_stream.write("\n")
+                self._bar_open = False
+            text = record.get("message") or record.get("path") or record.get("backend") or ""
+            self.bar_stream.write(f"{event} {take} {text}".rstrip() + "\n")
+        self.bar_stream.flush()

@@ -1,0 +1,135 @@
+"""Random-weight models with the real architectures, saved like hub repositories.
+
+Tests load the "tiny" ones (diffusers' own fast-test sizes: block widths of 8) through the
+same `from_pretrained` path real weights take, on a CPU, in seconds, with no network. The
+"full" ones have SD 1.5 / AnimateDiff / ControlNet 1.1 and Wan-VACE 1.3B shapes, for timing
+real-size generation on a GPU (time does not depend on the weights' values); their text
+encoders keep the real width but few layers and a tiny vocabulary, which only changes
+prompt encoding, done once per take. Tokenizers are built offline from a letter vocabulary.
+Seeded, so the same call writes the same weights.
+"""
+
+import json
+import string
+import tempfile
+from pathlib import Path
+
+from .backends.device import quiet_libraries
+
+SD_BLOCKS = {
+    "tiny": dict(block_out_channels=(8, 8), down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                 up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=8),
+    "full": dict(block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
+                 down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+                 up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3),
+}
+SD_PARTS = {
+    "tiny": {"unet_groups": 2, "controlnet_groups": 1, "embedding": (8, 8), "vae_blocks": (8, 8), "vae_groups": 2,
+             "clip": dict(hidden_size=8, intermediate_size=37, num_attention_heads=4, num_hidden_layers=5),
+             "motion": dict(motion_norm_num_groups=2, motion_num_attention_heads=4)},
+    "full": {"unet_groups": 32, "controlnet_groups": 32, "embedding": (16, 32, 96, 256),
+             "vae_blocks": (128, 256, 512, 512), "vae_groups": 32,
+             "clip": dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12),
+             "motion": dict(motion_norm_num_groups=32, motion_num_attention_heads=8)},
+}
+WAN = {
+    "tiny": {"vae": dict(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1),
+             "text": dict(d_model=32, d_kv=8, d_ff=37, num_heads=4),
+             "transformer": dict(num_attention_heads=2, attention_head_dim=12, text_dim=32, ffn_dim=32, num_layers=3,
+                                 rope_max_seq_len=32, vace_layers=[0, 2])},
+    "full": {"vae": dict(base_dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2),
+             "text": dict(d_model=4096, d_kv=64, d_ff=10240, num_heads=64),
+             "transformer": dict(num_attention_heads=12, attention_head_dim=128, text_dim=4096, ffn_dim=8960,
+                                 num_layers=30, rope_max_seq_len=1024, vace_layers=list(range(0, 30, 2)))},
+}
+
+
+def _letter_vocab(specials):
+    vocab = {token: index for index, token in enumerate(specials)}
+    for letter in string.ascii_lowercase:
+        vocab[letter] = len(vocab)
+    return vocab
+
+
+def clip_tokenizer(folder):
+    """A CLIP BPE tokenizer with letters only: every word splits into characters."""
+    from transformers import CLIPTokenizer
+
+    folder = Path(folder)
+    vocab = _letter_vocab(["<|startoftext|>", "<|endoftext|>"])
+    vocab.update({f"{letter}</w>": len(vocab) + i for i, letter in enumerate(string.ascii_lowercase)})
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (folder / "merges.txt").write_text("", encoding="utf-8")
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77)
+
+
+def t5_style_tokenizer():
+    """A fast tokenizer with T5's special tokens and one token per letter."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.WordLevel(_letter_vocab(["<pad>", "</s>", "<unk>"]), unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>",
+                                   unk_token="<unk>", model_max_length=512)
+
+
+def save_animatediff_models(root, size="tiny", seed=0):
+    """SD-1.5-layout base, motion adapter and two ControlNets; returns {role: folder}."""
+    import torch
+    from diffusers import (AutoencoderKL, ControlNetModel, DDIMScheduler, MotionAdapter, StableDiffusionPipeline,
+                           UNet2DConditionModel)
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    quiet_libraries()
+    root, blocks, parts = Path(root), SD_BLOCKS[size], SD_PARTS[size]
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(**blocks, layers_per_block=2, sample_size=64, in_channels=4, out_channels=4,
+                                norm_num_groups=parts["unet_groups"])
+    vae = AutoencoderKL(block_out_channels=parts["vae_blocks"], layers_per_block=2 if size == "full" else 1,
+                        latent_channels=4, norm_num_groups=parts["vae_groups"],
+                        down_block_types=["DownEncoderBlock2D"] * len(parts["vae_blocks"]),
+                        up_block_types=["UpDecoderBlock2D"] * len(parts["vae_blocks"]))
+    text_encoder = CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, vocab_size=1000,
+                                                layer_norm_eps=1e-5, **parts["clip"]))
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="linear", clip_sample=False,
+                              steps_offset=1)
+    with tempfile.TemporaryDirectory() as source:
+        tokenizer = clip_tokenizer(source)
+    base = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
+    paths = {"base": root / "sd15", "motion_adapter": root / "motion-adapter"}
+    base.save_pretrained(paths["base"])
+    MotionAdapter(block_out_channels=blocks["block_out_channels"], motion_layers_per_block=2,
+                  **parts["motion"]).save_pretrained(paths["motion_adapter"])
+    for kind in ("depth", "pose"):
+        paths[f"controlnet_{kind}"] = root / f"controlnet-{kind}"
+        ControlNetModel(
+            **{k: v for k, v in blocks.items() if k != "up_block_types"}, layers_per_block=2, in_channels=4,
+            conditioning_embedding_out_channels=parts["embedding"], norm_num_groups=parts["controlnet_groups"],
+        ).save_pretrained(paths[f"controlnet_{kind}"])
+    return paths
+
+
+def save_wan_vace_models(root, size="tiny", seed=0):
+    """A Wan-VACE-layout pipeline folder (UMT5 text encoder); returns {"pipeline": folder}."""
+    import torch
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanVACEPipeline, WanVACETransformer3DModel
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    quiet_libraries()
+    config = WAN[size]
+    torch.manual_seed(seed)
+    vae = AutoencoderKLWan(**config["vae"], temperal_downsample=[False, True, True])
+    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=64, num_layers=2, relative_attention_num_buckets=32,
+                                               pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+                                               **config["text"]))
+    transformer = WanVACETransformer3DModel(
+        patch_size=(1, 2, 2), in_channels=16, out_channels=16, freq_dim=256, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", vace_in_channels=96, **config["transformer"])
+    pipe = WanVACEPipeline(tokenizer=t5_style_tokenizer(), text_encoder=text_encoder, vae=vae,
+                           scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), transformer=transformer)
+    folder = Path(root) / "wan-vace"
+    pipe.save_pretrained(folder)
+    return {"pipeline": folder}

@@ -1,0 +1,120 @@
+"""The takes folder: one folder per generated take, written whole or not at all.
+
+    TAKES_DIR/take-003-animatediff-s42/
+        frames/0001.png ...   the shot's frames (Blender frame numbers), at the shot's size
+        preview.mp4           H.264 preview at the shot's frame rate
+        take.json             everything needed to make the same take again
+
+A take is written into a hidden `.take-....partial` folder and renamed into place once
+complete, so a cancelled, failed or killed generation never leaves a folder that looks
+like a take. The take's number is reserved by creating that partial folder, so parallel
+engines never pick the same name, and an existing take is never overwritten.
+"""
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .imaging import resize_cover
+
+TAKE_SCHEMA = "blockcast.take"
+TAKE_SCHEMA_VERSION = "1.0"
+_NUMBERED = re.compile(r"^\.?take-(\d+)-")
+
+
+class TakeError(Exception):
+    """Takes cannot be written where asked; the message says what to do."""
+
+
+def _unwritable(path, exc):
+    reason = exc.strerror or str(exc)
+    return TakeError(f"cannot write takes to {path} ({reason}): choose an output folder you can write to")
+
+
+def check_takes_dir(path):
+    """Create the takes folder if needed and prove it is writable, before any model loads."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
+    return path
+
+
+def _next_number(takes_dir):
+    numbers = [int(m.group(1)) for m in map(_NUMBERED.match, os.listdir(takes_dir)) if m]
+    return max(numbers, default=0) + 1
+
+
+class TakeWriter:
+    """Collects one take in a partial folder; `commit` renames it into place."""
+
+    def __init__(self, takes_dir, label):
+        self.takes_dir = Path(takes_dir)
+        while True:  # reserve the next number; another engine may take it between tries
+            self.take_id = f"take-{_next_number(self.takes_dir):03d}-{label}"
+            self.partial = self.takes_dir / f".{self.take_id}.partial"
+            try:
+                self.partial.mkdir()
+                break
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise _unwritable(self.takes_dir, exc) from exc
+        self.final = self.takes_dir / self.take_id
+        self.frames = []
+        self.committed = False
+
+    def __enter__(self):
+        (self.partial / "frames").mkdir()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if not self.committed:
+            shutil.rmtree(self.partial, ignore_errors=True)
+        return False
+
+    def write_frame(self, frame_number, pixels, width, height):
+        """Save one generated frame, resized back to the shot's size; returns its relative path."""
+        image = resize_cover(Image.fromarray(pixels), width, height)
+        relative = f"frames/{frame_number:04d}.png"
+        image.save(self.partial / relative)
+        self.frames.append(np.asarray(image))
+        return relative
+
+    def write_preview(self, fps):
+        """H.264 MP4 of the written frames (padded to even sizes, as yuv420p needs)."""
+        import imageio_ffmpeg
+
+        height, width = self.frames[0].shape[:2]
+        even_w, even_h = width + width % 2, height + height % 2
+        writer = imageio_ffmpeg.write_frames(str(self.partial / "preview.mp4"), (even_w, even_h), fps=fps,
+                                             codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1,
+                                             ffmpeg_log_level="error")
+        writer.send(None)
+        for frame in self.frames:
+            padded = np.zeros((even_h, even_w, 3), np.uint8)
+            padded[:height, :width] = frame
+            writer.send(np.ascontiguousarray(padded))
+        writer.close()
+        return "preview.mp4"
+
+    def commit(self, record):
+        """Write take.json, then rename the finished folder into place (never over a take)."""
+        document = {"schema": TAKE_SCHEMA, "schema_version": TAKE_SCHEMA_VERSION, "take": self.take_id, **record}
+        (self.partial / "take.json").write_text(json.dumps(document, indent=1, default=str) + "\n", encoding="utf-8")
+        if self.final.exists():
+            self.committed = True  # keep the finished take rather than delete it
+            raise TakeError(f"{self.final} appeared while this take was generated; the new take is kept at "
+                            f"{self.partial}: rename it by hand")
+        os.rename(self.partial, self.final)
+        self.committed = True
+        return self.final

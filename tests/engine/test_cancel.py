@@ -1,0 +1,49 @@
+"""Cancelling a generation: stops at the next step, removes the unfinished take, keeps the rest."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+
+def _generate_until(engine_env, args, stop_when, sig):
+    """Start `python -m engine generate ARGS`, send `sig` once an event satisfies
+    `stop_when`, and return (exit code, events, stderr)."""
+    process = subprocess.Popen([sys.executable, "-m", "engine", "generate", *map(str, args)], cwd=REPO_ROOT,
+                               env=engine_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    events = []
+    try:
+        for line in process.stdout:
+            events.append(json.loads(line))
+            if stop_when(events[-1]):
+                process.send_signal(sig)
+                break
+        events.extend(json.loads(line) for line in process.stdout)
+        code = process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return code, events, process.stderr.read()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cancel_mid_take_keeps_finished_takes_and_removes_the_unfinished_one(engine_env, bundle10, animatediff_models,
+                                                                            tmp_path, sig):
+    args = [bundle10, "--out", tmp_path, *animatediff_models, "--steps", "6", "--takes", "3", "--size", "64x36"]
+
+    def second_take_started(event):
+        return event["event"] == "step" and event["take"].startswith("take-002") and event["step"] == 1
+
+    code, events, stderr = _generate_until(engine_env, args, second_take_started, sig)
+    assert code == 130, stderr
+    assert "cancelled" in stderr
+    cancelled = [e for e in events if e["event"] == "cancelled"]
+    assert [e["take"] for e in cancelled] == ["take-002-animatediff-s1"]
+    steps = [e["step"] for e in events if e["event"] == "step" and e["take"].startswith("take-002")]
+    assert steps[-1] < 6  # stopped at a step, not after the take
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["take-001-animatediff-s0"]  # no partial folder left
+    finished = json.loads((tmp_path / "take-001-animatediff-s0" / "take.json").read_text())
+    assert finished["status"] == "complete" and len(finished["frames"]) == 10

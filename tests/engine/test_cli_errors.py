@@ -1,0 +1,104 @@
+"""The command line's checks and error paths: each fails fast, says what to do, loses nothing."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+
+def test_check_accepts_an_exported_bundle(run_engine, bundle17):
+    run = run_engine("check", bundle17)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "ok" in run.stdout and "17 frames" in run.stdout
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda root: (root / "depth" / "0005.png").unlink(), "missing depth/0005.png"),
+    (lambda root: (root / "bundle.json").write_text("{ not json"), "not valid JSON"),
+    (lambda root: (root / "pose" / "0002.json").write_text("[1, 2"), "pose/0002.json is unreadable"),
+], ids=["missing-frame", "manifest", "pose-json"])
+def test_check_and_generate_refuse_a_corrupted_bundle(run_engine, bundle17, tmp_path, animatediff_models,
+                                                      damage, expected):
+    broken = tmp_path / "broken"
+    shutil.copytree(bundle17, broken)
+    damage(broken)
+    check = run_engine("check", broken)
+    assert check.returncode == 1 and expected in check.stdout
+    out = tmp_path / "takes"
+    run = run_engine("generate", broken, "--out", out, *animatediff_models)
+    assert run.returncode == 1 and expected in run.stderr
+    assert run.of("error") and expected in run.of("error")[0]["message"]
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_backends_lists_rules_and_missing_models_with_the_download_command(run_engine):
+    run = run_engine("backends", "--json")
+    assert run.returncode == 0, run.stderr
+    report = {entry["name"]: entry for entry in json.loads(run.stdout)["backends"]}
+    assert {"animatediff", "wan-vace"} <= set(report)
+    assert report["animatediff"]["controls"] == ["depth", "pose"]
+    assert "4k+1" in report["wan-vace"]["frames"] and "16" in report["wan-vace"]["size"]
+    model = report["wan-vace"]["models"][0]
+    assert model["present"] is False and "hf download Wan-AI/Wan2.1-VACE-1.3B-diffusers" in model["download"]
+    text = run_engine("backends")
+    assert "missing" in text.stdout and "huggingface-cli download" in text.stdout
+
+
+def test_missing_model_names_the_model_and_the_download_command(run_engine, bundle17, tmp_path, tiny_models):
+    out = tmp_path / "takes"
+    run = run_engine("generate", bundle17, "--out", out, "--model", f"base={tiny_models['base']}")
+    assert run.returncode == 1
+    assert "motion_adapter (guoyww/animatediff-motion-adapter-v1-5-3)" in run.stderr
+    assert "hf download guoyww/animatediff-motion-adapter-v1-5-3" in run.stderr
+    assert not any(out.iterdir())
+
+
+def test_model_without_safetensors_is_refused(run_engine, bundle10, tmp_path):
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "model_index.json").write_text("{}")
+    (pickled / "diffusion_pytorch_model.bin").write_bytes(b"\0")
+    run = run_engine("generate", bundle10, "--out", tmp_path / "takes", "--backend", "wan-vace",
+                     "--model", f"pipeline={pickled}")
+    assert run.returncode == 1 and "safetensors only" in run.stderr
+
+
+def test_unwritable_output_is_reported_before_loading(run_engine, bundle17, tmp_path, animatediff_models):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    run = run_engine("generate", bundle17, "--out", blocker / "takes", *animatediff_models)
+    assert run.returncode == 1 and "cannot write takes to" in run.stderr
+    assert not run.of("load") and blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--control", "camera=1"], "takes no camera control"),
+    (["--size", "512x512"], "pick a size with the shot's aspect"),
+    (["--backend", "nope"], "unknown backend 'nope'"),
+    (["--model", "unet=/x"], "has no model role unet"),
+])
+def test_request_errors_are_clear(run_engine, bundle17, tmp_path, animatediff_models, args, expected):
+    run = run_engine("generate", bundle17, "--out", tmp_path / "takes", *animatediff_models, *args)
+    assert run.returncode == 1 and expected in run.stderr, run.stderr
+
+
+def test_wan_takes_one_control(run_engine, bundle10, tmp_path, wan_models):
+    run = run_engine("generate", bundle10, "--out", tmp_path / "takes", *wan_models, "--control", "depth=1,pose=1")
+    assert run.returncode == 1 and "1 control(s) per take" in run.stderr
+
+
+def test_the_engine_never_imports_bpy(bundle10, tmp_path, tiny_models, engine_env):
+    script = (
+        "import sys, engine.cli\n"
+        "from engine.cli import main\n"
+        f"code = main(['generate', {str(bundle10)!r}, '--out', {str(tmp_path)!r}, '--backend', 'wan-vace',"
+        f" '--model', 'pipeline={tiny_models['pipeline']}', '--steps', '1', '--size', '64x36'])\n"
+        "assert code == 0, code\n"
+        "assert 'bpy' not in sys.modules, 'bpy was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=engine_env, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
