@@ -1,8 +1,8 @@
 """Registers the add-on's modules; each module owns one concern."""
 
-from . import properties, operators, panels
+from . import operators, operators_generate, operators_takes, panels, panels_sequencer, preferences, properties
 
-_MODULES = (properties, operators, panels)
+_MODULES = (preferences, properties, operators, operators_generate, operators_takes, panels, panels_sequencer)
 
 
 def register():

@@ -1,9 +1,11 @@
-"""The 3D View sidebar's "Blockcast" tab: actors, shots and pass export."""
+"""The 3D View sidebar's "Blockcast" tab: actors, shots, pass export and generation."""
 
 import bpy
 
 from ..engine.bundle.schema import PASSES
-from .properties import pass_property_name
+from .blender.actors import scene_actors
+from .blender.generation import running_job
+from .properties import CONTROL_KINDS, pass_property_name, weight_property_name
 
 
 class _BlockcastPanel:
@@ -56,7 +58,52 @@ class BLOCKCAST_PT_shots(_BlockcastPanel, bpy.types.Panel):
         layout.operator("blockcast.add_demo_scene", icon="SCENE_DATA")
 
 
-_CLASSES = (BLOCKCAST_PT_actors, BLOCKCAST_PT_shots)
+def draw_job_status(layout):
+    """The running generation's progress and a Cancel button (also used by the sequencer panel)."""
+    job = running_job()
+    if job is None:
+        return False
+    box = layout.box()
+    box.progress(factor=job.progress.fraction, type="BAR", text=job.progress.status_line())
+    box.operator("blockcast.cancel_generation", icon="CANCEL")
+    return True
+
+
+class BLOCKCAST_PT_generate(_BlockcastPanel, bpy.types.Panel):
+    bl_label = "Generate"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.blockcast
+        layout.prop(settings, "shot")
+        shot = settings.shot_generation_settings(settings.shot) if settings.shot else None
+        if shot is None:
+            layout.operator("blockcast.add_shot_generation", icon="ADD")
+        else:
+            layout.prop(shot, "prompt")
+            layout.prop(shot, "negative_prompt")
+            row = layout.row(align=True)
+            row.prop(shot, "seed")
+            row.prop(shot, "takes")
+            layout.prop(shot, "backend", icon="RENDER_ANIMATION")
+            row = layout.row(align=True)
+            row.prop(shot, "steps")
+            row.prop(shot, "long_side")
+            _toggled_row(layout, shot, "use_custom_weights", *map(weight_property_name, CONTROL_KINDS))
+        actors = scene_actors(context.scene)
+        if actors:
+            column = layout.column(align=True)
+            column.label(text="Actors")
+            for actor in actors:
+                column.prop(actor, '["blockcast_description"]', text=actor.get("blockcast_name", actor.name))
+        if not draw_job_status(layout):
+            row = layout.row(align=True)
+            row.scale_y = 1.4
+            row.operator("blockcast.generate", icon="PLAY")
+            row.operator("blockcast.export_passes", text="Export Passes", icon="RENDER_ANIMATION")
+
+
+_CLASSES = (BLOCKCAST_PT_actors, BLOCKCAST_PT_shots, BLOCKCAST_PT_generate)
 
 
 register, unregister = bpy.utils.register_classes_factory(_CLASSES)

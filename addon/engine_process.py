@@ -1,0 +1,290 @@
+"""The engine as a child process: its command line, its JSON-lines events, stopping it (bpy-free).
+
+Blender never imports the engine (torch stays out of Blender's Python): it starts
+`python -m engine` in the engine's own environment and reads one JSON event per stdout
+line. Reader threads move events into a queue so Blender's UI thread only ever drains it
+from a timer and never blocks. Cancel sends SIGTERM, on which the engine stops at its next
+denoising step and removes the unfinished take; if it has not exited after a grace period
+it is killed, which at worst leaves a hidden `.take-*.partial` folder, never a take.
+"""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CANCEL_GRACE_S = 10.0
+OUTPUT_DRAIN_S = 5.0  # after exit, how long to wait for output still held open by a grandchild
+CHECK_TIMEOUT_S = 60.0
+EXIT_CANCELLED = 130
+
+
+class EngineError(Exception):
+    """The engine cannot be started or used as set up; the message says what to fix."""
+
+
+def venv_python(venv):
+    """The interpreter of a virtual environment folder (POSIX or Windows layout), or None."""
+    for candidate in (Path(venv) / "bin" / "python", Path(venv) / "Scripts" / "python.exe"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@dataclass
+class EngineSetup:
+    """How to start the engine: its interpreter, and the folder holding the `engine` package
+    (used as working directory and PYTHONPATH; None when the package is installed in the
+    interpreter's environment)."""
+
+    python: Path
+    engine_dir: Path | None = None
+
+    def command(self, *args):
+        return [str(self.python), "-m", "engine", *map(str, args)]
+
+    def environment(self, base=None):
+        """Blender's environment minus Python overrides meant for Blender's own interpreter."""
+        env = {k: v for k, v in (os.environ if base is None else base).items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+        if self.engine_dir is not None:
+            env["PYTHONPATH"] = str(self.engine_dir)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def check(self):
+        """Raise EngineError unless the interpreter (and engine folder, when set) exist."""
+        if not Path(self.python).is_file():
+            raise EngineError(f"the engine's Python {self.python} does not exist: set it in Preferences ▸ "
+                              "Add-ons ▸ Blockcast (the python of the engine's environment, e.g. "
+                              ".venv-engine/bin/python)")
+        if self.engine_dir is not None and not (Path(self.engine_dir) / "engine" / "cli.py").is_file():
+            raise EngineError(f"{self.engine_dir} holds no engine package (engine/cli.py): set the engine folder in "
+                              "Preferences ▸ Add-ons ▸ Blockcast to the Blockcast checkout, or leave it empty")
+
+
+@dataclass
+class GenerateRequest:
+    """What to generate; empty or zero values leave the engine's (or backend's) default."""
+
+    backend: str = ""
+    prompt: str = ""
+    negative: str = ""
+    seed: int = 0
+    takes: int = 1
+    steps: int = 0
+    size: tuple | None = None          # generation size (W, H)
+    weights: dict | None = None        # control kind -> weight; None: the backend's defaults
+    device: str = "auto"
+    models: dict = field(default_factory=dict)  # role -> hub id or local folder
+
+    @classmethod
+    def from_take(cls, record, seed, device="auto"):
+        """The request that made a take (its take.json), with another seed: one take like it."""
+        parameters = record.get("parameters", {})
+        requested = parameters.get("requested_size")
+        return cls(backend=record["backend"], prompt=record.get("prompt", ""),
+                   negative=record.get("negative_prompt", ""), seed=seed, takes=1, steps=parameters.get("steps") or 0,
+                   size=tuple(requested) if requested else None, weights=parameters.get("controls"), device=device,
+                   models={role: model["source"] for role, model in record.get("models", {}).items()})
+
+    def arguments(self, bundle, out):
+        """`generate` arguments for this request."""
+        args = ["generate", str(bundle), "--out", str(out), "--seed", str(self.seed), "--takes", str(self.takes),
+                "--prompt", self.prompt, "--negative", self.negative, "--device", self.device]
+        if self.backend:
+            args += ["--backend", self.backend]
+        if self.steps:
+            args += ["--steps", str(self.steps)]
+        if self.size:
+            args += ["--size", f"{self.size[0]}x{self.size[1]}"]
+        if self.weights is not None:
+            args += ["--control", ",".join(f"{kind}={weight:g}" for kind, weight in self.weights.items())]
+        for role, spec in sorted(self.models.items()):
+            args += ["--model", f"{role}={spec}"]
+        return args
+
+
+def generation_size(long_side, width, height):
+    """(W, H) with the shot's aspect and `long_side` as its longer side; None for long_side 0
+    (the backend's default size)."""
+    if not long_side:
+        return None
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def local_models(model_folder, backend):
+    """{role: folder} for each MODEL_FOLDER/<backend>/<role>/ folder: local copies that replace
+    the role's hub model. Empty when there is no such folder."""
+    if not model_folder or not backend:
+        return {}
+    folder = Path(model_folder) / backend
+    if not folder.is_dir():
+        return {}
+    return {child.name: str(child) for child in sorted(folder.iterdir())
+            if child.is_dir() and not child.name.startswith(".")}
+
+
+def parse_event(line):
+    """A progress event (a JSON object with an `event` key) from one stdout line, else None."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
+
+
+def last_message(lines):
+    """The engine's own one-line error from its stderr ("engine: error: ..."), else the last line."""
+    lines = [line.strip() for line in lines if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("engine: error: "):
+            return line[len("engine: error: "):]
+    return lines[-1] if lines else ""
+
+
+def exit_message(returncode, error_event=None, stderr_lines=()):
+    """Why the engine stopped, in the engine's own words where it said them."""
+    if error_event:
+        return error_event
+    detail = last_message(stderr_lines)
+    if returncode is not None and returncode < 0:
+        how = f"was killed by signal {-returncode}"
+    else:
+        how = f"stopped with exit code {returncode}"
+    return f"the engine {how}" + (f": {detail}" if detail else " without a message")
+
+
+def check_engine(setup, timeout=CHECK_TIMEOUT_S):
+    """Run `python -m engine backends --json`; returns its document, or raises EngineError."""
+    setup.check()
+    try:
+        result = subprocess.run(setup.command("backends", "--json"), cwd=setup.engine_dir, env=setup.environment(),
+                                capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EngineError(f"could not run {setup.python} -m engine: {exc}") from exc
+    if result.returncode != 0:
+        raise EngineError(exit_message(result.returncode, None, result.stderr.splitlines()))
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        raise EngineError(f"`engine backends --json` printed no JSON ({exc}): is {setup.python} Blockcast's "
+                          "engine environment?") from exc
+
+
+class EngineProcess:
+    """One running engine command. Drain `events()` and call `poll()` from a timer; both
+    return at once."""
+
+    def __init__(self, setup, args, grace_s=CANCEL_GRACE_S):
+        setup.check()
+        self.grace_s = grace_s
+        self.cancel_requested = False
+        self._kill_at = None
+        self._exited_at = None
+        self._events = queue.Queue()
+        self._output = deque(maxlen=60)  # stderr and non-event stdout lines, for error messages
+        self._error_event = None
+        options = {"start_new_session": True} if os.name == "posix" else {
+            "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+        try:
+            self._process = subprocess.Popen(
+                setup.command(*args), cwd=setup.engine_dir, env=setup.environment(), stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+                bufsize=1, **options)
+        except OSError as exc:
+            raise EngineError(f"could not start the engine with {setup.python}: {exc}") from exc
+        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
+                         threading.Thread(target=self._read_stderr, daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    @property
+    def pid(self):
+        return self._process.pid
+
+    def _read_stdout(self):
+        for line in self._process.stdout:
+            event = parse_event(line)
+            if event is None:
+                self._output.append(line.rstrip("\n"))  # library chatter
+            else:
+                self._events.put(event)
+        self._process.stdout.close()
+
+    def _read_stderr(self):
+        for line in self._process.stderr:
+            self._output.append(line.rstrip("\n"))
+        self._process.stderr.close()
+
+    def events(self):
+        """Every event received since the last call, oldest first."""
+        drained = []
+        while True:
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                break
+            if event["event"] == "error":
+                self._error_event = event.get("message") or None
+            drained.append(event)
+        return drained
+
+    def poll(self):
+        """The exit code once the process has exited and its output is fully read (drain
+        `events()` after it), else None. Kills the engine when a cancel's grace period has run out."""
+        code = self._process.poll()
+        if code is None:
+            if self._kill_at is not None and time.monotonic() >= self._kill_at:
+                self.kill()
+            return None
+        self._exited_at = self._exited_at or time.monotonic()
+        if any(r.is_alive() for r in self._readers) and time.monotonic() - self._exited_at < OUTPUT_DRAIN_S:
+            return None
+        return code
+
+    @property
+    def running(self):
+        return self._process.poll() is None
+
+    def cancel(self):
+        """Ask the engine to stop (SIGTERM); it is killed if still running after the grace period."""
+        already, self.cancel_requested = self.cancel_requested, True
+        if already or not self.running:
+            return
+        self._kill_at = time.monotonic() + self.grace_s
+        try:
+            if os.name == "posix":
+                self._process.send_signal(signal.SIGTERM)
+            else:  # no SIGTERM handler on Windows: a hard stop, which never leaves a take behind either
+                self._process.terminate()
+        except ProcessLookupError:
+            pass
+
+    def kill(self):
+        """Stop the engine and whatever it started (e.g. ffmpeg) at once."""
+        if not self.running:
+            return
+        try:
+            if os.name == "posix":
+                os.killpg(self._process.pid, signal.SIGKILL)
+            else:
+                self._process.kill()
+        except (ProcessLookupError, PermissionError):
+            self._process.kill()
+
+    def failure_message(self):
+        """Why it failed: its `error` event, else its last words on stderr."""
+        return exit_message(self._process.poll(), self._error_event, list(self._output))
+
+    def output_tail(self):
+        return list(self._output)

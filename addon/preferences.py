@@ -1,0 +1,164 @@
+"""Add-on preferences: how to start the engine, which backend and device, where models and
+takes live. "Check Engine" asks the engine what it offers and which models are missing.
+
+The engine runs in its own Python environment (torch never loads inside Blender). When
+the add-on runs from a Blockcast checkout that has `.venv-engine`, that is used unless
+another interpreter is set.
+"""
+
+from pathlib import Path
+
+import bpy
+from bpy.props import EnumProperty, StringProperty
+
+from .engine_process import EngineError, EngineSetup, check_engine, local_models, venv_python
+from .take_folders import fallback_takes_root
+
+# The extension's root package: "blockcast" from a checkout, "bl_ext.<repo>.blockcast" installed.
+ROOT_PACKAGE = __name__.rpartition(".addon.")[0]
+CHECKOUT = Path(__file__).resolve().parents[1]
+DEVICES = (("auto", "Auto", "CUDA when the engine sees a GPU, else CPU"),
+           ("cpu", "CPU", "Always the CPU (slow, but needs no GPU)"),
+           ("cuda", "CUDA", "An NVIDIA GPU; fails if the engine sees none"))
+
+ENGINE_CHECK = {"report": None, "error": None}  # the last Check Engine result, for this session
+
+
+def checkout_engine():
+    """The engine of the checkout the add-on runs from, with its .venv-engine; else None."""
+    python = venv_python(CHECKOUT / ".venv-engine")
+    if python is None or not (CHECKOUT / "engine" / "cli.py").is_file():
+        return None
+    return EngineSetup(python, CHECKOUT)
+
+
+def known_backends():
+    """Backend names from the last Check Engine (for the backend fields' search)."""
+    report = ENGINE_CHECK["report"] or {}
+    return [entry["name"] for entry in report.get("backends", [])]
+
+
+def _backend_search(_prefs, _context, _text):
+    return known_backends()
+
+
+class BlockcastPreferences(bpy.types.AddonPreferences):
+    bl_idname = ROOT_PACKAGE
+
+    engine_python: StringProperty(
+        name="Engine Python", subtype="FILE_PATH",
+        description="The python of the engine's environment (e.g. .venv-engine/bin/python); empty: the "
+                    "checkout's .venv-engine when the add-on runs from a Blockcast checkout")
+    engine_dir: StringProperty(
+        name="Engine Folder", subtype="DIR_PATH",
+        description="The Blockcast checkout holding the engine package (working folder of the engine); empty: "
+                    "the add-on's own checkout, or an engine installed in the engine's Python")
+    default_backend: StringProperty(
+        name="Default Backend", search=_backend_search,
+        description="Backend for shots that name none; empty: the engine's default")
+    device: EnumProperty(name="Device", items=DEVICES, default="auto")
+    model_folder: StringProperty(
+        name="Model Folder", subtype="DIR_PATH",
+        description="Local model copies: MODEL_FOLDER/<backend>/<role>/ (e.g. wan-vace/pipeline) replaces that "
+                    "role's hub model; other models come from the Hugging Face cache")
+    takes_folder: StringProperty(
+        name="Takes Folder", subtype="DIR_PATH",
+        description="Where takes and the bundles they were made from are written; empty: the extension's "
+                    "user folder")
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        for name in ("engine_python", "engine_dir", "default_backend", "device", "model_folder", "takes_folder"):
+            layout.prop(self, name)
+        layout.operator("blockcast.check_engine", icon="CHECKMARK")
+        draw_engine_check(layout, model_folder(self))
+
+
+class _Defaults:
+    """Preference values when the add-on is loaded as a plain package (scripts, tests)."""
+
+    engine_python = engine_dir = default_backend = model_folder = takes_folder = ""
+    device = "auto"
+
+
+def preferences(context=None):
+    addon = (context or bpy.context).preferences.addons.get(ROOT_PACKAGE)
+    return addon.preferences if addon is not None else _Defaults()
+
+
+def _path(text):
+    return Path(bpy.path.abspath(text)) if text else None
+
+
+def model_folder(prefs):
+    return _path(prefs.model_folder)
+
+
+def engine_setup(prefs):
+    """How to start the engine; EngineError when neither the preferences nor a checkout say."""
+    python, folder = _path(prefs.engine_python), _path(prefs.engine_dir)
+    checkout = checkout_engine()
+    if python is None:
+        if checkout is None:
+            raise EngineError("no engine set up: set the engine's Python in Preferences ▸ Add-ons ▸ Blockcast "
+                              "(the python of an environment made with scripts/setup_env.sh engine)")
+        python = checkout.python
+    if folder is None and checkout is not None:
+        folder = checkout.engine_dir
+    return EngineSetup(python, folder)
+
+
+def takes_root(prefs):
+    """The takes folder: the preference, else the extension's user folder, else next to the .blend."""
+    if prefs.takes_folder:
+        return _path(prefs.takes_folder)
+    try:
+        return Path(bpy.utils.extension_path_user(ROOT_PACKAGE, path="takes", create=True))
+    except ValueError:  # loaded as a plain package, not an installed extension
+        return fallback_takes_root(bpy.data.filepath)
+
+
+def draw_engine_check(layout, models):
+    """The last Check Engine result: each backend, its controls and whether its models are here."""
+    if ENGINE_CHECK["error"]:
+        box = layout.box()
+        box.alert = True
+        for line in ENGINE_CHECK["error"].splitlines():
+            box.label(text=line, icon="ERROR")
+        return
+    report = ENGINE_CHECK["report"]
+    if report is None:
+        return
+    for entry in report.get("backends", []):
+        box = layout.box()
+        box.label(text=f"{entry['name']}: {entry['description']}", icon="RENDER_ANIMATION")
+        box.label(text=f"Controls: {', '.join(entry['controls'])}")
+        local = local_models(models, entry["name"])
+        for model in entry["models"]:
+            if model["role"] in local:
+                box.label(text=f"{model['role']}: local copy {local[model['role']]}", icon="CHECKMARK")
+            elif model["present"]:
+                box.label(text=f"{model['role']}: {model['default']}", icon="CHECKMARK")
+            else:
+                row = box.row()
+                row.alert = True
+                row.label(text=f"{model['role']}: missing, get it with {model['download']}", icon="ERROR")
+
+
+def check(prefs):
+    """Run the engine's `backends --json` and keep the result for the preferences to show."""
+    ENGINE_CHECK["report"], ENGINE_CHECK["error"] = None, None
+    try:
+        ENGINE_CHECK["report"] = check_engine(engine_setup(prefs))
+    except EngineError as exc:
+        ENGINE_CHECK["error"] = str(exc)
+    return ENGINE_CHECK
+
+
+def register():
+    bpy.utils.register_class(BlockcastPreferences)
+
+
+def unregister():
+    bpy.utils.unregister_class(BlockcastPreferences)

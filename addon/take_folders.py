@@ -1,0 +1,86 @@
+"""Where a shot's takes and the bundles they were made from live, and reading a take's record
+(bpy-free).
+
+    TAKES_ROOT/<blend name>-<hash of its path>/<shot>/
+        take-001-animatediff-s0/ ...   written by the engine (see docs/engine.md)
+        bundles/001/                   the pass bundle each Generate exported
+
+Every Generate exports a new bundle and keeps it: each take.json points at the bundle it
+was made from, so its control passes can be reviewed and the take regenerated later.
+"""
+
+import hashlib
+import json
+import re
+import tempfile
+from pathlib import Path
+
+TAKE_RECORD = "take.json"
+TAKE_SCHEMA = "blockcast.take"
+BUNDLES = "bundles"
+_NUMBERED = re.compile(r"^\.?(\d+)(?:$|\.)")
+
+
+class TakeRecordError(ValueError):
+    """A take folder without a readable take.json; the message says which."""
+
+
+def safe_name(text):
+    """A file-name-safe version of a shot or file name (letters, digits, - and _)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")
+    return cleaned or "untitled"
+
+
+def project_folder_name(blend_path):
+    """One folder per .blend: its name plus a short hash of its full path, so two files
+    called shot.blend in different folders keep their takes apart."""
+    if not blend_path:
+        return "untitled"
+    path = str(Path(blend_path).resolve())
+    return f"{safe_name(Path(path).stem)}-{hashlib.sha1(path.encode()).hexdigest()[:8]}"
+
+
+def fallback_takes_root(blend_path):
+    """Takes root when there is no extension user folder: next to the .blend, else in temp."""
+    if blend_path:
+        return Path(blend_path).resolve().parent / "blockcast" / "takes"
+    return Path(tempfile.gettempdir()) / "blockcast" / "takes"
+
+
+def shot_takes_dir(takes_root, blend_path, shot_name):
+    return Path(takes_root) / project_folder_name(blend_path) / safe_name(shot_name)
+
+
+def new_bundle_dir(shot_dir):
+    """The next numbered bundle folder under SHOT_DIR/bundles (not created: the exporter does)."""
+    bundles = Path(shot_dir) / BUNDLES
+    names = [p.name for p in bundles.iterdir()] if bundles.is_dir() else []
+    numbers = [int(m.group(1)) for m in map(_NUMBERED.match, names) if m]  # partial exports count too
+    return bundles / f"{max(numbers, default=0) + 1:03d}"
+
+
+def read_take(take_dir):
+    """The take's take.json as a dict; TakeRecordError if it is missing or not a take record."""
+    path = Path(take_dir) / TAKE_RECORD
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TakeRecordError(f"{path} cannot be read ({exc}): the take folder is damaged or was moved") from exc
+    if record.get("schema") != TAKE_SCHEMA or not record.get("frames"):
+        raise TakeRecordError(f"{path} is not a Blockcast take record (schema {record.get('schema')!r})")
+    return record
+
+
+def take_frame_range(record):
+    """(first, last) Blender frame of a take: its bundle's shot frames."""
+    first, last = record["bundle"]["frames"]
+    return int(first), int(last)
+
+
+def control_frames(record, kind):
+    """The control images the model saw for `kind` (BUNDLE/controls/<kind>/NNNN.png), in frame
+    order, or [] when the take's bundle no longer has them."""
+    folder = Path(record["bundle"]["path"]) / "controls" / kind
+    first, last = take_frame_range(record)
+    files = [folder / f"{frame:04d}.png" for frame in range(first, last + 1)]
+    return files if files and all(f.is_file() for f in files) else []

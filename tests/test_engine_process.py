@@ -1,0 +1,267 @@
+"""The add-on's bpy-free engine plumbing: command lines, events, progress, stopping the child.
+
+These modules are loaded straight from their files, without bpy, as Blender-free code.
+Process control is tested with real child processes: a stand-in `engine` package that
+prints events and handles signals the way the engine does (engine/progress.py); the real
+engine is only asked `backends --json` here (tests/test_roundtrip.py runs generations).
+"""
+
+import ast
+import importlib.util
+import os
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BPY_FREE = ("engine_process", "generation_progress", "strip_layout", "take_folders")
+ENGINE_PYTHON = REPO / ".venv-engine" / "bin" / "python"
+
+
+def load_bpy_free(name):
+    """An add-on module imported from its file alone: it must not need bpy or its package."""
+    spec = importlib.util.spec_from_file_location(f"bpy_free_{name}", REPO / "addon" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+ep = load_bpy_free("engine_process")
+gp = load_bpy_free("generation_progress")
+
+
+@pytest.mark.parametrize("name", BPY_FREE)
+def test_module_imports_neither_bpy_nor_the_engine(name):
+    tree = ast.parse((REPO / "addon" / f"{name}.py").read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
+    relative = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level > 0]
+    assert not imported & {"bpy", "mathutils", "torch", "diffusers", "engine"} and not relative
+
+
+def test_generate_arguments_carry_every_choice():
+    request = ep.GenerateRequest(backend="wan-vace", prompt="a kite", negative="blur", seed=7, takes=2, steps=4,
+                                 size=(64, 36), weights={"depth": 1.0, "pose": 0.5}, device="cpu",
+                                 models={"pipeline": "/m/wan", "base": "x/y"})
+    args = request.arguments("/b", "/t")
+    assert args[:4] == ["generate", "/b", "--out", "/t"]
+    pairs = dict(zip(args[4::2], args[5::2]))
+    assert pairs == {"--seed": "7", "--takes": "2", "--prompt": "a kite", "--negative": "blur", "--device": "cpu",
+                     "--backend": "wan-vace", "--steps": "4", "--size": "64x36", "--control": "depth=1,pose=0.5",
+                     "--model": "pipeline=/m/wan"}
+    assert args[-4:] == ["--model", "base=x/y", "--model", "pipeline=/m/wan"]
+
+
+def test_defaults_leave_the_engine_to_choose():
+    args = ep.GenerateRequest().arguments("/b", "/t")
+    assert not {"--backend", "--steps", "--size", "--control", "--model"} & set(args)
+
+
+def test_a_take_record_gives_back_its_request_with_a_new_seed():
+    record = {"backend": "animatediff", "prompt": "p", "negative_prompt": "n", "seed": 3,
+              "models": {"base": {"source": "/m/sd15", "path": "/m/sd15"}},
+              "parameters": {"steps": 9, "requested_size": [64, 36], "controls": {"depth": 0.8}}}
+    request = ep.GenerateRequest.from_take(record, seed=11, device="cuda")
+    assert (request.backend, request.prompt, request.negative, request.seed, request.takes) == (
+        "animatediff", "p", "n", 11, 1)
+    assert (request.steps, request.size, request.weights, request.models, request.device) == (
+        9, (64, 36), {"depth": 0.8}, {"base": "/m/sd15"}, "cuda")
+
+
+def test_generation_size_keeps_the_shot_aspect():
+    assert ep.generation_size(0, 512, 288) is None
+    assert ep.generation_size(64, 512, 288) == (64, 36)
+    assert ep.generation_size(96, 288, 512) == (54, 96)
+
+
+def test_local_models_are_model_folder_backend_role(tmp_path):
+    (tmp_path / "wan-vace" / "pipeline").mkdir(parents=True)
+    (tmp_path / "wan-vace" / ".cache").mkdir()
+    (tmp_path / "wan-vace" / "notes.txt").write_text("")
+    assert ep.local_models(tmp_path, "wan-vace") == {"pipeline": str(tmp_path / "wan-vace" / "pipeline")}
+    assert ep.local_models(tmp_path, "animatediff") == {} and ep.local_models("", "wan-vace") == {}
+
+
+def test_parse_event_takes_event_objects_only():
+    assert ep.parse_event('{"event": "step", "step": 2}\n') == {"event": "step", "step": 2}
+    for noise in ("Loading weights...", "{not json", "[1, 2]", '{"step": 2}', '{"event": 3}', ""):
+        assert ep.parse_event(noise) is None
+
+
+def test_exit_messages_use_the_engines_own_words():
+    assert ep.exit_message(1, "model base is missing", ["whatever"]) == "model base is missing"
+    assert ep.exit_message(1, None, ["Traceback", "engine: error: bad bundle", ""]) == (
+        "the engine stopped with exit code 1: bad bundle")
+    assert ep.exit_message(-9, None, []) == "the engine was killed by signal 9 without a message"
+
+
+def test_setup_check_names_what_to_fix(tmp_path):
+    with pytest.raises(ep.EngineError, match="does not exist: set it in Preferences"):
+        ep.EngineSetup(tmp_path / "nope" / "python").check()
+    with pytest.raises(ep.EngineError, match="holds no engine package"):
+        ep.EngineSetup(Path(sys.executable), tmp_path).check()
+
+
+def test_child_environment_drops_blenders_python_overrides(tmp_path):
+    env = ep.EngineSetup(Path(sys.executable), tmp_path).environment({"PYTHONHOME": "/blender", "PATH": "/bin",
+                                                                       "PYTHONPATH": "/blender/lib"})
+    assert env["PYTHONPATH"] == str(tmp_path) and "PYTHONHOME" not in env and env["PATH"] == "/bin"
+
+
+def stand_in_engine(tmp_path, body):
+    """An `engine` package whose `python -m engine` runs `body` (with json, os, signal, sys, time)."""
+    package = tmp_path / "engine"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "cli.py").write_text("")
+    prelude = "import json, os, signal, sys, time\n" \
+              "def emit(event, **fields):\n" \
+              "    print(json.dumps({'event': event, 'time': time.time(), **fields}), flush=True)\n"
+    (package / "__main__.py").write_text(prelude + textwrap.dedent(body))
+    return ep.EngineSetup(Path(sys.executable), tmp_path)
+
+
+def _events_until_exit(process, timeout=20):
+    """Drain events as a timer would until the child has exited; (exit code, events)."""
+    events, deadline = [], time.monotonic() + timeout
+    while (code := process.poll()) is None:
+        assert time.monotonic() < deadline, "the child did not exit"
+        events += process.events()
+        time.sleep(0.02)
+    return code, events + process.events()
+
+
+def test_events_arrive_in_order_and_chatter_is_kept_aside(tmp_path):
+    setup = stand_in_engine(tmp_path, """
+        print("Loading pipeline components...", flush=True)
+        for step in (1, 2, 3):
+            emit("step", take="take-001", step=step, total=3)
+        print("a warning", file=sys.stderr, flush=True)
+        emit("finished", takes=[])
+    """)
+    process = ep.EngineProcess(setup, ["generate"])
+    code, events = _events_until_exit(process)
+    assert code == 0
+    assert [e["event"] for e in events] == ["step", "step", "step", "finished"]
+    assert [e["step"] for e in events[:3]] == [1, 2, 3]
+    assert set(process.output_tail()) == {"Loading pipeline components...", "a warning"}
+
+
+def test_cancel_sends_sigterm_and_the_engine_stops_at_its_next_step(tmp_path):
+    setup = stand_in_engine(tmp_path, """
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        for step in range(1, 1000):
+            if stop:
+                emit("cancelled", take="take-001", message="unfinished take removed")
+                sys.exit(130)
+            emit("step", take="take-001", step=step, total=999)
+            time.sleep(0.01)
+    """)
+    process = ep.EngineProcess(setup, ["generate"])
+    while not process.events():
+        time.sleep(0.01)
+    process.cancel()
+    code, events = _events_until_exit(process)
+    assert code == ep.EXIT_CANCELLED and events[-1]["event"] == "cancelled"
+    assert process.cancel_requested
+
+
+def test_an_engine_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path):
+    setup = stand_in_engine(tmp_path, """
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        emit("load")
+        time.sleep(60)
+    """)
+    process = ep.EngineProcess(setup, ["generate"], grace_s=0.5)
+    while not process.events():
+        time.sleep(0.01)
+    started = time.monotonic()
+    process.cancel()
+    code, _ = _events_until_exit(process)
+    assert code == -signal.SIGKILL and 0.4 < time.monotonic() - started < 10
+    with pytest.raises(ProcessLookupError):
+        os.kill(process.pid, 0)
+
+
+def test_a_crash_is_reported_with_the_engines_last_words(tmp_path):
+    setup = stand_in_engine(tmp_path, """
+        emit("error", take=None, message="model pipeline (x/y) is not in the local Hugging Face cache")
+        print("engine: error: model pipeline (x/y) is not in the local Hugging Face cache", file=sys.stderr)
+        sys.exit(1)
+    """)
+    process = ep.EngineProcess(setup, ["generate"])
+    code, _ = _events_until_exit(process)
+    assert code == 1 and process.failure_message() == "model pipeline (x/y) is not in the local Hugging Face cache"
+
+    (tmp_path / "killed").mkdir()
+    setup = stand_in_engine(tmp_path / "killed", """
+        print("Segmentation fault", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    process = ep.EngineProcess(setup, ["generate"])
+    code, _ = _events_until_exit(process)
+    assert code == -signal.SIGKILL
+    assert process.failure_message() == "the engine was killed by signal 9: Segmentation fault"
+
+
+def test_a_missing_interpreter_fails_before_anything_starts(tmp_path):
+    with pytest.raises(ep.EngineError, match="does not exist"):
+        ep.EngineProcess(ep.EngineSetup(tmp_path / "python"), ["generate"])
+
+
+@pytest.mark.skipif(not ENGINE_PYTHON.exists(), reason="needs the engine venv: scripts/setup_env.sh engine")
+def test_check_engine_lists_the_real_engines_backends():
+    report = ep.check_engine(ep.EngineSetup(ENGINE_PYTHON, REPO))
+    names = [entry["name"] for entry in report["backends"]]
+    assert "animatediff" in names and "wan-vace" in names
+    assert all("present" in model for entry in report["backends"] for model in entry["models"])
+
+
+def _event(kind, at, **fields):
+    return {"event": kind, "time": at, **fields}
+
+
+def test_progress_folds_engine_events_into_a_status_and_time_left():
+    progress = gp.GenerationProgress("sc01", takes=2)
+    fractions = []
+    for done in (1, 2):
+        progress.export_frame(done, 2)
+        fractions.append(progress.fraction)
+    assert progress.status_line() == "sc01: exporting passes, frame 2/2"
+    progress.engine_started()
+    assert progress.status_line() == "sc01: starting the engine"
+    progress.apply(_event("load", 0.0, backend="wan-vace", device="cpu"))
+    assert progress.status_line() == "sc01: loading models (wan-vace on cpu)"
+    progress.apply(_event("start", 10.0, take="take-001", steps=4))
+    for step in (1, 2):
+        progress.apply(_event("step", 10.0 + 2 * step, take="take-001", step=step, total=4))
+        fractions.append(progress.fraction)
+    assert progress.seconds_left == pytest.approx(2 * 2 + 4 * 2)  # 2 steps of this take + 4 of the next
+    assert progress.status_line() == "sc01: take 1/2, step 2/4, about 12s left"
+    progress.apply(_event("frame", 20.0, take="take-001", frame=5))
+    assert progress.status_line() == "sc01: take 1/2, writing frame 5"
+    progress.apply(_event("done", 21.0, take="take-001", path="/t/take-001"))
+    fractions.append(progress.fraction)
+    assert progress.status_line() == "sc01: take 2/2, starting"
+    progress.apply(_event("unknown-future-event", 22.0))
+    progress.apply(_event("error", 22.0, message="out of memory"))
+    assert progress.running  # over only when the process has exited
+    progress.end("failed", "out of memory")
+    assert not progress.running and progress.status_line() == "sc01: failed: out of memory"
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(0.55)
+
+
+def test_progress_after_a_cancel_counts_the_takes_kept():
+    progress = gp.GenerationProgress("sc01", takes=3)
+    progress.apply(_event("done", 1.0, take="take-001", path="/t/take-001"))
+    progress.end("cancelled")
+    assert progress.status_line() == "sc01: cancelled, 1 take kept"
+    assert gp.format_duration(3725) == "1h 02m" and gp.format_duration(75) == "1m 15s"
