@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Creates (or refreshes) the project's local virtual environments; safe to run again.
-# Usage: scripts/setup_env.sh [blender] [blender42] [engine]   (default: blender)
+# Usage: scripts/setup_env.sh [blender] [blender42] [engine] [farm]   (default: blender)
 # .venv            bpy 5.0 (real Blender as a module) for headless scripts and tests
 # .venv-blender42  bpy 4.2 LTS, the oldest Blender we support, for the tests
 # .venv-engine     the generation engine's own environment (torch never loads inside Blender)
+# .venv-farm       render-farm tools: Open Job Description's CLI (openjd check / openjd run)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${BLOCKCAST_PYTHON:-python3.11}"
@@ -32,6 +33,7 @@ for target in "${@:-blender}"; do
     blender) ensure_venv .venv requirements-blender.txt ;;
     blender42) ensure_venv .venv-blender42 requirements-blender42.txt ;;
     engine) ensure_venv .venv-engine requirements-engine.txt ;;
-    *) echo "unknown environment '$target': use blender, blender42 or engine" >&2; exit 2 ;;
+    farm) ensure_venv .venv-farm requirements-farm.txt ;;
+    *) echo "unknown environment '$target': use blender, blender42, engine or farm" >&2; exit 2 ;;
   esac
 done

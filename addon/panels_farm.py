@@ -1,0 +1,37 @@
+"""The sidebar's Farm section: which shots go to the farm, how, and where the job is written."""
+
+import bpy
+
+from ..farm.layout import LayoutError
+from .properties_farm import chosen_shots
+
+
+class BLOCKCAST_PT_farm(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Blockcast"
+    bl_label = "Farm"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.blockcast_farm
+        layout.prop(settings, "shots")
+        try:
+            shots = chosen_shots(context.scene, settings.shots)
+            column = layout.column(align=True)
+            for shot in shots:
+                column.label(text=f"{shot.name}: frames {shot.frame_start}-{shot.frame_end}", icon="SEQUENCE")
+        except LayoutError as exc:
+            layout.label(text=str(exc), icon="ERROR")
+        column = layout.column(align=True)
+        for name in ("chunk_size", "takes", "takes_per_task", "seed", "backend", "passes", "prompt"):
+            column.prop(settings, name)
+        layout.prop(settings, "allow_cpu_generation")
+        column = layout.column(align=True)
+        for name in ("blockcast_dir", "engine_python", "blender", "output_dir", "job_dir"):
+            column.prop(settings, name)
+        layout.operator("blockcast.write_farm_job", icon="NETWORK_DRIVE")
+
+
+register, unregister = bpy.utils.register_classes_factory((BLOCKCAST_PT_farm,))

@@ -1,0 +1,73 @@
+"""What a farm job is made of: the shots of one .blend and how to generate their takes.
+
+Both job writers (Open Job Description and Flamenco) start from a FarmJob, so the two
+farms run the same tasks with the same arguments.
+"""
+
+from dataclasses import dataclass, field
+
+from .layout import LayoutError, chunk_ranges, format_range, shot_folder
+
+DEFAULT_BACKEND = "animatediff"  # the engine's default; `previz` takes over once it ships
+DEFAULT_PASSES = "depth,pose,camera"
+
+
+@dataclass(frozen=True)
+class FarmShot:
+    name: str          # as in the .blend (a camera-bound marker, or the scene for the scene camera)
+    frame_start: int
+    frame_end: int
+
+    @property
+    def folder(self):
+        return shot_folder(self.name)
+
+    def chunks(self, chunk_size):
+        return [format_range(a, b) for a, b in chunk_ranges(self.frame_start, self.frame_end, chunk_size)]
+
+
+@dataclass
+class FarmJob:
+    name: str
+    scene: str
+    shots: list
+    chunk_size: int = 24
+    takes: int = 1
+    takes_per_task: int = 1
+    seed: int = 0
+    backend: str = DEFAULT_BACKEND
+    passes: str = DEFAULT_PASSES
+    prompt: str = ""
+    steps: int = 0                  # 0: the backend's default
+    generation_size: str = ""       # "": the backend's default
+    models: list = field(default_factory=list)  # ["ROLE=ID_OR_PATH", ...]
+    allow_cpu_generation: bool = False
+
+    def __post_init__(self):
+        if not self.shots:
+            raise LayoutError("a farm job needs at least one shot")
+        folders = [shot.folder for shot in self.shots]
+        clashes = sorted({f for f in folders if folders.count(f) > 1})
+        if clashes:
+            raise LayoutError(f"shots {', '.join(s.name for s in self.shots if s.folder in clashes)} share the "
+                              f"output folder name {clashes[0]!r}: rename one of them")
+        for number, label in ((self.chunk_size, "chunk size"), (self.takes, "takes"),
+                              (self.takes_per_task, "takes per task")):
+            if number < 1:
+                raise LayoutError(f"{label} must be at least 1, not {number}")
+
+    @property
+    def device(self):
+        """A GPU job fails rather than crawl on a CPU; a CPU-allowed one takes what is there."""
+        return "auto" if self.allow_cpu_generation else "cuda"
+
+
+def select_shots(all_shots, wanted=None):
+    """The shots named in `wanted` (in the .blend's order), or all; an unknown name is an error."""
+    if not wanted:
+        return list(all_shots)
+    names = [shot.name for shot in all_shots]
+    unknown = [name for name in wanted if name not in names]
+    if unknown:
+        raise LayoutError(f"no shot named {', '.join(map(repr, unknown))}: the scene has {', '.join(names)}")
+    return [shot for shot in all_shots if shot.name in wanted]

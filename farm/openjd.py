@@ -1,0 +1,146 @@
+"""A FarmJob as an Open Job Description job (what AWS Deadline Cloud runs; `openjd run` runs it locally).
+
+The template holds no machine paths: the .blend, the output folder, the Blockcast checkout
+and the engine's Python are PATH job parameters, which a farm maps with its path-mapping
+rules and `openjd run` resolves against the folder it runs in. Shots and their frame chunks
+are task parameter values (the farm schedules each one as a task); every task runs one of our
+scripts with plain arguments, through no shell, so nothing in the job is evaluated as code.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from . import layout
+
+SPEC = "jobtemplate-2023-09"
+TEMPLATE, PARAMETERS, DEADLINE_PARAMETERS = "template.json", "parameters.json", "parameter_values.json"
+GPU_REQUIREMENT = {"amounts": [{"name": "amount.worker.gpu", "min": 1}]}
+
+
+def _param(name, kind, description, **extra):
+    return {"name": name, "type": kind, "description": description, **extra}
+
+
+def _parameters(job):
+    return [
+        _param("BlendFile", "PATH", "The saved .blend whose shots the job exports.", objectType="FILE", dataFlow="IN"),
+        _param("OutputDir", "PATH", "Where chunks/, bundles/, takes/ and edit/ are written.",
+               objectType="DIRECTORY", dataFlow="OUT"),
+        _param("BlockcastDir", "PATH", "The Blockcast checkout the workers run scripts/ and engine/ from.",
+               objectType="DIRECTORY", dataFlow="NONE"),
+        _param("EnginePython", "PATH", "The engine venv's Python on the workers (scripts/setup_env.sh engine).",
+               objectType="FILE", dataFlow="NONE"),
+        _param("Blender", "STRING", "Blender's executable (or scripts/bpy-blender for the bpy-module venv).",
+               default="blender"),
+        _param("Passes", "STRING", "Passes to export.", default=job.passes),
+        _param("Takes", "INT", "Takes per shot (seeds Seed, Seed+1, ...).", default=job.takes, minValue=1),
+        _param("TakesPerTask", "INT", "Takes one generation task makes (models load once per task).",
+               default=job.takes_per_task, minValue=1),
+        _param("Seed", "INT", "The first take's seed.", default=job.seed),
+        _param("Backend", "STRING", "The engine backend.", default=job.backend),
+        _param("Prompt", "STRING", "The prompt for every take.", default=job.prompt),
+        _param("Steps", "INT", "Denoising steps; 0 is the backend's default.", default=job.steps, minValue=0),
+        _param("GenerationSize", "STRING", "Generation size WxH; empty is the backend's default.",
+               default=job.generation_size),
+        _param("Models", "STRING", "Model overrides ROLE=ID_OR_PATH, separated by ';' (site paths: in the "
+               "parameter values).", default=""),
+        _param("Device", "STRING", "Generation device.", default=job.device, allowedValues=["auto", "cuda", "cpu"]),
+    ]
+
+
+def _blender_step(name, script, args, parameter_space=None, dependencies=()):
+    step = {"name": name, "script": {"actions": {"onRun": {"command": "{{Param.Blender}}", "args": [
+        "-b", "--factory-startup", "--python-exit-code", "1", "-P", f"{{{{Param.BlockcastDir}}}}/scripts/{script}",
+        "--", *args]}}}}
+    return _with(step, parameter_space, dependencies)
+
+
+def _python_step(name, script, args, parameter_space, dependencies, **extra):
+    step = {"name": name, **extra, "script": {"actions": {"onRun": {
+        "command": "{{Param.EnginePython}}", "args": [f"{{{{Param.BlockcastDir}}}}/scripts/{script}", *args]}}}}
+    return _with(step, parameter_space, dependencies)
+
+
+def _with(step, parameter_space, dependencies):
+    if parameter_space:
+        step["parameterSpace"] = parameter_space
+    if dependencies:
+        step["dependencies"] = [{"dependsOn": name} for name in dependencies]
+    return step
+
+
+def _strings(name, values):
+    return {"name": name, "type": "STRING", "range": list(values)}
+
+
+def _shot_path(kind, leaf=""):
+    """OUTPUT/kind/SHOT[/leaf] as an OpenJD format string (see farm/layout.py)."""
+    return "/".join(filter(None, ["{{Param.OutputDir}}", kind, "{{Task.Param.ShotFolder}}", leaf]))
+
+
+def build_template(job):
+    """The job template (a dict, written as JSON) for `job`."""
+    chunks = [(shot, chunk) for shot in job.shots for chunk in shot.chunks(job.chunk_size)]
+    folders = [shot.folder for shot in job.shots]
+    export = _blender_step("ExportPasses", "export_passes.py", [
+        "{{Param.BlendFile}}", "--scene", job.scene, "--shot", "{{Task.Param.Shot}}",
+        "--frames", "{{Task.Param.Frames}}", "--passes", "{{Param.Passes}}",
+        "--out", _shot_path(layout.CHUNKS, "{{Task.Param.Frames}}"), "--skip-done", "--overwrite"], {
+        "taskParameterDefinitions": [_strings("Shot", [s.name for s, _ in chunks]),
+                                     _strings("ShotFolder", [s.folder for s, _ in chunks]),
+                                     _strings("Frames", [c for _, c in chunks])],
+        "combination": "(Shot, ShotFolder, Frames)"})
+    merge = _python_step("MergeChunks", "farm_merge.py", [
+        "--chunks-dir", _shot_path(layout.CHUNKS), "--chunks", "{{Task.Param.Chunks}}",
+        "--out", _shot_path(layout.BUNDLES)], {
+        "taskParameterDefinitions": [_strings("ShotFolder", folders),
+                                     _strings("Chunks", [",".join(s.chunks(job.chunk_size)) for s in job.shots])],
+        "combination": "(ShotFolder, Chunks)"}, ["ExportPasses"])
+    generate = _python_step("GenerateTakes", "farm_generate.py", [
+        _shot_path(layout.BUNDLES), "--out", _shot_path(layout.TAKES),
+        "--first-take", "{{Task.Param.FirstTake}}", "--takes-per-task", "{{Param.TakesPerTask}}",
+        "--takes", "{{Param.Takes}}", "--seed", "{{Param.Seed}}", "--backend", "{{Param.Backend}}",
+        "--prompt", "{{Param.Prompt}}", "--steps", "{{Param.Steps}}", "--size", "{{Param.GenerationSize}}",
+        "--models", "{{Param.Models}}", "--device", "{{Param.Device}}"], {
+        "taskParameterDefinitions": [_strings("ShotFolder", folders),
+                                     {"name": "FirstTake", "type": "INT",
+                                      "range": "1-{{Param.Takes}}:{{Param.TakesPerTask}}"}],
+        "combination": "ShotFolder * FirstTake"}, ["MergeChunks"],
+        **({} if job.allow_cpu_generation else {"hostRequirements": GPU_REQUIREMENT}))
+    # SIGTERM first on cancel: the engine stops at its next step and removes the take it was making.
+    generate["script"]["actions"]["onRun"]["cancelation"] = {"mode": "NOTIFY_THEN_TERMINATE"}
+    assemble = _blender_step("Assemble", "farm_assemble.py", [
+        "--output-dir", "{{Param.OutputDir}}", "--shots", ",".join(folders)], dependencies=["GenerateTakes"])
+    return {"specificationVersion": SPEC, "name": f"Blockcast {job.name}"[:128],
+            "description": f"Blockcast: passes, takes and an edit for {len(job.shots)} shot(s) of {job.name}",
+            "parameterDefinitions": _parameters(job), "steps": [export, merge, generate, assemble]}
+
+
+def _relative(path, job_dir):
+    """`path` relative to the job folder where possible, so the folder moves as a whole."""
+    try:
+        return os.path.relpath(Path(path).absolute(), Path(job_dir).absolute())
+    except ValueError:  # another drive (Windows): keep it absolute
+        return str(Path(path).absolute())
+
+
+def parameter_values(job, blend, output_dir, blockcast_dir, engine_python, blender, job_dir):
+    """This site's values for the parameters that name its files and programs, paths relative to
+    the job folder (model folders too are this site's, so they go here, not in the template)."""
+    return {"BlendFile": _relative(blend, job_dir), "OutputDir": _relative(output_dir, job_dir),
+            "BlockcastDir": _relative(blockcast_dir, job_dir), "EnginePython": _relative(engine_python, job_dir),
+            "Blender": blender, "Models": ";".join(job.models)}
+
+
+def write_job(job_dir, template, values):
+    """template.json, parameters.json (for `openjd run -p file://...`) and parameter_values.json
+    (Deadline Cloud's job-bundle form of the same values) in `job_dir`."""
+    job_dir = Path(job_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    deadline = {"parameterValues": [{"name": name, "value": value} for name, value in values.items()]}
+    for name, document in ((TEMPLATE, template), (PARAMETERS, values), (DEADLINE_PARAMETERS, deadline)):
+        temp = job_dir / f".{name}.partial"
+        temp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        temp.replace(job_dir / name)
+    return job_dir / TEMPLATE

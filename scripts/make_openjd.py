@@ -1,0 +1,102 @@
+"""Write an Open Job Description job for a .blend's shots: export, merge, generate, assemble.
+
+    python scripts/make_openjd.py shot.blend --out JOB_DIR [--shots A,B] [--takes K] [--chunk N] [--backend NAME]
+    cd JOB_DIR && openjd run template.json -p file://parameters.json      (runs it locally)
+
+JOB_DIR gets template.json (no machine paths in it), parameters.json (this site's values, paths
+relative to JOB_DIR) and parameter_values.json (the same for a Deadline Cloud job bundle).
+Exit code 0 only on success; otherwise one line says what to fix.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from blockcast_import import REPO_ROOT, import_blockcast  # noqa: E402
+from export_passes import script_args  # noqa: E402
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="make_openjd", description=__doc__.splitlines()[0])
+    parser.add_argument("blend", nargs="?", help="the saved .blend (omit under `blender -b FILE -P ...`)")
+    parser.add_argument("--out", required=True, type=Path, help="the job folder to write")
+    parser.add_argument("--shots", help="comma-separated shot names (default: every shot of the scene)")
+    parser.add_argument("--scene", help="scene name; default: the file's active scene")
+    parser.add_argument("--takes", type=int, default=1, help="takes per shot (default: %(default)s)")
+    parser.add_argument("--takes-per-task", type=int, default=1,
+                        help="takes per generation task (default: %(default)s)")
+    parser.add_argument("--chunk", type=int, default=24, help="frames per export task (default: %(default)s)")
+    parser.add_argument("--backend", default=None, help="engine backend (default: the engine's)")
+    parser.add_argument("--seed", type=int, default=0, help="first take's seed (default: %(default)s)")
+    parser.add_argument("--passes", default=None, help="passes to export (default: depth,pose,camera)")
+    parser.add_argument("--prompt", default="", help="prompt for every take")
+    parser.add_argument("--steps", type=int, default=0, help="denoising steps (default: the backend's)")
+    parser.add_argument("--generation-size", default="", help="generation size WxH (default: the backend's)")
+    parser.add_argument("--model", action="append", default=[], metavar="ROLE=ID_OR_PATH", help="model override")
+    parser.add_argument("--allow-cpu-generation", action="store_true",
+                        help="let generation run on workers without a GPU (small tests)")
+    parser.add_argument("--output-dir", type=Path, help="where the tasks write (default: JOB_DIR/output)")
+    parser.add_argument("--blockcast-dir", type=Path, default=REPO_ROOT,
+                        help="the Blockcast checkout the workers use (default: this one)")
+    parser.add_argument("--engine-python", type=Path,
+                        help="the engine's Python on the workers (default: BLOCKCAST/.venv-engine/bin/python)")
+    parser.add_argument("--blender", default="blender",
+                        help="Blender's executable on the workers, or scripts/bpy-blender (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the job files in an existing job folder (its output is kept)")
+    return parser
+
+
+def farm_job(scene, blend_path, args):
+    from blockcast.addon.blender.shots import scene_shots
+
+    from farm.job import FarmJob, FarmShot, select_shots
+
+    shots = [FarmShot(s.name, s.frame_start, s.frame_end) for s in scene_shots(scene)]
+    wanted = [name.strip() for name in args.shots.split(",")] if args.shots else None
+    options = {key: value for key, value in (("backend", args.backend), ("passes", args.passes)) if value}
+    return FarmJob(name=Path(blend_path).stem, scene=scene.name, shots=select_shots(shots, wanted),
+                   chunk_size=args.chunk, takes=args.takes, takes_per_task=args.takes_per_task, seed=args.seed,
+                   prompt=args.prompt, steps=args.steps, generation_size=args.generation_size, models=args.model,
+                   allow_cpu_generation=args.allow_cpu_generation, **options)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(script_args(sys.argv if argv is None else argv))
+    import bpy
+
+    import_blockcast()
+    sys.path.insert(0, str(REPO_ROOT))
+    from farm import openjd
+    from farm.layout import LayoutError
+
+    try:
+        if args.blend:
+            if not Path(args.blend).is_file():
+                raise LayoutError(f"{args.blend} does not exist: pass the path of a saved .blend file")
+            bpy.ops.wm.open_mainfile(filepath=str(Path(args.blend).resolve()), load_ui=False)
+        if not bpy.data.filepath:
+            raise LayoutError("the .blend is not saved: the farm exports from a saved file")
+        scene = bpy.data.scenes.get(args.scene) if args.scene else bpy.context.scene
+        if scene is None:
+            raise LayoutError(f"no scene named {args.scene!r}: the file has {', '.join(bpy.data.scenes.keys())}")
+        if (args.out / openjd.TEMPLATE).exists() and not args.overwrite:
+            raise LayoutError(f"{args.out} already holds a job: choose another job folder or pass --overwrite")
+        job = farm_job(scene, bpy.data.filepath, args)
+    except LayoutError as exc:
+        print(f"make_openjd: error: {exc}", file=sys.stderr)
+        return 1
+    engine_python = args.engine_python or args.blockcast_dir / ".venv-engine" / "bin" / "python"
+    blender = args.blender if "/" not in args.blender else str(Path(args.blender).absolute())
+    values = openjd.parameter_values(job, bpy.data.filepath, args.output_dir or args.out / "output", args.blockcast_dir,
+                                     engine_python, blender, args.out)
+    template = openjd.write_job(args.out, openjd.build_template(job), values)
+    chunks = sum(len(shot.chunks(job.chunk_size)) for shot in job.shots)
+    print(f"make_openjd: wrote {template} ({len(job.shots)} shot(s), {chunks} export chunk(s), "
+          f"{job.takes} take(s) per shot)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The Flamenco v3 job type: its JavaScript parses, compileJob authors the expected tasks (run
+under node with recording `author`/`job` objects), and every command it emits runs for real."""
+
+import json
+import re
+import shlex
+import shutil
+
+import pytest
+from conftest import BPY_BLENDER, ENGINE_PYTHON, REPO_ROOT, check, run, take_records
+
+from farm import flamenco_job  # conftest put the repository on sys.path
+from farm.job import FarmJob, FarmShot
+from farm.layout import chunk_ranges, format_range, shot_folder
+
+JOB_TYPE = REPO_ROOT / "farm" / "flamenco" / "blockcast.js"
+HARNESS = REPO_ROOT / "tests" / "farm" / "flamenco_harness.js"
+NODE = shutil.which("node")
+pytestmark = pytest.mark.skipif(NODE is None, reason="needs node (apt-get install nodejs)")
+
+
+def compile_job(settings):
+    result = check(run([NODE, HARNESS, JOB_TYPE, json.dumps(settings)]))
+    return json.loads(result.stdout)
+
+
+def tiny_job(shots, **options):
+    return FarmJob(name="demo", scene="Scene", shots=shots, **options)
+
+
+def test_job_type_parses():
+    check(run([NODE, "--check", JOB_TYPE]))
+
+
+def test_compile_job_authors_export_merge_generate_and_assembly_tasks(tmp_path):
+    shots = [FarmShot("sh010", 1, 5), FarmShot("sh 020/b", 6, 8)]
+    job = tiny_job(shots, chunk_size=2, takes=5, takes_per_task=2)
+    tasks = compile_job(flamenco_job.settings(job, "/studio/demo.blend", "/studio/out"))["tasks"]
+    by_name = {task["name"]: task for task in tasks}
+    exports = [t["name"] for t in tasks if t["name"].startswith("export-")]
+    assert exports == [f"export-{s.folder}-{format_range(a, b)}" for s in shots
+                       for a, b in chunk_ranges(s.frame_start, s.frame_end, 2)]  # the same chunks as farm.layout
+    assert shots[1].folder == shot_folder("sh 020/b") == "sh_020_b"
+    assert by_name["merge-sh010"]["dependencies"] == ["export-sh010-1-2", "export-sh010-3-4", "export-sh010-5-5"]
+    generates = [t for t in tasks if t["name"].startswith("generate-")]
+    assert [t["name"] for t in generates] == [f"generate-{s.folder}-take-{n}" for s in shots for n in (1, 3, 5)]
+    assert {t["type"] for t in generates} == {"blockcast-gpu"}  # only GPU workers list this task type
+    assert [t["dependencies"] for t in generates[:3]] == [["merge-sh010"]] * 3
+    assert by_name["assemble"]["dependencies"] == [t["name"] for t in generates]
+    assert {t["type"] for t in tasks if t not in generates} == {"blender", "misc"}
+    export = by_name["export-sh_020_b-6-7"]["commands"][0]
+    assert export["type"] == "blender-render" and export["parameters"]["blendfile"] == "/studio/demo.blend"
+    assert export["parameters"]["args"][export["parameters"]["args"].index("--shot") + 1] == "sh 020/b"
+    cpu = compile_job(flamenco_job.settings(tiny_job(shots, allow_cpu_generation=True), "/s/d.blend", "/s/o"))
+    assert {t["type"] for t in cpu["tasks"] if t["name"].startswith("generate-")} == {"misc"}
+
+
+def test_bad_settings_fail_compilation_with_a_message():
+    settings = flamenco_job.settings(tiny_job([FarmShot("a b", 1, 2)]), "/s/d.blend", "/s/o")
+    settings["shots"] = json.dumps([["a b", 1, 2], ["a_b", 3, 4]])
+    result = run([NODE, HARNESS, JOB_TYPE, json.dumps(settings)])
+    assert result.returncode != 0 and "share an output folder name" in result.stderr
+
+
+def _argv(command, variables):
+    """The process a Flamenco Worker starts for a command, with the Manager's variables filled in."""
+    def fill(text):
+        return re.sub(r"\{(\w+)\}", lambda m: variables.get(m.group(1), m.group(0)), str(text))
+
+    params = command["parameters"]
+    if command["type"] == "blender-render":  # `{exe} {exeArgs} {argsBefore} {blendfile} {args}`
+        return [*shlex.split(fill(params["exe"])), *shlex.split(fill(params["exeArgs"])),
+                *map(fill, params["argsBefore"]), fill(params["blendfile"]), *map(fill, params["args"])]
+    assert command["type"] == "exec"
+    return [fill(params["exe"]), *map(fill, params["args"])]
+
+
+def _in_dependency_order(tasks):
+    done, ordered = set(), []
+    while len(ordered) < len(tasks):
+        ready = [t for t in tasks if t["name"] not in done and set(t["dependencies"]) <= done]
+        assert ready, "the tasks' dependencies form a cycle"
+        ordered += ready
+        done |= {t["name"] for t in ready}
+    return ordered
+
+
+def test_every_emitted_command_runs_for_real(two_shot_blend, tiny_models, farm_env, finished_job, tmp_path):
+    job = tiny_job([FarmShot("sh 020", 4, 6)], chunk_size=2, steps=2, generation_size="64x36",
+                   models=tiny_models, allow_cpu_generation=True)
+    output = tmp_path / "output"
+    tasks = compile_job(flamenco_job.settings(job, two_shot_blend, output))["tasks"]
+    variables = {"blender": str(BPY_BLENDER), "blenderArgs": "-b -y", "blockcast": str(REPO_ROOT),
+                 "blockcast_python": str(ENGINE_PYTHON)}
+    commands = [_argv(c, variables) for task in _in_dependency_order(tasks) for c in task["commands"]]
+    assert len(commands) == 2 + 1 + 1 + 1  # two export chunks, merge, one take batch, assembly
+    for argv in commands:
+        check(run(argv, env=farm_env))
+    assert sorted(p.name for p in (output / "edit").iterdir()) == ["assembly.json", "cut-take-01.mp4", "takes.blend"]
+    openjd_output = finished_job[0] / "output"  # the same shot and seed on the OpenJD farm: the same take
+    openjd_takes = take_records(openjd_output)
+    assert take_records(output) == {name: take for name, take in openjd_takes.items() if "sh_020" in name}
+    reruns = [run(argv, env=farm_env) for argv in commands]
+    assert all(r.returncode == 0 and "nothing to do" in r.stdout for r in reruns)

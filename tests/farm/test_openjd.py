@@ -1,0 +1,151 @@
+"""The Open Job Description job: validated by openjd's own model and CLI, run end to end by
+`openjd run` (the runtime AWS Deadline Cloud workers use), resumed after a hard kill."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import (BLENDER_PYTHON, ENGINE_PYTHON, OPENJD, REPO_ROOT, check, file_hashes, kill_tree, make_openjd,
+                      openjd_run, run, take_records, tiny_job_args)
+from openjd.model import StepParameterSpaceIterator, create_job, decode_job_template, preprocess_job_parameters
+
+SHOTS = ("sh010", "sh_020")
+
+
+def tasks_of(job_dir, **values):
+    """{step name: [task parameters, ...]} as a farm would schedule the job (openjd-model)."""
+    template = decode_job_template(template=json.loads((job_dir / "template.json").read_text()))
+    given = {**json.loads((job_dir / "parameters.json").read_text()), **{k: str(v) for k, v in values.items()}}
+    parameters = preprocess_job_parameters(job_template=template, job_parameter_values=given,
+                                           job_template_dir=job_dir, current_working_dir=job_dir)
+    job = create_job(job_template=template, job_parameter_values=parameters)
+    return job, {step.name: ([{k: v.value for k, v in task.items()}
+                              for task in StepParameterSpaceIterator(space=step.parameterSpace)]
+                             if step.parameterSpace else [{}]) for step in job.steps}
+
+
+def test_template_validates_and_lays_out_the_tasks(two_shot_blend, tiny_models, tmp_path):
+    job_dir = tmp_path / "job"
+    check(make_openjd(two_shot_blend, job_dir, *tiny_job_args(tiny_models)))
+    check(run([OPENJD, "check", job_dir / "template.json"]))
+    job, tasks = tasks_of(job_dir, Takes=5, TakesPerTask=2)
+    assert [(t["Shot"], t["ShotFolder"], t["Frames"]) for t in tasks["ExportPasses"]] == [
+        ("sh010", "sh010", "1-2"), ("sh010", "sh010", "3-3"), ("sh 020", "sh_020", "4-5"), ("sh 020", "sh_020", "6-6")]
+    assert tasks["MergeChunks"] == [{"ShotFolder": "sh010", "Chunks": "1-2,3-3"},
+                                    {"ShotFolder": "sh_020", "Chunks": "4-5,6-6"}]
+    assert [(t["ShotFolder"], t["FirstTake"]) for t in tasks["GenerateTakes"]] == [
+        (shot, first) for shot in SHOTS for first in ("1", "3", "5")]
+    assert [[d.dependsOn for d in step.dependencies or []] for step in job.steps] == [
+        [], ["ExportPasses"], ["MergeChunks"], ["GenerateTakes"]]
+    # No machine path in the template; this site's paths are relative to the job folder.
+    text = (job_dir / "template.json").read_text()
+    assert "/tmp" not in text and str(REPO_ROOT) not in text and str(two_shot_blend.parent) not in text
+    values = json.loads((job_dir / "parameters.json").read_text())
+    assert not any(Path(values[name]).is_absolute() for name in ("BlendFile", "OutputDir", "BlockcastDir",
+                                                                 "EnginePython"))
+    assert (job_dir / values["BlendFile"]).resolve() == two_shot_blend.resolve()
+    deadline = json.loads((job_dir / "parameter_values.json").read_text())["parameterValues"]
+    assert {entry["name"]: entry["value"] for entry in deadline} == values
+    # Every task runs our own scripts, with arguments, never through a shell.
+    commands = {step.name: step.script.actions.onRun for step in job.steps}
+    assert all(action.command == "{{Param.Blender}}" or action.command == "{{Param.EnginePython}}"
+               for action in commands.values())
+    assert [next(a for a in action.args if a.endswith(".py")).rsplit("/", 1)[1] for action in commands.values()] == [
+        "export_passes.py", "farm_merge.py", "farm_generate.py", "farm_assemble.py"]
+
+
+def test_generation_requires_a_gpu_worker_unless_cpu_is_allowed(two_shot_blend, tmp_path):
+    check(make_openjd(two_shot_blend, tmp_path / "gpu", "--takes", "2"))
+    job, _ = tasks_of(tmp_path / "gpu")
+    requirements = {step.name: step.hostRequirements for step in job.steps}
+    assert [(a.name, a.min) for a in requirements["GenerateTakes"].amounts] == [("amount.worker.gpu", 1)]
+    assert [requirements[name] for name in ("ExportPasses", "MergeChunks", "Assemble")] == [None, None, None]
+    assert json.loads((tmp_path / "gpu" / "template.json").read_text())["parameterDefinitions"][-1]["default"] == "cuda"
+    check(make_openjd(two_shot_blend, tmp_path / "cpu", "--allow-cpu-generation"))
+    job, _ = tasks_of(tmp_path / "cpu")
+    assert all(step.hostRequirements is None for step in job.steps)
+
+
+def test_make_openjd_refuses_unknown_shots_and_existing_jobs(two_shot_blend, tmp_path):
+    result = make_openjd(two_shot_blend, tmp_path / "job", "--shots", "sh010,sh999")
+    assert result.returncode == 1 and result.stderr.count("error:") == 1 and "no shot named 'sh999'" in result.stderr
+    check(make_openjd(two_shot_blend, tmp_path / "job", "--shots", "sh 020"))
+    _, tasks = tasks_of(tmp_path / "job")
+    assert [t["ShotFolder"] for t in tasks["MergeChunks"]] == ["sh_020"]
+    again = make_openjd(two_shot_blend, tmp_path / "job")
+    assert again.returncode == 1 and "--overwrite" in again.stderr
+
+
+def test_local_run_of_a_two_shot_job_makes_bundles_takes_and_an_edit(finished_job, two_shot_blend, tmp_path):
+    job_dir, result = finished_job
+    output = job_dir / "output"
+    for shot in SHOTS:
+        check(run([ENGINE_PYTHON, "-m", "engine", "check", output / "bundles" / shot], cwd=REPO_ROOT))
+    takes = take_records(output)
+    assert sorted(takes) == [f"takes/{shot}/batch-001-001/take-001-animatediff-s0" for shot in SHOTS]
+    assert [len(frames) for _, frames in takes.values()] == [3, 3]
+    assert sorted(p.name for p in (output / "edit").iterdir()) == ["assembly.json", "cut-take-01.mp4", "takes.blend"]
+    assert not list(output.rglob(".*"))  # no partial file or folder anywhere
+    # The chunked export, merged, is the same bundle as exporting the whole shot at once.
+    whole = tmp_path / "whole"
+    check(run([BLENDER_PYTHON, REPO_ROOT / "scripts" / "export_passes.py", two_shot_blend, "--shot", "sh010",
+               "--out", whole, "--quiet"], cwd=REPO_ROOT))
+    assert file_hashes(output / "bundles" / "sh010", skip=["controls"]) == file_hashes(whole)
+
+
+def test_rerunning_the_finished_job_is_a_no_op(finished_job, farm_env):
+    job_dir, _ = finished_job
+    output = job_dir / "output"
+    before = {str(p): p.stat().st_mtime_ns for p in output.rglob("*")}
+    result = check(openjd_run(job_dir, farm_env))
+    assert result.stdout.count("nothing to do") == 4 + 2 + 2 + 1  # every export, merge, generation and assembly
+    assert {str(p): p.stat().st_mtime_ns for p in output.rglob("*")} == before
+
+
+def test_a_task_killed_midway_and_retried_gives_the_uninterrupted_result(finished_job, farm_env, tmp_path):
+    job_dir, _ = finished_job
+    copy = tmp_path / "job"
+    shutil.copytree(job_dir, copy)
+    shot_takes = copy / "output" / "takes" / "sh_020"
+    shutil.rmtree(shot_takes)
+    task = ["--step", "GenerateTakes", "--task-param", "ShotFolder=sh_020", "--task-param", "FirstTake=1"]
+    process = subprocess.Popen([str(OPENJD), "run", "template.json", "-p", "file://parameters.json", *task], cwd=copy,
+                               env=farm_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:  # a hard kill (a worker dying) in the middle of denoising
+        if '"event": "step"' in line:
+            kill_tree(process)
+            break
+    assert process.returncode is not None and process.returncode < 0
+    assert not list(shot_takes.glob("*/take-*")) and list(shot_takes.glob("*/.take-*.partial"))
+    check(openjd_run(copy, farm_env, *task))
+    assert not list(shot_takes.rglob(".*"))
+    assert take_records(copy / "output") == take_records(job_dir / "output")
+
+
+def test_paths_are_mapped_by_the_farms_path_mapping_rules(finished_job, farm_env, tmp_path):
+    """Job values written for a studio path run on a worker that mounts it elsewhere."""
+    job_dir, _ = finished_job
+    values = json.loads((job_dir / "parameters.json").read_text())
+    values["OutputDir"] = "/studio/projects/demo/output"
+    (tmp_path / "studio.json").write_text(json.dumps(values))
+    rules = {"version": "pathmapping-1.0", "path_mapping_rules": [
+        {"source_path_format": "POSIX", "source_path": "/studio/projects/demo", "destination_path": str(job_dir)}]}
+    (tmp_path / "rules.json").write_text(json.dumps(rules))
+    result = check(run([OPENJD, "run", "template.json", "-p", f"file://{tmp_path / 'studio.json'}",
+                        "--path-mapping-rules", f"file://{tmp_path / 'rules.json'}", "--step", "MergeChunks"],
+                       cwd=job_dir, env=farm_env))
+    assert f"{job_dir}/output/bundles/sh010 is already this merge; nothing to do" in result.stdout
+
+
+def test_assembly_runs_on_blender_42_too(finished_job, farm_env, tmp_path):
+    """The oldest Blender we support assembles the same edit (its sequencer API differs)."""
+    blender42 = REPO_ROOT / ".venv-blender42" / "bin" / "python"
+    if not blender42.exists():
+        pytest.skip("needs .venv-blender42: scripts/setup_env.sh blender42")
+    output = tmp_path / "output"
+    shutil.copytree(finished_job[0] / "output", output, ignore=shutil.ignore_patterns("edit"))
+    check(run([blender42, REPO_ROOT / "scripts" / "farm_assemble.py", "--output-dir", output, "--shots",
+               ",".join(SHOTS)], env=farm_env))
+    assert sorted(p.name for p in (output / "edit").iterdir()) == ["assembly.json", "cut-take-01.mp4", "takes.blend"]
