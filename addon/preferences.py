@@ -38,6 +38,12 @@ def known_backends():
     return [entry["name"] for entry in report.get("backends", [])]
 
 
+def engine_default_backend():
+    """The backend the engine uses when none is named, from the last Check Engine; "" if unknown."""
+    report = ENGINE_CHECK["report"] or {}
+    return next((entry["name"] for entry in report.get("backends", []) if entry.get("default")), "")
+
+
 def _backend_search(_prefs, _context, _text):
     return known_backends()
 

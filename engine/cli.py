@@ -62,7 +62,9 @@ def build_parser():
     gen.add_argument("bundle", type=Path)
     gen.add_argument("--out", type=Path, required=True, help="the takes folder (created if missing)")
     gen.add_argument("--backend", default=backends.DEFAULT_BACKEND, help="default: %(default)s")
-    gen.add_argument("--prompt", default="")
+    gen.add_argument("--prompt", default="", help="the shot's prompt; each actor's description is appended")
+    gen.add_argument("--no-actor-prompts", action="store_true",
+                     help="do not append the actors' descriptions from the bundle to the prompt")
     gen.add_argument("--negative", default="", help="negative prompt")
     gen.add_argument("--seed", type=int, default=0, help="first take's seed; take k uses seed+k (default: 0)")
     gen.add_argument("--takes", type=int, default=1, help="how many takes, one seed each (default: 1)")
@@ -107,7 +109,7 @@ def backend_report():
             models.append({"role": role.name, "default": role.default_id, "description": role.description,
                            "for_control": role.control, "present": present,
                            "download": None if present else download_hint(role.default_id)})
-        report.append({"name": name, "description": backend.description, "controls": list(backend.controls),
+        report.append({"name": name, "default": name == backends.DEFAULT_BACKEND, "description": backend.description, "controls": list(backend.controls),
                        "default_weights": backend.default_weights, "max_controls": backend.max_controls,
                        "frames": backend.frame_rule, "size": backend.size_rule(),
                        "init_video": backend.supports_init_video, "models": models})
@@ -120,7 +122,7 @@ def run_backends(args):
         print(json.dumps({"backends": report}, indent=1))
         return 0
     for entry in report:
-        print(f"{entry['name']}: {entry['description']}")
+        print(f"{entry['name']}{' (default)' if entry['default'] else ''}: {entry['description']}")
         print(f"  controls: {', '.join(entry['controls'])}"
               + (f" (at most {entry['max_controls']} per take)" if entry["max_controls"] else ""))
         print(f"  frames:   {entry['frames']}")
@@ -142,7 +144,8 @@ def run_generate(args):
         bundle=args.bundle, out=args.out, backend=args.backend, prompt=args.prompt, negative=args.negative,
         seed=args.seed, takes=args.takes, steps=args.steps, guidance=args.guidance, weights=args.control,
         size=args.size, device=args.device, models=dict(args.model), init_video=args.init_video,
-        strength=args.strength, offload=args.offload, vae_tiling=args.vae_tiling, vae_slicing=args.vae_slicing)
+        strength=args.strength, offload=args.offload, vae_tiling=args.vae_tiling, vae_slicing=args.vae_slicing,
+        actor_prompts=not args.no_actor_prompts)
     try:
         generation = Generation(options, progress, cancel)
         takes = generation.run()

@@ -50,6 +50,14 @@ class GenerateOptions:
     offload: bool = False
     vae_tiling: bool = False
     vae_slicing: bool = False
+    actor_prompts: bool = True         # append each actor's description from the bundle to the prompt
+
+
+def compose_prompt(prompt, actors):
+    """The shot's prompt followed by each actor's description, in the bundle's actor order:
+    the artist describes who is in the shot once, on the actor, not again in every prompt."""
+    parts = [prompt.strip()] + [actor.get("description", "").strip() for actor in actors]
+    return ", ".join(part for part in parts if part)
 
 
 def open_bundle(path):
@@ -126,6 +134,7 @@ class Generation:
         self.backend = backends.create(options.backend)
         self.weights = choose_weights(self.backend, self.bundle, options.weights)
         self.size = generation_size(self.backend, self.bundle, options.size)
+        self.prompt = compose_prompt(options.prompt, self.bundle.actors if options.actor_prompts else [])
         if options.init_video is not None:
             if not self.backend.supports_init_video:
                 raise RequestError(f"--init-video: {self.backend.name} takes no init video")
@@ -200,7 +209,7 @@ class Generation:
             clock[0] = now
             self.progress.emit("step", take=take.take_id, step=step, total=total)
 
-        request = Request(options.prompt, options.negative, seed, steps, guidance, self.weights, built, frames,
+        request = Request(self.prompt, options.negative, seed, steps, guidance, self.weights, built, frames,
                           width, height, init, options.strength)
         started = time.perf_counter()
         video = backend.generate(request, Hooks(on_step=on_step, check_cancel=self.cancel.check))
@@ -231,6 +240,7 @@ class Generation:
             "backend": backend.name,
             "models": {role: model.record() for role, model in self.models.items()},
             "prompt": options.prompt,
+            "composed_prompt": self.prompt,
             "negative_prompt": options.negative,
             "seed": seed,
             "parameters": {

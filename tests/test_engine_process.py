@@ -223,6 +223,7 @@ def test_check_engine_lists_the_real_engines_backends():
     names = [entry["name"] for entry in report["backends"]]
     assert "animatediff" in names and "wan-vace" in names
     assert all("present" in model for entry in report["backends"] for model in entry["models"])
+    assert [entry["name"] for entry in report["backends"] if entry["default"]] == ["animatediff"]
 
 
 def _event(kind, at, **fields):

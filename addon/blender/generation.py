@@ -20,7 +20,7 @@ import bpy
 from ...engine.bundle import camera as camera_math
 from ..engine_process import EXIT_CANCELLED, EngineError, EngineProcess, GenerateRequest, generation_size, local_models
 from ..generation_progress import GenerationProgress
-from ..preferences import engine_setup, model_folder, takes_root
+from ..preferences import engine_default_backend, engine_setup, model_folder, takes_root
 from ..strip_layout import PREFIX, LayoutError, next_seed
 from ..take_folders import TakeRecordError, new_bundle_dir, read_take, shot_takes_dir
 from . import errors, sequencer
@@ -182,7 +182,7 @@ def _export_size(scene, size):
 def shot_job(scene, shot, prefs, passes, size=None):
     """A job exporting `shot` and generating it with its settings (`scene.blockcast`)."""
     settings = scene.blockcast.shot_generation_settings(shot.name, create=True)
-    backend = settings.backend or prefs.default_backend
+    backend = settings.backend or prefs.default_backend or engine_default_backend()
     request = GenerateRequest(
         backend=backend, prompt=settings.prompt, negative=settings.negative_prompt, seed=settings.seed,
         takes=settings.takes, steps=settings.steps, weights=settings.weights(), device=prefs.device,

@@ -39,12 +39,14 @@ def test_backends_lists_rules_and_missing_models_with_the_download_command(run_e
     assert run.returncode == 0, run.stderr
     report = {entry["name"]: entry for entry in json.loads(run.stdout)["backends"]}
     assert {"animatediff", "wan-vace"} <= set(report)
+    assert [name for name, entry in report.items() if entry["default"]] == ["animatediff"]
     assert report["animatediff"]["controls"] == ["depth", "pose"]
     assert "4k+1" in report["wan-vace"]["frames"] and "16" in report["wan-vace"]["size"]
     model = report["wan-vace"]["models"][0]
     assert model["present"] is False and "hf download Wan-AI/Wan2.1-VACE-1.3B-diffusers" in model["download"]
     text = run_engine("backends")
     assert "missing" in text.stdout and "huggingface-cli download" in text.stdout
+    assert "animatediff (default):" in text.stdout
 
 
 def test_missing_model_names_the_model_and_the_download_command(run_engine, bundle17, tmp_path, tiny_models):
@@ -102,3 +104,13 @@ def test_the_engine_never_imports_bpy(bundle10, tmp_path, tiny_models, engine_en
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=engine_env, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_actor_descriptions_follow_the_prompt_in_actor_order():
+    from engine.generate import compose_prompt
+
+    actors = [{"name": "Ana", "description": " a woman in a red coat "}, {"name": "Ben", "description": ""},
+              {"name": "Cy", "description": "a boy with a kite"}]
+    assert compose_prompt("dusk, a quiet street", actors) == "dusk, a quiet street, a woman in a red coat, a boy with a kite"
+    assert compose_prompt("", actors[:1]) == "a woman in a red coat"
+    assert compose_prompt("only the prompt", []) == "only the prompt"
