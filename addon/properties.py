@@ -17,6 +17,7 @@ _PASS_HELP = {
     "normal": "Camera-space normals (Cycles)",
     "flow": "Forward optical flow in pixels from the vector pass (Cycles)",
     "mask": "Per-actor index mask (Cycles)",
+    "objects": "Per-object index: which object each pixel shows (Cycles)",
 }
 
 _shot_items_cache = []  # Blender needs the enum items kept alive while they are shown

@@ -44,6 +44,14 @@ def mask_colours(mask):
     return Image.fromarray(palette[np.minimum(mask, len(palette) - 1)])
 
 
+def object_colours(index):
+    """A fixed pseudo-random colour per object id (the same object keeps its colour over time)."""
+    rng = np.random.default_rng(0)
+    palette = rng.integers(40, 256, size=(int(index.max()) + 1, 3), dtype=np.uint8)
+    palette[0] = 0
+    return Image.fromarray(palette[index])
+
+
 def pass_images(bundle, frame):
     """(label, PIL image) for each pass the bundle has at `frame`."""
     images = []
@@ -57,6 +65,8 @@ def pass_images(bundle, frame):
         images.append(("normal", Image.open(bundle.path("normal", "preview", frame))))
     if bundle.has("mask"):
         images.append(("mask", mask_colours(bundle.actor_mask(frame))))
+    if bundle.has("objects"):
+        images.append(("objects", object_colours(bundle.object_index(frame))))
     return images
 
 

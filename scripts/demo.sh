@@ -13,9 +13,9 @@ start=$SECONDS
 
 echo "[demo] building the demo blocking shot"
 "$PY" "$ROOT/scripts/make_demo_scene.py" --save "$OUT/demo_shot.blend" --overwrite 2>/dev/null | grep -v '^Info' || true
-echo "[demo] exporting passes (depth, pose, camera, clay shading, normals, actor masks)"
+echo "[demo] exporting passes (depth, pose, camera, clay shading, normals, actor masks, object ids)"
 "$PY" "$ROOT/scripts/export_passes.py" "$OUT/demo_shot.blend" --out "$OUT/passes" --overwrite \
-  --passes depth,pose,camera,shading,normal,mask
+  --passes depth,pose,camera,shading,normal,mask,objects
 test -f "$OUT/passes/bundle.json"
 "$PY" "$ROOT/scripts/contact_sheet.py" "$OUT/passes" --out "$OUT/contact_sheet.png"
 echo "[demo] done in $((SECONDS - start)) s:"

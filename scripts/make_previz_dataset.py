@@ -4,8 +4,7 @@ our own pass exporter, each with Blender's beauty render (real materials) as the
     python scripts/make_previz_dataset.py --out data/previz --clips 200 [--frames 16] [--size 128x72]
 
 Each clip is DIR/clip_SEED/ with `bundle/` (a pass bundle: depth, pose, camera, clay shading,
-normals, flow, actor masks), `beauty/NNNN.png` (8-bit sRGB) and `objects/NNNN.png` (per-object
-index). Clips are written whole or not at all (temp folder, then rename), so a killed run
+normals, flow, actor masks, object index) and `beauty/NNNN.png` (8-bit sRGB). Clips are written whole or not at all (temp folder, then rename), so a killed run
 resumes where it stopped; seeds are fixed, so the same command gives the same data.
 """
 
@@ -15,13 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from blockcast_import import import_blockcast  # noqa: E402
 from export_passes import parse_size  # noqa: E402
 
-PASSES = "depth,pose,camera,shading,normal,flow,mask"
+PASSES = "depth,pose,camera,shading,normal,flow,mask,objects"
 
 
 def make_clip(clip_dir, seed, frames, size, beauty_samples):
@@ -41,13 +38,10 @@ def make_clip(clip_dir, seed, frames, size, beauty_samples):
     shutil.rmtree(partial, ignore_errors=True)
     export_shot(scene, resolve_shot(scene), partial / "bundle", PASSES)
     (partial / "beauty").mkdir()
-    (partial / "objects").mkdir()
     with pass_renderer(scene, scene.camera, *size) as renderer:
         for frame in range(1, frames + 1):
             renderer.set_frame(frame)
-            rgb, index = renderer.render_beauty(beauty_samples)
-            write_png(partial / "beauty" / f"{frame:04d}.png", linear_to_srgb8(rgb))
-            write_png(partial / "objects" / f"{frame:04d}.png", np.rint(index).astype(np.uint8))
+            write_png(partial / "beauty" / f"{frame:04d}.png", linear_to_srgb8(renderer.render_beauty(beauty_samples)))
     partial.rename(clip_dir)
 
 

@@ -3,7 +3,7 @@
 Each seed gives one shot: a floor and walls, a few props, one to three proxy actors in
 random poses that move, one to three lights of random kind and colour, a moving camera, and
 random real materials (plain colours and procedural textures) that the beauty render shows
-and the clay pass hides. Every object gets its own pass index for object-coherence metrics.
+and the clay pass hides.
 """
 
 import math
@@ -129,7 +129,5 @@ def build_random_shot(scene, seed, frame_count, width, height):
         camera.keyframe_insert("rotation_euler", frame=frame)
         distance, angle, height = distance + rng.uniform(-1, 1), angle + rng.uniform(-0.25, 0.25), height + rng.uniform(-0.3, 0.3)
     scene.camera = camera
-    for index, obj in enumerate(o for o in scene.objects if o.type == "MESH"):
-        obj.pass_index = index + 1
     scene.frame_set(1)
     return camera

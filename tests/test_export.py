@@ -174,7 +174,7 @@ def test_exporting_twice_gives_identical_files(glue, empty_scene, tmp_path):
     actor.keyframe_insert("location", frame=1)
     actor.location.x = 0.5
     actor.keyframe_insert("location", frame=3)
-    passes = "depth,pose,camera,shading,normal,flow,mask"
+    passes = "depth,pose,camera,shading,normal,flow,mask,objects"
     first = _export(glue, empty_scene, tmp_path / "one", passes)
     second = _export(glue, empty_scene, tmp_path / "two", passes)
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
@@ -194,9 +194,15 @@ def test_cycles_passes_shading_normals_mask_and_flow(glue, empty_scene, tmp_path
     actor.keyframe_insert("location", frame=1)
     actor.location.x, actor.location.z = 0.3, 0.2  # moves right and up in the image by frame 2
     actor.keyframe_insert("location", frame=2)
-    bundle = read_bundle(_export(glue, empty_scene, tmp_path / "b", "depth,shading,normal,flow,mask"))
+    bundle = read_bundle(_export(glue, empty_scene, tmp_path / "b", "depth,shading,normal,flow,mask,objects"))
     mask = bundle.actor_mask(1)
     assert set(np.unique(mask)) == {0, 1}
+    objects = bundle.object_index(1)
+    names = bundle.passes["objects"]["objects"]
+    assert objects.dtype == np.uint16 and names == sorted(names) and "Plane" in names
+    body = names.index(glue.actors.actor_meshes(actor, empty_scene)[0].name) + 1
+    assert np.array_equal(objects == body, mask == 1)  # the mask is the actor's objects
+    assert set(np.unique(objects)) == {0, names.index("Plane") + 1, body}  # sky, floor and body
     depth = bundle.depth(1)
     floor_pixel = (HEIGHT - 2, 2)
     assert mask[floor_pixel] == 0 and np.isfinite(depth[floor_pixel])

@@ -22,15 +22,15 @@ def test_dataset_clips_are_complete_reproducible_and_resumable(tmp_path):
     for clip in clips:
         assert validate_bundle(clip / "bundle") == []
         bundle = read_bundle(clip / "bundle")
-        assert set(bundle.passes) == {"depth", "pose", "camera", "shading", "normal", "flow", "mask"}
-        beauty, objects = read_png(clip / "beauty" / "0002.png"), read_png(clip / "objects" / "0002.png")
+        assert set(bundle.passes) == {"depth", "pose", "camera", "shading", "normal", "flow", "mask", "objects"}
+        beauty, objects = read_png(clip / "beauty" / "0002.png"), bundle.object_index(2)
         assert beauty.shape == (36, 64, 3) and objects.shape == (36, 64)
         assert len(np.unique(objects)) >= 3  # floor, wall, props, actors each have their own index
         saturation = beauty.max(axis=2).astype(int) - beauty.min(axis=2)
         assert saturation.mean() > saturation.min()  # coloured materials, not the clay pass
     again = subprocess.run(command[:3] + [str(tmp_path / "b")] + command[4:], capture_output=True, timeout=300)
     assert again.returncode == 0
-    for name in ("beauty/0003.png", "objects/0001.png", "bundle/depth/0002.png"):
+    for name in ("beauty/0003.png", "bundle/objects/0001.png", "bundle/depth/0002.png"):
         assert (tmp_path / "a" / "clip_000001" / name).read_bytes() == (tmp_path / "b" / "clip_000001" / name).read_bytes()
     stamp = (clips[0] / "beauty" / "0001.png").stat().st_mtime_ns
     subprocess.run(command, check=True, capture_output=True, timeout=300)  # finished clips are kept as they are

@@ -36,17 +36,26 @@ def _frame_file(pass_name, key, frame):
     return PASS_FILES[pass_name][key].format(frame=frame)
 
 
+GEOMETRY_TYPES = {"MESH", "CURVE", "SURFACE", "META", "FONT", "CURVES", "POINTCLOUD", "VOLUME"}
+
+
 @contextmanager
-def _actor_pass_indices(scene, actors):
-    """Mask pass: actor k's meshes get object index k, everything else 0; restored afterwards."""
+def _object_pass_indices(scene, actors):
+    """Give every renderable object its own pass index (1..N, by name) for the object index
+    pass, restoring the artist's values afterwards. Yields (object names, actor of each index):
+    the objects pass is that index, the mask pass maps it to actor numbers."""
     saved = {obj: obj.pass_index for obj in scene.objects}
+    objects = sorted((obj for obj in scene.objects if obj.type in GEOMETRY_TYPES), key=lambda obj: obj.name)
+    actor_of_index = np.zeros(len(objects) + 1, np.uint8)
+    owner = {mesh: number for number, actor in enumerate(actors, start=1)
+             for mesh in actor_rigs.actor_meshes(actor, scene)}
     try:
         for obj in scene.objects:
             obj.pass_index = 0
-        for index, actor in enumerate(actors, start=1):
-            for mesh in actor_rigs.actor_meshes(actor, scene):
-                mesh.pass_index = index
-        yield
+        for index, obj in enumerate(objects, start=1):
+            obj.pass_index = index
+            actor_of_index[index] = owner.get(obj, 0)
+        yield [obj.name for obj in objects], actor_of_index
     finally:
         for obj, value in saved.items():
             obj.pass_index = value
@@ -135,7 +144,7 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
     try:
         with BundleWriter(out_dir, overwrite) as writer, \
                 pass_renderer(scene, camera, width, height, cycles_passes) as renderer, \
-                _actor_pass_indices(scene, actors):
+                _object_pass_indices(scene, actors) as (object_names, actor_of_index):
             renderer.set_frame(frames[0])
             depsgraph = renderer.view_layer.depsgraph  # exists once the copy has been evaluated
             _check_actors(actors, depsgraph)
@@ -155,7 +164,7 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
                                       pose_math.openpose_frame(people, width, height))
                     joint_frames.append({"frame": frame, "actors": joints})
                 if cycles_passes:
-                    _write_cycles_passes(writer, renderer.render_cycles(), record, frame)
+                    _write_cycles_passes(writer, renderer.render_cycles(), record, frame, passes, actor_of_index)
                 yield done + 1, len(frames)
             near, far = depth_range or (camera.data.clip_start, camera.data.clip_end)
             for frame, path in zip(frames, metric_depths):
@@ -168,13 +177,13 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
             if "pose" in passes:
                 writer.write_json(PASS_FILES["pose"]["joints"], {
                     "keypoints": list(pose_math.COCO18_KEYPOINTS), "frames": joint_frames})
-            manifest = _manifest(scene, shot, camera, passes, actors, width, height, near, far)
+            manifest = _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names)
             return writer.commit(manifest)
     finally:
         scene.frame_set(source_frame)
 
 
-def _write_cycles_passes(writer, result, record, frame):
+def _write_cycles_passes(writer, result, record, frame, passes, actor_of_index):
     if "shading" in result:
         writer.write_png(_frame_file("shading", "image", frame), linear_to_srgb8(result["shading"]))
     if "normal" in result:
@@ -184,7 +193,11 @@ def _write_cycles_passes(writer, result, record, frame):
     if "vector" in result:
         writer.write_npy(_frame_file("flow", "forward", frame), forward_flow(result["vector"]))
     if "index" in result:
-        writer.write_png(_frame_file("mask", "actors", frame), np.rint(result["index"]).astype(np.uint8))
+        index = np.clip(np.rint(result["index"]), 0, len(actor_of_index) - 1).astype(np.uint16)
+        if "objects" in passes:
+            writer.write_png(_frame_file("objects", "index", frame), index)
+        if "mask" in passes:
+            writer.write_png(_frame_file("mask", "actors", frame), actor_of_index[index])
 
 
 def saved_blend_sha256():
@@ -218,7 +231,7 @@ def bundle_is_current(out_dir, scene, shot, passes=None, resolution=None):
     )
 
 
-def _manifest(scene, shot, camera, passes, actors, width, height, near, far):
+def _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names):
     pass_entries = {name: {"files": dict(PASS_FILES[name])} for name in passes}
     if "depth" in pass_entries:
         pass_entries["depth"].update(
@@ -230,6 +243,9 @@ def _manifest(scene, shot, camera, passes, actors, width, height, near, far):
             confidence=pose_math.CONFIDENCE)
     if "mask" in pass_entries:
         pass_entries["mask"].update(encoding="uint8 index: 0 = background, k = actors[k-1]")
+    if "objects" in pass_entries:
+        pass_entries["objects"].update(encoding="uint16 index: 0 = background, k = objects[k-1]",
+                                       objects=object_names)
     render = scene.render
     return {
         "schema": SCHEMA_NAME,

@@ -16,7 +16,7 @@ import numpy as np
 from ..exr import read_exr_channels, read_pass
 
 # Workbench gives the exact planar depth fastest; the rest need Cycles.
-CYCLES_PASSES = ("shading", "normal", "flow", "mask")
+CYCLES_PASSES = ("shading", "normal", "flow", "mask", "objects")
 SHADING_SAMPLES = 8
 CLAY_COLOR = (0.6, 0.6, 0.6, 1.0)
 OBJECT_INDEX_PASS = ("Object Index", "IndexOB")  # Blender 5.0 / 4.2 names
@@ -125,7 +125,8 @@ class PassRenderer:
         "vector": (H, W, 4) Blender speed vectors, "index": object index}."""
         shading = "shading" in self.cycles_passes
         self._use_cycles(SHADING_SAMPLES if shading else 1, shading, self.clay, normal="normal" in self.cycles_passes,
-                         vector="flow" in self.cycles_passes, index="mask" in self.cycles_passes)
+                         vector="flow" in self.cycles_passes,
+                         index=bool({"mask", "objects"} & set(self.cycles_passes)))
         channels = self._render("CYCLES", "cycles.exr")
         layer, out = self.view_layer, {}
         if shading:
@@ -139,11 +140,9 @@ class PassRenderer:
         return out
 
     def render_beauty(self, samples):
-        """The scene with its own materials (the previz model's training target) and its
-        object index pass: (linear RGB, object index)."""
-        self._use_cycles(samples, True, None, index=True)
-        channels = self._render("CYCLES", "beauty.exr")
-        return read_pass(channels, "Combined", "RGB"), read_pass(channels, OBJECT_INDEX_PASS, "X")
+        """The scene with its own materials: the previz model's training target (linear RGB)."""
+        self._use_cycles(samples, True, None)
+        return read_pass(self._render("CYCLES", "beauty.exr"), "Combined", "RGB")
 
 
 @contextmanager

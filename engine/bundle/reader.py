@@ -85,6 +85,9 @@ class Bundle:
     def actor_mask(self, frame):
         return png.read_png(self.path("mask", "actors", frame))
 
+    def object_index(self, frame):
+        return png.read_png(self.path("objects", "index", frame))
+
 
 def read_bundle(root):
     return Bundle(root)

@@ -1,7 +1,7 @@
 """The pass bundle's manifest: names, versions and file layout (see docs/bundle.md)."""
 
 SCHEMA_NAME = "blockcast.bundle"
-SCHEMA_VERSION = "1.0"  # major.minor: readers accept any minor of their major
+SCHEMA_VERSION = "1.1"  # major.minor: readers accept any minor of their major
 MANIFEST_NAME = "bundle.json"
 
 # Per-frame paths are patterns with {frame} (the Blender frame number); others are plain paths.
@@ -13,6 +13,7 @@ PASS_FILES = {
     "normal": {"camera_space": "normal/{frame:04d}.npy", "preview": "normal/{frame:04d}.png"},
     "flow": {"forward": "flow/{frame:04d}.npy"},
     "mask": {"actors": "mask/{frame:04d}.png"},
+    "objects": {"index": "objects/{frame:04d}.png"},
 }
 PASSES = tuple(PASS_FILES)
 DEFAULT_PASSES = ("depth", "pose", "camera")
