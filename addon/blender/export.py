@@ -193,7 +193,9 @@ def _write_cycles_passes(writer, result, record, frame, passes, actor_of_index):
     if "vector" in result:
         writer.write_npy(_frame_file("flow", "forward", frame), forward_flow(result["vector"]))
     if "index" in result:
-        index = np.clip(np.rint(result["index"]), 0, len(actor_of_index) - 1).astype(np.uint16)
+        index = np.rint(result["index"]).astype(np.int64)
+        # Objects instanced from outside the scene keep their own pass index: not ours, so "none".
+        index = np.where((index >= 0) & (index < len(actor_of_index)), index, 0).astype(np.uint16)
         if "objects" in passes:
             writer.write_png(_frame_file("objects", "index", frame), index)
         if "mask" in passes:
