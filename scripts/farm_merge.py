@@ -5,19 +5,20 @@
 Runs in the engine venv. The merged bundle counts as done when it is valid, holds exactly the
 chunks' frames and passes at their size, and was exported from the same saved .blend (its
 sha256) as every chunk; then a re-run changes nothing. Otherwise it is merged again and
-swapped into place whole (engine.bundle.merge). Leftovers of killed exports or merges (hidden
-`.NAME.partial-*` folders, which no task of this shot can still be writing once the merge runs)
-are removed. Exit code 0 only on success; otherwise one line says what to fix.
+swapped into place whole (engine.bundle.merge, whose writer clears its own path's leftovers).
+Leftovers of killed chunk exports (hidden `.NAME.partial-*` / `.replaced-*` folders, which no
+task of this shot can still be writing once the merge runs) are removed too.
+Exit code 0 only on success; otherwise one line says what to fix.
 """
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 from engine.bundle import BundleError, read_bundle, validate_bundle  # noqa: E402
+from engine.bundle.storage import remove_leftovers  # noqa: E402
 from engine.bundle.merge import merge_bundles  # noqa: E402
 from farm.layout import LayoutError, format_range, parse_ranges  # noqa: E402
 
@@ -38,13 +39,6 @@ def merged_is_current(out, chunk_dirs):
             and not validate_bundle(out))
 
 
-def remove_leftovers(folder, name="*"):
-    """Hidden partial/replaced folders that killed writers of bundle(s) `name` left in `folder`."""
-    for pattern in (f".{name}.partial-*", f".{name}.replaced-*"):
-        for leftover in folder.glob(pattern):
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="farm_merge", description=__doc__.splitlines()[0])
     parser.add_argument("--chunks-dir", required=True, type=Path, help="the shot's chunk bundles' folder")
@@ -56,7 +50,6 @@ def main(argv=None):
         if merged_is_current(args.out, chunk_dirs):
             print(f"farm_merge: {args.out} is already this merge; nothing to do")
         else:
-            remove_leftovers(args.out.parent, args.out.name)
             merge_bundles(chunk_dirs, args.out, overwrite=True)
             print(f"farm_merge: wrote {args.out} from {len(chunk_dirs)} chunk(s)")
     except (BundleError, LayoutError) as exc:

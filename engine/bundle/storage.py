@@ -24,6 +24,13 @@ class BundleError(Exception):
     """A bundle cannot be read or written; the message says what to do."""
 
 
+def remove_leftovers(folder, name="*"):
+    """Hidden `.NAME.partial-*` / `.NAME.replaced-*` folders that killed writers left in `folder`."""
+    for pattern in (f".{name}.partial-*", f".{name}.replaced-*"):
+        for leftover in Path(folder).glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def check_output_dir(final_dir, overwrite=False):
     """Refuse early (before any rendering) when the bundle could not be written there."""
     final_dir = Path(final_dir)
@@ -50,9 +57,9 @@ class BundleWriter:
         self.temp_dir = self.final_dir.parent / f".{self.final_dir.name}.partial-{uuid.uuid4().hex[:8]}"
 
     def __enter__(self):
-        # A killed earlier run leaves its hidden partial folder; one writer per bundle path at a time.
-        for stale in self.final_dir.parent.glob(f".{self.final_dir.name}.partial-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        # A killed earlier run leaves its hidden partial (or swapped-out) folder; one writer per
+        # bundle path at a time, so whatever is left there is garbage.
+        remove_leftovers(self.final_dir.parent, self.final_dir.name)
         self.temp_dir.mkdir()
         return self
 
