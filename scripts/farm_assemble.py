@@ -61,6 +61,7 @@ def render_cut(scene, path):
 
 def assemble(output_dir, shot_folders, edit_dir):
     import bpy
+    from blockcast.addon.blender.blend_files import save_blend
     from blockcast.addon.blender.sequencer import accept_take, add_takes, all_strips
 
     from engine.bundle import read_bundle
@@ -87,9 +88,7 @@ def assemble(output_dir, shot_folders, edit_dir):
         accept_take(scene, shot_strips[0])
     for strip in all_strips(scene.sequence_editor):  # the edit moves with the output folder
         strip.directory = bpy.path.relpath(strip.directory, start=str(edit_dir))
-    temp = edit_dir / f".{EDIT_BLEND}.partial.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(temp), compress=False, relative_remap=False)
-    temp.replace(edit_dir / EDIT_BLEND)
+    save_blend(edit_dir / EDIT_BLEND, relative_remap=False)
     return takes
 
 

@@ -29,14 +29,12 @@ def main(argv=None):
     import bpy
 
     import_blockcast()
+    from blockcast.addon.blender.blend_files import save_blend
     from blockcast.addon.blender.demo_scene import build_demo_scene
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     build_demo_scene(bpy.context.scene, args.frames, *args.size)
-    args.save.parent.mkdir(parents=True, exist_ok=True)
-    temp = args.save.with_name(f".{args.save.name}.partial.blend")
-    bpy.ops.wm.save_as_mainfile(filepath=str(temp.resolve()), compress=False)
-    temp.replace(args.save)
+    save_blend(args.save)
     print(f"make_demo_scene: wrote {args.save}")
     return 0
 

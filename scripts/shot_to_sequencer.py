@@ -83,6 +83,7 @@ def main(argv=None):
     import_blockcast()
     from blockcast.addon import preferences, properties
     from blockcast.addon.blender import errors
+    from blockcast.addon.blender.blend_files import save_blend
     from blockcast.addon.blender.generation import JOB_ERRORS, shot_job
     from blockcast.addon.blender.shots import resolve_shot
 
@@ -125,10 +126,7 @@ def main(argv=None):
         print(f"shot_to_sequencer: error: {job.progress.error}", file=sys.stderr)
         return 1
     if job.progress.takes_done:
-        save.parent.mkdir(parents=True, exist_ok=True)
-        temp = save.with_name(f".{save.name}.partial.blend")
-        bpy.ops.wm.save_as_mainfile(filepath=str(temp), copy=True, compress=False)
-        temp.replace(save)
+        save_blend(save)
     made = len(job.progress.takes_done)
     if job.progress.phase == "cancelled":
         print(f"shot_to_sequencer: cancelled; {made} finished take(s) kept"
