@@ -17,6 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from . import __version__, backends  # noqa: E402
 from .backends.models import ModelError, cached_snapshot, download_hint, looks_like_path  # noqa: E402
 from .bundle import BundleError, read_bundle, validate_bundle  # noqa: E402
+from .controls import needed_pass  # noqa: E402  (numpy and PIL only, which the previz backend loads anyway)
 
 
 def parse_size(text):
@@ -98,18 +99,32 @@ def run_check(args):
     return 0
 
 
+def model_presence(role):
+    """(present, how to get it): a local folder must exist; a hub id must be in the local cache."""
+    if looks_like_path(role.default_id):
+        present = Path(role.default_id).is_dir()
+        fetch = (f"it ships with Blockcast: restore {role.default_id} from the Blockcast repository, "
+                 f"or pass --model {role.name}=FOLDER")
+    else:
+        present = cached_snapshot(role.default_id) is not None
+        fetch = download_hint(role.default_id)
+    return present, None if present else fetch
+
+
 def backend_report():
+    """What `backends` prints: per backend its rules, the bundle passes it cannot do without
+    (callers such as the add-on export them) and whether its models are here."""
     report = []
     for name in backends.names():
         backend = backends.create(name)
         models = []
         for role in backend.roles:
-            present = Path(role.default_id).is_dir() if looks_like_path(role.default_id) else (
-                cached_snapshot(role.default_id) is not None)
+            present, download = model_presence(role)
             models.append({"role": role.name, "default": role.default_id, "description": role.description,
-                           "for_control": role.control, "present": present,
-                           "download": None if present else download_hint(role.default_id)})
-        report.append({"name": name, "default": name == backends.DEFAULT_BACKEND, "description": backend.description, "controls": list(backend.controls),
+                           "for_control": role.control, "present": present, "download": download})
+        passes = list(dict.fromkeys(needed_pass(kind) for kind in backend.required_controls))
+        report.append({"name": name, "default": name == backends.DEFAULT_BACKEND, "description": backend.description,
+                       "controls": list(backend.controls), "passes": passes,
                        "default_weights": backend.default_weights, "max_controls": backend.max_controls,
                        "frames": backend.frame_rule, "size": backend.size_rule(),
                        "init_video": backend.supports_init_video, "models": models})
@@ -125,6 +140,8 @@ def run_backends(args):
         print(f"{entry['name']}{' (default)' if entry['default'] else ''}: {entry['description']}")
         print(f"  controls: {', '.join(entry['controls'])}"
               + (f" (at most {entry['max_controls']} per take)" if entry["max_controls"] else ""))
+        if entry["passes"]:
+            print(f"  needs:    the bundle's {', '.join(entry['passes'])} passes")
         print(f"  frames:   {entry['frames']}")
         print(f"  size:     {entry['size']}")
         for model in entry["models"]:

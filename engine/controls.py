@@ -5,7 +5,9 @@
 - pose: the bundle's OpenPose JSON drawn by controlnet_aux's own drawing code, so limbs,
   colours and widths are exactly what OpenPose ControlNets saw in training;
 - camera: Plücker ray embeddings (CameraCtrl's `ray_condition`), relative to the first frame;
-- shading: the clay render, as an init video.
+- shading: the clay render, as an init video or (previz) the light to put colour on;
+- normal: the bundle's camera-space normal preview (x right = R, y up = G, facing = B);
+- objects: the bundle's 16-bit object ids, resized nearest-neighbour so ids never blend.
 
 Every control is produced at the generation size with the same cover-and-crop mapping
 (engine.imaging), and can be written back into BUNDLE/controls/ for the artist to review.
@@ -24,8 +26,8 @@ from .bundle.depth import CONTROL_MAX
 from .bundle.schema import CONTROLS_DIR
 from .imaging import cover_fit, resize_cover
 
-CONTROL_KINDS = ("depth", "pose", "camera", "shading")
-_NEEDED_PASS = {"depth": "depth", "pose": "pose", "camera": "camera", "shading": "shading"}
+CONTROL_KINDS = ("depth", "pose", "camera", "shading", "normal", "objects")
+_NEEDED_PASS = {kind: kind for kind in CONTROL_KINDS}
 
 
 def needed_pass(control):
@@ -91,6 +93,18 @@ def shading_frames(bundle, width, height):
     return frames
 
 
+def normal_frames(bundle, width, height):
+    """The normal preview images (8-bit, the usual normal-map convention) at (width, height)."""
+    return [resize_cover(Image.fromarray(png.read_png(bundle.path("normal", "preview", frame))).convert("RGB"),
+                         width, height) for frame in bundle.frames]
+
+
+def objects_frames(bundle, width, height):
+    """16-bit object-id images ("I;16") at (width, height), nearest-neighbour: an id is never averaged."""
+    return [resize_cover(Image.fromarray(bundle.object_index(frame).astype(np.uint16)), width, height,
+                         resample=Image.NEAREST) for frame in bundle.frames]
+
+
 def plucker_embeddings(bundle, width, height):
     """(F, 6, height, width) float32 Plücker rays [o x d, d], OpenCV axes, poses relative
     to the first frame (frame 0 = identity), as CameraCtrl's `ray_condition` builds them."""
@@ -115,7 +129,8 @@ def plucker_embeddings(bundle, width, height):
 def build_controls(bundle, kinds, width, height):
     """{kind: frames} for the requested control kinds; frames are PIL images, except
     camera: {"plucker": array, "re10k": the bundle's RealEstate10K text, passed through}."""
-    builders = {"depth": depth_frames, "pose": pose_frames, "shading": shading_frames}
+    builders = {"depth": depth_frames, "pose": pose_frames, "shading": shading_frames,
+                "normal": normal_frames, "objects": objects_frames}
     controls = {}
     for kind in kinds:
         if not bundle.has(needed_pass(kind)):
@@ -150,5 +165,6 @@ def write_review(bundle, controls):
             _replace_file(folder / "camera_re10k.txt", frames["re10k"].encode("utf-8"))
             continue
         for frame, image in zip(bundle.frames, frames):
-            _replace_file(folder / f"{frame:04d}.png", png.encode_png(np.asarray(image.convert("RGB"))))
+            pixels = np.asarray(image, np.uint16) if kind == "objects" else np.asarray(image.convert("RGB"))
+            _replace_file(folder / f"{frame:04d}.png", png.encode_png(pixels))
     return root

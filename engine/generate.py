@@ -83,6 +83,12 @@ def choose_weights(backend, bundle, requested):
             if not bundle.has(controls.needed_pass(kind)):
                 raise RequestError(f"the {kind} control needs the bundle's {controls.needed_pass(kind)} pass, which "
                                    f"{bundle.root} lacks: re-export with it or drop --control {kind}")
+    missing = [kind for kind in backend.required_controls if kind not in weights]
+    if missing:
+        passes = ",".join(controls.needed_pass(kind) for kind in backend.required_controls)
+        raise RequestError(f"{backend.name} needs the {', '.join(missing)} control(s), from the bundle's "
+                           f"{', '.join(controls.needed_pass(kind) for kind in missing)} pass(es): re-export "
+                           f"{bundle.root} with --passes including {passes} (or pick another --backend)")
     if not weights:
         raise RequestError(f"no control to use: {backend.name} takes {', '.join(backend.controls)}, "
                            "and the bundle has none of their passes or every weight is 0")

@@ -1,16 +1,18 @@
 """Backend registry: name -> Backend subclass.
 
-Built-in backends register here; another backend (the embedded `previz` one, a plug-in)
-calls `register(MyBackend)` and becomes available to `python -m engine generate --backend`.
+Built-in backends register here; another backend (a plug-in) calls `register(MyBackend)`
+and becomes available to `python -m engine generate --backend`. The default is the
+embedded `previz` model: it needs no download and runs on a CPU.
 Importing this package stays torch-free.
 """
 
 from .animatediff import AnimateDiffBackend
 from .base import Backend, Hooks, ModelRole, Request
+from .previz import PrevizBackend
 from .wan_vace import WanVaceBackend
 
 _REGISTRY = {}
-DEFAULT_BACKEND = "animatediff"
+DEFAULT_BACKEND = "previz"
 
 
 def register(backend_class):
@@ -35,6 +37,7 @@ def create(name):
 
 
 register(AnimateDiffBackend)
+register(PrevizBackend)
 register(WanVaceBackend)
 
 __all__ = ["Backend", "DEFAULT_BACKEND", "Hooks", "ModelRole", "Request", "create", "names", "register"]

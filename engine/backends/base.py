@@ -61,6 +61,7 @@ class Backend:
     controls = ()                 # control kinds accepted, e.g. ("depth", "pose")
     default_weights = {}          # weight per control kind when the user names none
     max_controls = None           # how many controls one take can use (None: all accepted)
+    required_controls = ()        # controls every take needs (their passes must be in the bundle)
     roles = ()                    # ModelRole tuple
     default_steps = 25
     default_guidance = 7.5

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+SHIPPED_ROOT = Path(__file__).resolve().parents[2]  # the Blockcast checkout: weights that ship inside it
+
+
 class ModelError(Exception):
     """A model cannot be used; the message names it and says how to get it."""
 
@@ -120,6 +123,10 @@ def resolve_model(role, spec):
         _check_safetensors(role, spec, folder)
         return ResolvedModel(role, spec, folder, None, hash_files(folder))
     if looks_like_path(spec):
+        if Path(spec).is_relative_to(SHIPPED_ROOT):
+            raise ModelError(f"model {role} folder {spec} is missing: it ships with Blockcast, so restore it from "
+                             f"the repository (git checkout -- {Path(spec).relative_to(SHIPPED_ROOT)}), "
+                             f"or pass --model {role}=FOLDER")
         raise ModelError(f"model {role} folder {spec} does not exist: pass an existing folder or a hub id")
     snapshot = cached_snapshot(spec)
     if snapshot is None:

@@ -75,7 +75,7 @@ def tiny_models(tmp_path_factory):
 @pytest.fixture(scope="session")
 def animatediff_models(tiny_models):
     roles = ("base", "motion_adapter", "controlnet_depth", "controlnet_pose")
-    return [arg for role in roles for arg in ("--model", f"{role}={tiny_models[role]}")]
+    return ["--backend", "animatediff"] + [arg for role in roles for arg in ("--model", f"{role}={tiny_models[role]}")]
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import pytest
 from conftest import REPO_ROOT
 
 
+
 def test_check_accepts_an_exported_bundle(run_engine, bundle17):
     run = run_engine("check", bundle17)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -38,20 +39,41 @@ def test_backends_lists_rules_and_missing_models_with_the_download_command(run_e
     run = run_engine("backends", "--json")
     assert run.returncode == 0, run.stderr
     report = {entry["name"]: entry for entry in json.loads(run.stdout)["backends"]}
-    assert {"animatediff", "wan-vace"} <= set(report)
-    assert [name for name, entry in report.items() if entry["default"]] == ["animatediff"]
+    assert {"animatediff", "previz", "wan-vace"} <= set(report)
+    assert [name for name, entry in report.items() if entry["default"]] == ["previz"]
     assert report["animatediff"]["controls"] == ["depth", "pose"]
+    assert report["previz"]["passes"] == ["shading", "depth", "normal", "objects"]  # what the add-on exports for it
+    assert report["animatediff"]["passes"] == report["wan-vace"]["passes"] == []
+    (previz,) = report["previz"]["models"]
+    assert previz["present"] and previz["download"] is None  # shipped in engine/previz/weights
     assert "4k+1" in report["wan-vace"]["frames"] and "16" in report["wan-vace"]["size"]
     model = report["wan-vace"]["models"][0]
     assert model["present"] is False and "hf download Wan-AI/Wan2.1-VACE-1.3B-diffusers" in model["download"]
     text = run_engine("backends")
     assert "missing" in text.stdout and "huggingface-cli download" in text.stdout
-    assert "animatediff (default):" in text.stdout
+    assert "previz (default):" in text.stdout
+    assert "needs:    the bundle's shading, depth, normal, objects passes" in text.stdout
+
+
+def test_a_missing_shipped_model_folder_says_to_restore_it_not_to_download_it(tmp_path):
+    from engine.backends import ModelRole
+    from engine.cli import model_presence
+
+    gone = tmp_path / "weights"
+    present, how = model_presence(ModelRole("previz", str(gone), "shipped with Blockcast"))
+    assert not present and "hf download" not in how
+    assert how == (f"it ships with Blockcast: restore {gone} from the Blockcast repository, "
+                   "or pass --model previz=FOLDER")
+
+
+def test_the_default_backend_names_the_passes_to_export(run_engine, bundle10, tmp_path):
+    run = run_engine("generate", bundle10, "--out", tmp_path / "takes")
+    assert run.returncode == 1 and "--passes including shading,depth,normal,objects" in run.stderr, run.stderr
 
 
 def test_missing_model_names_the_model_and_the_download_command(run_engine, bundle17, tmp_path, tiny_models):
     out = tmp_path / "takes"
-    run = run_engine("generate", bundle17, "--out", out, "--model", f"base={tiny_models['base']}")
+    run = run_engine("generate", bundle17, "--out", out, "--backend", "animatediff", "--model", f"base={tiny_models['base']}")
     assert run.returncode == 1
     assert "motion_adapter (guoyww/animatediff-motion-adapter-v1-5-3)" in run.stderr
     assert "hf download guoyww/animatediff-motion-adapter-v1-5-3" in run.stderr
