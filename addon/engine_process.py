@@ -1,4 +1,5 @@
-"""The engine as a child process: its command line, its JSON-lines events, stopping it (bpy-free).
+"""The engine as a child process: its command line, its backends report, its JSON-lines events,
+stopping it (bpy-free).
 
 Blender never imports the engine (torch stays out of Blender's Python): it starts
 `python -m engine` in the engine's own environment and reads one JSON event per stdout
@@ -179,6 +180,69 @@ def check_engine(setup, timeout=CHECK_TIMEOUT_S):
     except json.JSONDecodeError as exc:
         raise EngineError(f"`engine backends --json` printed no JSON ({exc}): is {setup.python} Blockcast's "
                           "engine environment?") from exc
+
+
+def report_default_backend(report):
+    """The backend the engine uses when none is named, from its `backends --json` report; "" if unknown."""
+    entries = (report or {}).get("backends", [])
+    return next((entry["name"] for entry in entries if entry.get("default")), "")
+
+
+def generation_backend(shot_backend, preferred_backend, report):
+    """The backend a shot is generated with: its own, else the preferences' default, else the
+    engine's; "" leaves the choice to the engine (when it could not be asked)."""
+    return shot_backend or preferred_backend or report_default_backend(report)
+
+
+def backend_entry(report, backend):
+    """The report's entry for `backend`; None without a report or when it does not list the backend."""
+    entries = (report or {}).get("backends", [])
+    return next((entry for entry in entries if entry["name"] == backend), None)
+
+
+def added_passes(chosen, report, backend):
+    """The bundle passes `backend` cannot do without (its report entry's `passes`) that `chosen`
+    lacks; none when the report is missing or does not list the backend."""
+    needed = (backend_entry(report, backend) or {}).get("passes", [])
+    return [name for name in needed if name not in chosen]
+
+
+def passes_to_export(chosen, report, backend):
+    """The artist's passes plus those `backend` needs, so Generate never exports a bundle the
+    backend refuses. Without a report, the chosen ones alone: the engine then says what is missing."""
+    return list(chosen) + added_passes(chosen, report, backend)
+
+
+def weighted_controls(offered, report, backend):
+    """The controls of `offered` (those the add-on has weight settings for) whose weights the artist
+    may set for `backend`: the ones it accepts, and none when it needs every control it accepts
+    (previz: a weight could only switch a needed control off, which it refuses). A control reads
+    the bundle pass of its name, so the needed ones are those among the entry's `passes`. Without
+    a report, or for a backend it does not list, all of `offered`: the engine then says what it refuses."""
+    entry = backend_entry(report, backend)
+    if entry is None or "controls" not in entry:
+        return list(offered)
+    accepted = entry["controls"]
+    if set(accepted) <= set(entry.get("passes", [])):
+        return []
+    return [kind for kind in offered if kind in accepted]
+
+
+def control_weights(weights, report, backend):
+    """The artist's weights (None: the backend's defaults) for the controls `backend` lets them set,
+    so a request never names a control the backend refuses (previz takes no pose); None when none is left."""
+    if weights is None:
+        return None
+    allowed = weighted_controls(weights, report, backend)
+    return {kind: weight for kind, weight in weights.items() if kind in allowed} or None
+
+
+def no_weights_note(report, backend):
+    """Why no control weights are offered for `backend` (where weighted_controls gives none)."""
+    controls = (backend_entry(report, backend) or {}).get("controls", [])
+    if not controls:
+        return f"{backend} takes no controls; no weights"
+    return f"{backend} uses {', '.join(controls)}; no weights"
 
 
 class EngineProcess:

@@ -5,6 +5,8 @@ import bpy
 from ..engine.bundle.schema import PASSES
 from .blender.actors import scene_actors
 from .blender.generation import running_job
+from .engine_process import added_passes, generation_backend, no_weights_note, weighted_controls
+from .preferences import ENGINE_CHECK, preferences
 from .properties import CONTROL_KINDS, pass_property_name, weight_property_name
 
 
@@ -58,6 +60,32 @@ class BLOCKCAST_PT_shots(_BlockcastPanel, bpy.types.Panel):
         layout.operator("blockcast.add_demo_scene", icon="SCENE_DATA")
 
 
+def _shot_backend(context, shot):
+    """(the engine report, the shot's backend), from a report already fetched (Check Engine or a
+    Generate): drawing never starts the engine."""
+    report = ENGINE_CHECK["report"]
+    return report, generation_backend(shot.backend, preferences(context).default_backend, report)
+
+
+def draw_added_passes(layout, context, shot):
+    """Which passes Generate exports beyond the chosen ones because the backend needs them."""
+    report, backend = _shot_backend(context, shot)
+    added = added_passes(context.scene.blockcast.passes(), report, backend)
+    if added:
+        layout.label(text=f"Also exports {', '.join(added)} ({backend} needs them)", icon="INFO")
+
+
+def draw_control_weights(layout, context, shot):
+    """Weights for the controls the backend lets the artist set, or a note on why there are none
+    (previz needs every control it takes)."""
+    report, backend = _shot_backend(context, shot)
+    weighted = weighted_controls(CONTROL_KINDS, report, backend)
+    if weighted:
+        _toggled_row(layout, shot, "use_custom_weights", *map(weight_property_name, weighted))
+    else:
+        layout.label(text=no_weights_note(report, backend), icon="INFO")
+
+
 def draw_job_status(layout):
     """The running generation's progress and a Cancel button (also used by the sequencer panel)."""
     job = running_job()
@@ -86,10 +114,11 @@ class BLOCKCAST_PT_generate(_BlockcastPanel, bpy.types.Panel):
             row.prop(shot, "seed")
             row.prop(shot, "takes")
             layout.prop(shot, "backend", icon="RENDER_ANIMATION")
+            draw_added_passes(layout, context, shot)
             row = layout.row(align=True)
             row.prop(shot, "steps")
             row.prop(shot, "long_side")
-            _toggled_row(layout, shot, "use_custom_weights", *map(weight_property_name, CONTROL_KINDS))
+            draw_control_weights(layout, context, shot)
         actors = scene_actors(context.scene)
         if actors:
             column = layout.column(align=True)

@@ -2,6 +2,7 @@
 
 import bpy
 
+from ..farm.job import added_passes
 from ..farm.layout import LayoutError
 from .properties_farm import chosen_shots
 
@@ -27,6 +28,9 @@ class BLOCKCAST_PT_farm(bpy.types.Panel):
         column = layout.column(align=True)
         for name in ("chunk_size", "takes", "takes_per_task", "seed", "backend", "passes", "prompt"):
             column.prop(settings, name)
+        added = added_passes(settings.passes, settings.backend)
+        if added:
+            layout.label(text=f"Also exports {', '.join(added)} ({settings.backend} needs them)", icon="INFO")
         layout.prop(settings, "allow_cpu_generation")
         column = layout.column(align=True)
         for name in ("blockcast_dir", "engine_python", "blender", "output_dir", "job_dir"):

@@ -38,10 +38,16 @@ def known_backends():
     return [entry["name"] for entry in report.get("backends", [])]
 
 
-def engine_default_backend():
-    """The backend the engine uses when none is named, from the last Check Engine; "" if unknown."""
-    report = ENGINE_CHECK["report"] or {}
-    return next((entry["name"] for entry in report.get("backends", []) if entry.get("default")), "")
+def engine_report(setup):
+    """The engine's `backends --json` report: the last Check Engine's, else asked for now and kept
+    for the session (Generate needs the backends' passes and the default backend before any
+    Check Engine). None when the engine cannot be asked: the job then reports the engine's error."""
+    if ENGINE_CHECK["report"] is None:
+        try:
+            ENGINE_CHECK["report"], ENGINE_CHECK["error"] = check_engine(setup), None
+        except EngineError:
+            return None
+    return ENGINE_CHECK["report"]
 
 
 def _backend_search(_prefs, _context, _text):
@@ -140,6 +146,8 @@ def draw_engine_check(layout, models):
         box = layout.box()
         box.label(text=f"{entry['name']}: {entry['description']}", icon="RENDER_ANIMATION")
         box.label(text=f"Controls: {', '.join(entry['controls'])}")
+        if entry.get("passes"):
+            box.label(text=f"Needs passes: {', '.join(entry['passes'])} (Generate exports them)")
         local = local_models(models, entry["name"])
         for model in entry["models"]:
             if model["role"] in local:
@@ -149,7 +157,7 @@ def draw_engine_check(layout, models):
             else:
                 row = box.row()
                 row.alert = True
-                row.label(text=f"{model['role']}: missing, get it with {model['download']}", icon="ERROR")
+                row.label(text=f"{model['role']}: missing — {model['download']}", icon="ERROR")
 
 
 def check(prefs):

@@ -37,7 +37,10 @@ def pass_property_name(pass_name):
     return f"pass_{pass_name}"
 
 
-CONTROL_KINDS = ("depth", "pose")  # the controls the engine's backends take (`python -m engine backends`)
+# The controls a shot can weigh: the optional ones of the diffusion backends. Generate sends only
+# those the shot's backend accepts (engine_process.control_weights); previz, which needs all of
+# its controls, gets none.
+CONTROL_KINDS = ("depth", "pose")
 
 
 def weight_property_name(kind):
@@ -65,8 +68,8 @@ class BlockcastShotGeneration(bpy.types.PropertyGroup):
                                  description="Generation size's long side (the shot's aspect is kept); "
                                              "0: the backend's default"),
         "use_custom_weights": BoolProperty(
-            name="Control Weights", description="Set how strongly each control steers the takes; off: the "
-                                                "backend's default controls"),
+            name="Control Weights", description="Set how strongly each control steers the takes (for the "
+                                                "controls the backend takes); off: the backend's default controls"),
         **{
             weight_property_name(kind): FloatProperty(
                 name=kind.title(), default=1.0, min=0.0, soft_max=2.0,
@@ -76,7 +79,8 @@ class BlockcastShotGeneration(bpy.types.PropertyGroup):
     }
 
     def weights(self):
-        """{control: weight} to ask for, or None for the backend's defaults."""
+        """{control: weight} the artist set, or None for the backend's defaults (Generate keeps
+        those the backend takes: engine_process.control_weights)."""
         if not self.use_custom_weights:
             return None
         return {kind: getattr(self, weight_property_name(kind)) for kind in CONTROL_KINDS}

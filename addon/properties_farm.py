@@ -43,7 +43,9 @@ class BlockcastFarmSettings(bpy.types.PropertyGroup):
                                       description="Takes each generation task makes (models load once per task)"),
         "seed": IntProperty(name="Seed", default=0, min=0, description="Seed of each shot's first take"),
         "backend": StringProperty(name="Backend", default=DEFAULT_BACKEND, description="The engine backend"),
-        "passes": StringProperty(name="Passes", default=DEFAULT_PASSES, description="Passes to export"),
+        "passes": StringProperty(name="Passes", default=DEFAULT_PASSES,
+                                 description="Passes to export; the job adds those the backend needs (previz: "
+                                             "shading, normal, objects, rendered with Cycles: a slower export)"),
         "prompt": StringProperty(name="Prompt", description="Prompt for every take"),
         "allow_cpu_generation": BoolProperty(name="Allow CPU Generation", default=False,
                                              description="Let generation run on workers without a GPU (small tests)"),

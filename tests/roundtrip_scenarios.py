@@ -104,10 +104,32 @@ def failure(settings, _out_blend):
     return report
 
 
+def previz(settings, _out_blend):
+    """Generate with no backend named anywhere and no Check Engine done: the add-on asks the
+    engine for its default (previz) and exports the passes it needs beside the chosen ones."""
+    bpy.context.preferences.addons[PACKAGE].preferences.default_backend = ""
+    preferences = module("preferences")
+    report = {"report_before": preferences.ENGINE_CHECK["report"] is not None,
+              "chosen": bpy.context.scene.blockcast.passes(), "generate": call(bpy.ops.blockcast.generate),
+              "known_backends": preferences.known_backends()}
+    strips = takes()
+    report["strips"] = len(strips)
+    if not strips:
+        return report  # the test shows the generate error
+    take = Path(strips[0][module("strip_layout").PREFIX + "take_json"]).parent
+    record = json.loads((take / "take.json").read_text())
+    bundle = json.loads((Path(record["bundle"]["path"]) / "bundle.json").read_text())
+    report.update(take=take.name, backend=record["backend"], controls=sorted(record["parameters"]["controls"]),
+                  size=record["parameters"]["generation_size"], bundle_passes=sorted(bundle["passes"]),
+                  frames=sorted(p.name for p in (take / "frames").iterdir()))
+    return report
+
+
 def main():
     scenario, zip_path, repo, blend, model_folder, takes_dir, out_blend = sys.argv[1:8]
     settings, report = setup(zip_path, repo, blend, model_folder, takes_dir)
-    report.update({"generate": generate, "cancel": cancel, "failure": failure}[scenario](settings, out_blend))
+    scenarios = {"generate": generate, "cancel": cancel, "failure": failure, "previz": previz}
+    report.update(scenarios[scenario](settings, out_blend))
     print("REPORT " + json.dumps(report, default=str), flush=True)
 
 

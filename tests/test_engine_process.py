@@ -221,9 +221,60 @@ def test_a_missing_interpreter_fails_before_anything_starts(tmp_path):
 def test_check_engine_lists_the_real_engines_backends():
     report = ep.check_engine(ep.EngineSetup(ENGINE_PYTHON, REPO))
     names = [entry["name"] for entry in report["backends"]]
-    assert "animatediff" in names and "wan-vace" in names
+    assert {"animatediff", "previz", "wan-vace"} <= set(names)
     assert all("present" in model for entry in report["backends"] for model in entry["models"])
-    assert [entry["name"] for entry in report["backends"] if entry["default"]] == ["animatediff"]
+    assert ep.report_default_backend(report) == "previz"
+    passes = {entry["name"]: entry["passes"] for entry in report["backends"]}
+    assert passes["animatediff"] == passes["wan-vace"] == []
+    assert ep.passes_to_export(["depth", "pose", "camera"], report, "previz") == [
+        "depth", "pose", "camera", "shading", "normal", "objects"]
+    weighted = {name: ep.weighted_controls(WEIGHTED, report, name) for name in ("previz", "animatediff", "wan-vace")}
+    assert weighted == {"previz": [], "animatediff": ["depth", "pose"], "wan-vace": ["depth", "pose"]}
+
+
+WEIGHTED = ("depth", "pose")  # the add-on's weight settings (addon/properties.py CONTROL_KINDS)
+REPORT = {"backends": [
+    {"name": "animatediff", "default": False, "controls": ["depth", "pose"], "passes": []},
+    {"name": "previz", "default": True, "controls": ["shading", "depth", "normal", "objects"],
+     "passes": ["shading", "depth", "normal", "objects"]},
+    {"name": "depth-only", "default": False, "controls": ["depth"], "passes": []},
+]}
+
+
+def test_the_backend_is_the_shots_else_the_preferences_else_the_engines():
+    assert ep.generation_backend("wan-vace", "animatediff", REPORT) == "wan-vace"
+    assert ep.generation_backend("", "animatediff", REPORT) == "animatediff"
+    assert ep.generation_backend("", "", REPORT) == "previz"
+    assert ep.generation_backend("", "", None) == ""  # the engine could not be asked: it chooses
+    assert ep.report_default_backend({"backends": [{"name": "a"}]}) == ""
+
+
+def test_generate_exports_the_chosen_passes_plus_those_the_backend_needs():
+    chosen = ["depth", "pose", "camera"]
+    assert ep.passes_to_export(chosen, REPORT, "previz") == ["depth", "pose", "camera", "shading", "normal", "objects"]
+    assert ep.added_passes(["shading", "objects"], REPORT, "previz") == ["depth", "normal"]
+    assert ep.passes_to_export(chosen, REPORT, "animatediff") == chosen
+    # Without a report, or for a backend it does not list, the artist's choice stands.
+    assert ep.passes_to_export(chosen, None, "previz") == chosen
+    assert ep.passes_to_export(chosen, REPORT, "a-plug-in") == chosen
+    assert ep.passes_to_export(chosen, {"backends": [{"name": "animatediff"}]}, "animatediff") == chosen  # no `passes`
+
+
+def test_weights_are_offered_and_sent_only_for_controls_the_backend_lets_the_artist_set():
+    assert ep.weighted_controls(WEIGHTED, REPORT, "animatediff") == ["depth", "pose"]
+    assert ep.weighted_controls(WEIGHTED, REPORT, "depth-only") == ["depth"]
+    assert ep.weighted_controls(WEIGHTED, REPORT, "previz") == []  # it needs every control it takes
+    assert ep.no_weights_note(REPORT, "previz") == "previz uses shading, depth, normal, objects; no weights"
+    chosen = {"depth": 0.8, "pose": 0.5}
+    assert ep.control_weights(chosen, REPORT, "animatediff") == chosen
+    assert ep.control_weights(chosen, REPORT, "depth-only") == {"depth": 0.8}
+    assert ep.control_weights(chosen, REPORT, "previz") is None  # the backend's own controls, no refused pose
+    assert ep.control_weights(None, REPORT, "animatediff") is None
+    request = ep.GenerateRequest(backend="previz", weights=ep.control_weights(chosen, REPORT, "previz"))
+    assert "--control" not in request.arguments("/b", "/t")
+    # Without a report, or for a backend it does not list, the artist's weights go as set: the engine judges them.
+    assert ep.weighted_controls(WEIGHTED, None, "previz") == list(WEIGHTED)
+    assert ep.control_weights(chosen, None, "") == ep.control_weights(chosen, REPORT, "a-plug-in") == chosen
 
 
 def _event(kind, at, **fields):

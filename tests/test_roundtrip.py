@@ -1,12 +1,13 @@
 """The round trip inside Blender, on real bpy with the real engine as a child process:
 Generate → takes as strips → accept, regenerate, review → save and reopen; cancel; failure;
-the headless script.
+the headless script; the default backend (previz), whose passes Generate adds.
 
 The add-on runs as users get it: the built extension installed into a fresh bpy process
 (tests/roundtrip_scenarios.py, one process per scenario); this process then opens the
 .blend files it saved. The engine runs the `wan-vace` backend on tiny random-weight models
 with the real architecture (engine/random_models.py), found through the add-on's model
-folder (MODEL_FOLDER/wan-vace/pipeline), on a 5-frame 64x36 demo shot.
+folder (MODEL_FOLDER/wan-vace/pipeline), and the default `previz` backend on the weights
+Blockcast ships (engine/previz/weights), on a 5-frame 64x36 demo shot.
 """
 
 import hashlib
@@ -137,6 +138,19 @@ def test_engine_failure_is_reported_in_its_words_and_changes_nothing(scenario, d
     assert "has no weights: the engine loads .safetensors only" in report["generate"]
     assert report["strips"] == 0 and not report["running_job"]
     assert take_folders(tmp_path) == [] and sha256(demo_blend) == before
+
+
+def test_generate_with_the_default_backend_exports_the_passes_it_needs(scenario):
+    """No backend named and no Check Engine: the engine's default (previz, its weights in
+    engine/previz/weights) needs shading, normal and objects, which the default passes lack."""
+    report = scenario("previz")
+    assert report["generate"] == ["FINISHED"] and report["strips"] == 1
+    assert not report["report_before"] and "previz" in report["known_backends"]  # asked once, kept
+    assert report["chosen"] == ["depth", "pose", "camera"]
+    assert report["bundle_passes"] == ["camera", "depth", "normal", "objects", "pose", "shading"]
+    assert (report["take"], report["backend"]) == ("take-001-previz-s0", "previz")
+    assert report["controls"] == ["depth", "normal", "objects", "shading"]
+    assert report["size"] == [64, 36] and report["frames"] == [f"{f:04d}.png" for f in range(1, 6)]
 
 
 def test_headless_script_does_the_chain_and_never_touches_the_input(demo_blend, model_folders, tmp_path):

@@ -18,9 +18,10 @@ from pathlib import Path
 import bpy
 
 from ...engine.bundle import camera as camera_math
-from ..engine_process import EXIT_CANCELLED, EngineError, EngineProcess, GenerateRequest, generation_size, local_models
+from ..engine_process import (EXIT_CANCELLED, EngineError, EngineProcess, GenerateRequest, control_weights,
+                              generation_backend, generation_size, local_models, passes_to_export)
 from ..generation_progress import GenerationProgress
-from ..preferences import engine_default_backend, engine_setup, model_folder, takes_root
+from ..preferences import engine_report, engine_setup, model_folder, takes_root
 from ..strip_layout import PREFIX, LayoutError, next_seed
 from ..take_folders import TakeRecordError, new_bundle_dir, read_take, shot_takes_dir
 from . import errors, sequencer
@@ -180,18 +181,22 @@ def _export_size(scene, size):
 
 
 def shot_job(scene, shot, prefs, passes, size=None):
-    """A job exporting `shot` and generating it with its settings (`scene.blockcast`)."""
+    """A job exporting `shot` and generating it with its settings (`scene.blockcast`). It
+    exports the chosen `passes` plus those the backend needs (the previz backend needs the
+    shading, normal and objects passes, which the default pass choice leaves out)."""
     settings = scene.blockcast.shot_generation_settings(shot.name, create=True)
-    backend = settings.backend or prefs.default_backend or engine_default_backend()
+    setup = engine_setup(prefs)
+    report = engine_report(setup)
+    backend = generation_backend(settings.backend, prefs.default_backend, report)
     request = GenerateRequest(
         backend=backend, prompt=settings.prompt, negative=settings.negative_prompt, seed=settings.seed,
-        takes=settings.takes, steps=settings.steps, weights=settings.weights(), device=prefs.device,
-        size=generation_size(settings.long_side, *_export_size(scene, size)),
+        takes=settings.takes, steps=settings.steps, weights=control_weights(settings.weights(), report, backend),
+        device=prefs.device, size=generation_size(settings.long_side, *_export_size(scene, size)),
         models=local_models(model_folder(prefs), backend))
     takes_dir = shot_takes_dir(takes_root(prefs), bpy.data.filepath, shot.name)
     bundle_dir = new_bundle_dir(takes_dir)
-    steps = iter_export_shot(scene, shot, bundle_dir, passes, size)
-    return GenerationJob(scene, shot.name, request, engine_setup(prefs), takes_dir, bundle_dir, steps)
+    steps = iter_export_shot(scene, shot, bundle_dir, passes_to_export(passes, report, backend), size)
+    return GenerationJob(scene, shot.name, request, setup, takes_dir, bundle_dir, steps)
 
 
 def regenerate_job(scene, strip, prefs):
