@@ -21,7 +21,7 @@ def settings(job, blendfile, output_root):
     return {
         "blendfile": str(blendfile), "scene": job.scene, "shots": shots_json(job.shots),
         "output_root": str(output_root), "chunk_size": job.chunk_size, "takes": job.takes,
-        "takes_per_task": job.takes_per_task, "seed": job.seed, "backend": job.backend, "passes": job.passes,
+        "takes_per_task": job.takes_per_task, "seed": job.seed, "backend": job.backend, "passes": job.export_passes,
         "prompt": job.prompt, "steps": job.steps, "generation_size": job.generation_size,
         "models": ";".join(job.models), "device": job.device,
         "gpu_task_type": "misc" if job.allow_cpu_generation else GPU_TASK_TYPE,

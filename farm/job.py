@@ -8,8 +8,29 @@ from dataclasses import dataclass, field
 
 from .layout import LayoutError, chunk_ranges, format_range, shot_folder
 
-DEFAULT_BACKEND = "animatediff"  # the engine's default; `previz` takes over once it ships
-DEFAULT_PASSES = "depth,pose,camera"
+DEFAULT_BACKEND = "previz"  # the engine's default (engine/backends/__init__.py)
+DEFAULT_PASSES = "depth,pose,camera"  # the artist's choice; a job adds the passes its backend needs
+
+# The bundle passes each built-in backend cannot do without, as `python -m engine backends --json`
+# lists them (`passes`; a test keeps the two in step). The job writers run without the engine's
+# environment, so they cannot ask it. A backend not listed here needs none, or is a plug-in the
+# job writers do not know: its generation task then says which passes the bundle lacks.
+BACKEND_PASSES = {"previz": ("shading", "depth", "normal", "objects")}
+
+
+def _pass_names(passes):
+    return [name.strip() for name in passes.split(",") if name.strip()]
+
+
+def added_passes(passes, backend):
+    """The passes `backend` needs that `passes` ('depth,pose,camera') lacks."""
+    return [name for name in BACKEND_PASSES.get(backend, ()) if name not in _pass_names(passes)]
+
+
+def passes_for_backend(passes, backend):
+    """`passes` plus those `backend` needs, so the export gives generation the bundle it asks for
+    (previz: + shading,normal,objects, which Cycles renders more slowly)."""
+    return ",".join(_pass_names(passes) + added_passes(passes, backend))
 
 
 @dataclass(frozen=True)
@@ -55,6 +76,11 @@ class FarmJob:
                               (self.takes_per_task, "takes per task")):
             if number < 1:
                 raise LayoutError(f"{label} must be at least 1, not {number}")
+
+    @property
+    def export_passes(self):
+        """What the export tasks export: the chosen passes and those the backend needs."""
+        return passes_for_backend(self.passes, self.backend)
 
     @property
     def device(self):

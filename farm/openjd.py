@@ -33,7 +33,8 @@ def _parameters(job):
                objectType="FILE", dataFlow="NONE"),
         _param("Blender", "STRING", "Blender's executable (or scripts/bpy-blender for the bpy-module venv).",
                default="blender"),
-        _param("Passes", "STRING", "Passes to export.", default=job.passes),
+        _param("Passes", "STRING", "Passes to export, with those the Backend needs (previz: shading, depth, "
+               "normal, objects); add them when choosing another backend here.", default=job.export_passes),
         _param("Takes", "INT", "Takes per shot (seeds Seed, Seed+1, ...).", default=job.takes, minValue=1),
         _param("TakesPerTask", "INT", "Takes one generation task makes (models load once per task).",
                default=job.takes_per_task, minValue=1),

@@ -16,6 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from blockcast_import import REPO_ROOT, import_blockcast  # noqa: E402
 from export_passes import script_args  # noqa: E402
 
+sys.path.insert(0, str(REPO_ROOT))
+from farm import openjd  # noqa: E402
+from farm.job import DEFAULT_BACKEND, DEFAULT_PASSES, FarmJob, FarmShot, select_shots  # noqa: E402
+from farm.layout import LayoutError  # noqa: E402
+
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="make_openjd", description=__doc__.splitlines()[0])
@@ -27,9 +32,11 @@ def build_parser():
     parser.add_argument("--takes-per-task", type=int, default=1,
                         help="takes per generation task (default: %(default)s)")
     parser.add_argument("--chunk", type=int, default=24, help="frames per export task (default: %(default)s)")
-    parser.add_argument("--backend", default=None, help="engine backend (default: the engine's)")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, help="engine backend (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="first take's seed (default: %(default)s)")
-    parser.add_argument("--passes", default=None, help="passes to export (default: depth,pose,camera)")
+    parser.add_argument("--passes", default=DEFAULT_PASSES,
+                        help="passes to export (default: %(default)s); the passes the backend needs are added "
+                             "(previz: shading,normal,objects, rendered with Cycles: a slower export)")
     parser.add_argument("--prompt", default="", help="prompt for every take")
     parser.add_argument("--steps", type=int, default=0, help="denoising steps (default: the backend's)")
     parser.add_argument("--generation-size", default="", help="generation size WxH (default: the backend's)")
@@ -51,15 +58,13 @@ def build_parser():
 def farm_job(scene, blend_path, args):
     from blockcast.addon.blender.shots import scene_shots
 
-    from farm.job import FarmJob, FarmShot, select_shots
-
     shots = [FarmShot(s.name, s.frame_start, s.frame_end) for s in scene_shots(scene)]
     wanted = [name.strip() for name in args.shots.split(",")] if args.shots else None
-    options = {key: value for key, value in (("backend", args.backend), ("passes", args.passes)) if value}
     return FarmJob(name=Path(blend_path).stem, scene=scene.name, shots=select_shots(shots, wanted),
                    chunk_size=args.chunk, takes=args.takes, takes_per_task=args.takes_per_task, seed=args.seed,
-                   prompt=args.prompt, steps=args.steps, generation_size=args.generation_size, models=args.model,
-                   allow_cpu_generation=args.allow_cpu_generation, **options)
+                   backend=args.backend, passes=args.passes, prompt=args.prompt, steps=args.steps,
+                   generation_size=args.generation_size, models=args.model,
+                   allow_cpu_generation=args.allow_cpu_generation)
 
 
 def main(argv=None):
@@ -67,10 +72,6 @@ def main(argv=None):
     import bpy
 
     import_blockcast()
-    sys.path.insert(0, str(REPO_ROOT))
-    from farm import openjd
-    from farm.layout import LayoutError
-
     try:
         if args.blend:
             if not Path(args.blend).is_file():
@@ -94,7 +95,7 @@ def main(argv=None):
     template = openjd.write_job(args.out, openjd.build_template(job), values)
     chunks = sum(len(shot.chunks(job.chunk_size)) for shot in job.shots)
     print(f"make_openjd: wrote {template} ({len(job.shots)} shot(s), {chunks} export chunk(s), "
-          f"{job.takes} take(s) per shot)")
+          f"{job.takes} take(s) per shot, backend {job.backend}, passes {job.export_passes})")
     return 0
 
 

@@ -20,7 +20,8 @@ scene = bpy.context.scene
 for name, frame in (("sh010", 1), ("sh 020", 30)):
     scene.timeline_markers.new(name, frame=frame).camera = scene.camera
 settings = scene.blockcast_farm
-report = {"panel": hasattr(bpy.types, "BLOCKCAST_PT_farm"), "all_shots": json.loads(settings.shots_json)}
+report = {"panel": hasattr(bpy.types, "BLOCKCAST_PT_farm"), "all_shots": json.loads(settings.shots_json),
+          "defaults": [settings.backend, settings.passes]}
 try:
     bpy.ops.blockcast.write_farm_job()
 except RuntimeError as exc:  # operators that report ERROR raise in background mode
@@ -54,6 +55,7 @@ def test_write_farm_job_writes_openjd_and_flamenco_jobs_for_the_chosen_shots(tmp
     assert result.returncode == 0 and lines, result.stdout + result.stderr
     report = json.loads(lines[0][len("REPORT "):])
     assert report["panel"]
+    assert report["defaults"] == ["previz", "depth,pose,camera"]  # the job adds the passes previz needs
     assert report["all_shots"] == [["sh010", 1, 29], ["sh 020", 30, 48]]
     assert "save the .blend first" in report["unsaved"]
     assert report["shots"] == [["sh 020", 30, 48]] and report["write"] == ["FINISHED"]
@@ -66,6 +68,7 @@ def test_write_farm_job_writes_openjd_and_flamenco_jobs_for_the_chosen_shots(tmp
     assert steps["GenerateTakes"]["hostRequirements"]["amounts"][0]["name"] == "amount.worker.gpu"
     defaults = {p["name"]: p.get("default") for p in template["parameterDefinitions"]}
     assert (defaults["Takes"], defaults["TakesPerTask"], defaults["Device"]) == (3, 2, "cuda")
+    assert (defaults["Backend"], defaults["Passes"]) == ("previz", "depth,pose,camera,shading,normal,objects")
     values = json.loads((job_dir / "parameters.json").read_text())
     assert (job_dir / values["BlendFile"]).resolve() == (tmp_path / "shots.blend").resolve()
     assert (job_dir / values["OutputDir"]).resolve() == (job_dir / "output").resolve()
@@ -74,3 +77,4 @@ def test_write_farm_job_writes_openjd_and_flamenco_jobs_for_the_chosen_shots(tmp
     assert flamenco["type"] == "blockcast" and flamenco["settings"]["blendfile"] == str(tmp_path / "shots.blend")
     assert json.loads(flamenco["settings"]["shots"]) == [["sh 020", 30, 48]]
     assert (flamenco["settings"]["takes"], flamenco["settings"]["gpu_task_type"]) == (3, "blockcast-gpu")
+    assert flamenco["settings"]["passes"] == "depth,pose,camera,shading,normal,objects"

@@ -6,6 +6,10 @@
 // is built from settings and Manager variables ({blender}, {blockcast}, {blockcast_python}),
 // which the Manager maps per worker platform.
 
+// The bundle passes each built-in backend cannot do without: farm/job.py's BACKEND_PASSES (a test
+// keeps them in step). Added at compile time, so a backend chosen at submission gets its passes.
+const BACKEND_PASSES = { previz: ["shading", "depth", "normal", "objects"] };
+
 const JOB_TYPE = {
     label: "Blockcast",
     description: "Blockcast: export passes, generate takes and assemble them for the chosen shots",
@@ -24,9 +28,9 @@ const JOB_TYPE = {
         { key: "takes_per_task", type: "int32", default: 1, propargs: { min: 1 }, visible: "submission",
           description: "Takes per generation task (models load once per task)" },
         { key: "seed", type: "int32", default: 0, visible: "submission", description: "Seed of each shot's first take" },
-        { key: "backend", type: "string", default: "animatediff", visible: "submission", description: "Engine backend" },
+        { key: "backend", type: "string", default: "previz", visible: "submission", description: "Engine backend" },
         { key: "passes", type: "string", default: "depth,pose,camera", visible: "submission",
-          description: "Passes to export" },
+          description: "Passes to export; those the backend needs are added (previz: shading, normal, objects)" },
         { key: "prompt", type: "string", default: "", visible: "submission", description: "Prompt for every take" },
         { key: "steps", type: "int32", default: 0, propargs: { min: 0 }, visible: "submission",
           description: "Denoising steps; 0 is the backend's default" },
@@ -76,8 +80,9 @@ function exportTasks(job, settings, shot) {
             argsBefore: ["--factory-startup"],
             blendfile: settings.blendfile,
             args: ["--python-exit-code", "1", "-P", script(settings, "export_passes.py"), "--",
-                   "--scene", settings.scene, "--shot", shot.name, "--frames", frames, "--passes", settings.passes,
-                   "--out", joinPath(settings.output_root, "chunks", shot.folder, frames), "--skip-done", "--overwrite"],
+                   "--scene", settings.scene, "--shot", shot.name, "--frames", frames, "--passes", exportPasses(settings),
+                   "--out", joinPath(settings.output_root, "chunks", shot.folder, frames),
+                   "--skip-done", "--overwrite"],
         }));
         job.addTask(task);
         tasks.push(task);
@@ -116,6 +121,14 @@ function generateTasks(settings, shot, merge) {
         tasks.push(task);
     }
     return tasks;
+}
+
+// The chosen passes plus those the backend needs, as farm/job.py's passes_for_backend().
+function exportPasses(settings) {
+    const names = settings.passes.split(",").map((name) => name.trim()).filter((name) => name);
+    const needed = Object.prototype.hasOwnProperty.call(BACKEND_PASSES, settings.backend)
+        ? BACKEND_PASSES[settings.backend].filter((name) => names.indexOf(name) < 0) : [];
+    return names.concat(needed).join(",");
 }
 
 // [{name, folder, first, last}] from the JSON setting; the folder name matches farm/layout.py's shot_folder().

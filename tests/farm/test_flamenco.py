@@ -10,7 +10,7 @@ import pytest
 from conftest import BPY_BLENDER, ENGINE_PYTHON, REPO_ROOT, check, run, take_records
 
 from farm import flamenco_job  # conftest put the repository on sys.path
-from farm.job import FarmJob, FarmShot
+from farm.job import BACKEND_PASSES, FarmJob, FarmShot, passes_for_backend
 from farm.layout import chunk_ranges, format_range, shot_folder
 
 JOB_TYPE = REPO_ROOT / "farm" / "flamenco" / "blockcast.js"
@@ -55,6 +55,40 @@ def test_compile_job_authors_export_merge_generate_and_assembly_tasks(tmp_path):
     assert {t["type"] for t in cpu["tasks"] if t["name"].startswith("generate-")} == {"misc"}
 
 
+def _export_passes(compiled):
+    """The --passes of the export tasks (one value when they all agree)."""
+    found = set()
+    for task in compiled["tasks"]:
+        if task["name"].startswith("export-"):
+            args = task["commands"][0]["parameters"]["args"]
+            found.add(args[args.index("--passes") + 1])
+    return found
+
+
+def test_the_default_job_generates_with_previz_and_exports_the_passes_it_needs():
+    job = tiny_job([FarmShot("sh010", 1, 4)])
+    settings = flamenco_job.settings(job, "/s/d.blend", "/s/o")
+    assert (settings["backend"], settings["passes"]) == ("previz", "depth,pose,camera,shading,normal,objects")
+    compiled = compile_job(settings)
+    assert _export_passes(compiled) == {"depth,pose,camera,shading,normal,objects"}
+    generate = next(t for t in compiled["tasks"] if t["name"].startswith("generate-"))["commands"][0]["parameters"]
+    assert generate["args"][generate["args"].index("--backend") + 1] == "previz"
+    # A job submitted with the job type's own defaults (Flamenco's add-on) gets them too.
+    defaults = {s["key"]: s.get("default") for s in compiled["settings"]}
+    assert defaults["backend"] == "previz"
+    bare = {key: value for key, value in settings.items() if key not in ("backend", "passes")}
+    assert _export_passes(compile_job(bare)) == {passes_for_backend(defaults["passes"], "previz")}
+
+
+@pytest.mark.parametrize("backend", [*BACKEND_PASSES, "animatediff", "a-plug-in", "constructor"])
+def test_the_job_type_adds_the_same_backend_passes_as_the_job_writers(backend):
+    """A backend chosen in Flamenco's submission form gets the passes farm/job.py would add (and a
+    name every JavaScript object has, `constructor`, is no backend)."""
+    settings = flamenco_job.settings(tiny_job([FarmShot("sh010", 1, 2)]), "/s/d.blend", "/s/o")
+    settings.update(backend=backend, passes="depth, pose")
+    assert _export_passes(compile_job(settings)) == {passes_for_backend("depth, pose", backend)}
+
+
 def test_bad_settings_fail_compilation_with_a_message():
     settings = flamenco_job.settings(tiny_job([FarmShot("a b", 1, 2)]), "/s/d.blend", "/s/o")
     settings["shots"] = json.dumps([["a b", 1, 2], ["a_b", 3, 4]])
@@ -86,7 +120,7 @@ def _in_dependency_order(tasks):
 
 
 def test_every_emitted_command_runs_for_real(two_shot_blend, tiny_models, farm_env, finished_job, tmp_path):
-    job = tiny_job([FarmShot("sh 020", 4, 6)], chunk_size=2, steps=2, generation_size="64x36",
+    job = tiny_job([FarmShot("sh 020", 4, 6)], backend="animatediff", chunk_size=2, steps=2, generation_size="64x36",
                    models=tiny_models, allow_cpu_generation=True)
     output = tmp_path / "output"
     tasks = compile_job(flamenco_job.settings(job, two_shot_blend, output))["tasks"]

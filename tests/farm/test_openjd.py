@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import (BLENDER_PYTHON, ENGINE_PYTHON, OPENJD, REPO_ROOT, check, file_hashes, kill_tree, make_openjd,
-                      openjd_run, run, take_records, tiny_job_args)
+from conftest import (BLENDER_PYTHON, BPY_BLENDER, ENGINE_PYTHON, OPENJD, REPO_ROOT, check, file_hashes, kill_tree,
+                      make_openjd, openjd_run, run, take_records, tiny_job_args)
 from openjd.model import StepParameterSpaceIterator, create_job, decode_job_template, preprocess_job_parameters
 
 SHOTS = ("sh010", "sh_020")
@@ -66,6 +66,35 @@ def test_generation_requires_a_gpu_worker_unless_cpu_is_allowed(two_shot_blend, 
     check(make_openjd(two_shot_blend, tmp_path / "cpu", "--allow-cpu-generation"))
     job, _ = tasks_of(tmp_path / "cpu")
     assert all(step.hostRequirements is None for step in job.steps)
+
+
+def test_the_default_job_generates_with_previz_and_exports_the_passes_it_needs(two_shot_blend, tmp_path):
+    result = check(make_openjd(two_shot_blend, tmp_path / "default"))
+    assert "backend previz, passes depth,pose,camera,shading,normal,objects" in result.stdout
+    job, _ = tasks_of(tmp_path / "default")
+    assert (job.parameters["Backend"].value, job.parameters["Passes"].value) == (
+        "previz", "depth,pose,camera,shading,normal,objects")
+    check(make_openjd(two_shot_blend, tmp_path / "chosen", "--passes", "depth,shading", "--backend", "previz"))
+    assert tasks_of(tmp_path / "chosen")[0].parameters["Passes"].value == "depth,shading,normal,objects"
+    check(make_openjd(two_shot_blend, tmp_path / "animatediff", "--backend", "animatediff"))
+    assert tasks_of(tmp_path / "animatediff")[0].parameters["Passes"].value == "depth,pose,camera"
+
+
+def test_a_default_previz_job_runs_with_its_cycles_passes_merged_from_chunks(two_shot_blend, farm_env, tmp_path):
+    """The default backend end to end: chunks with the Cycles passes previz needs merge into the
+    whole shot's bundle, and previz (shipped with Blockcast, no download) makes the take."""
+    job_dir = tmp_path / "job"
+    check(make_openjd(two_shot_blend, job_dir, "--shots", "sh010", "--chunk", "2", "--steps", "2",
+                      "--allow-cpu-generation", "--blender", BPY_BLENDER))
+    check(openjd_run(job_dir, farm_env))
+    output = job_dir / "output"
+    takes = take_records(output)
+    assert [(name, take["backend"]) for name, (take, _) in takes.items()] == [
+        ("takes/sh010/batch-001-001/take-001-previz-s0", "previz")]
+    whole = tmp_path / "whole"
+    check(run([BLENDER_PYTHON, REPO_ROOT / "scripts" / "export_passes.py", two_shot_blend, "--shot", "sh010",
+               "--passes", "depth,pose,camera,shading,normal,objects", "--out", whole, "--quiet"], cwd=REPO_ROOT))
+    assert file_hashes(output / "bundles" / "sh010", skip=["controls"]) == file_hashes(whole)
 
 
 def test_make_openjd_refuses_unknown_shots_and_existing_jobs(two_shot_blend, tmp_path):
