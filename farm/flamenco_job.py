@@ -24,7 +24,7 @@ def settings(job, blendfile, output_root):
         "takes_per_task": job.takes_per_task, "seed": job.seed, "backend": job.backend, "passes": job.export_passes,
         "prompt": job.prompt, "steps": job.steps, "generation_size": job.generation_size,
         "models": ";".join(job.models), "device": job.device,
-        "gpu_task_type": "misc" if job.allow_cpu_generation else GPU_TASK_TYPE,
+        "gpu_task_type": "misc" if job.cpu_generation else GPU_TASK_TYPE,
     }
 
 

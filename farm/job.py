@@ -16,6 +16,8 @@ DEFAULT_PASSES = "depth,pose,camera"  # the artist's choice; a job adds the pass
 # environment, so they cannot ask it. A backend not listed here needs none, or is a plug-in the
 # job writers do not know: its generation task then says which passes the bundle lacks.
 BACKEND_PASSES = {"previz": ("shading", "depth", "normal", "objects")}
+# Backends made to run on a CPU: their generation tasks go to any worker, not only GPU ones.
+CPU_BACKENDS = {"previz"}
 
 
 def _pass_names(passes):
@@ -83,9 +85,14 @@ class FarmJob:
         return passes_for_backend(self.passes, self.backend)
 
     @property
+    def cpu_generation(self):
+        """Whether generation may run on CPU workers: asked for, or a backend made for CPUs (previz)."""
+        return self.allow_cpu_generation or self.backend in CPU_BACKENDS
+
+    @property
     def device(self):
         """A GPU job fails rather than crawl on a CPU; a CPU-allowed one takes what is there."""
-        return "auto" if self.allow_cpu_generation else "cuda"
+        return "auto" if self.cpu_generation else "cuda"
 
 
 def select_shots(all_shots, wanted=None):

@@ -108,7 +108,7 @@ def build_template(job):
                                      {"name": "FirstTake", "type": "INT",
                                       "range": "1-{{Param.Takes}}:{{Param.TakesPerTask}}"}],
         "combination": "ShotFolder * FirstTake"}, ["MergeChunks"],
-        **({} if job.allow_cpu_generation else {"hostRequirements": GPU_REQUIREMENT}))
+        **({} if job.cpu_generation else {"hostRequirements": GPU_REQUIREMENT}))
     # SIGTERM first on cancel: the engine stops at its next step and removes the take it was making.
     generate["script"]["actions"]["onRun"]["cancelation"] = {"mode": "NOTIFY_THEN_TERMINATE"}
     assemble = _blender_step("Assemble", "farm_assemble.py", [

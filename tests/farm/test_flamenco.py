@@ -34,7 +34,7 @@ def test_job_type_parses():
 
 def test_compile_job_authors_export_merge_generate_and_assembly_tasks(tmp_path):
     shots = [FarmShot("sh010", 1, 5), FarmShot("sh 020/b", 6, 8)]
-    job = tiny_job(shots, chunk_size=2, takes=5, takes_per_task=2)
+    job = tiny_job(shots, backend="animatediff", chunk_size=2, takes=5, takes_per_task=2)
     tasks = compile_job(flamenco_job.settings(job, "/studio/demo.blend", "/studio/out"))["tasks"]
     by_name = {task["name"]: task for task in tasks}
     exports = [t["name"] for t in tasks if t["name"].startswith("export-")]
@@ -51,8 +51,9 @@ def test_compile_job_authors_export_merge_generate_and_assembly_tasks(tmp_path):
     export = by_name["export-sh_020_b-6-7"]["commands"][0]
     assert export["type"] == "blender-render" and export["parameters"]["blendfile"] == "/studio/demo.blend"
     assert export["parameters"]["args"][export["parameters"]["args"].index("--shot") + 1] == "sh 020/b"
-    cpu = compile_job(flamenco_job.settings(tiny_job(shots, allow_cpu_generation=True), "/s/d.blend", "/s/o"))
-    assert {t["type"] for t in cpu["tasks"] if t["name"].startswith("generate-")} == {"misc"}
+    for cpu_job in (tiny_job(shots, backend="animatediff", allow_cpu_generation=True), tiny_job(shots)):  # previz
+        cpu = compile_job(flamenco_job.settings(cpu_job, "/s/d.blend", "/s/o"))
+        assert {t["type"] for t in cpu["tasks"] if t["name"].startswith("generate-")} == {"misc"}
 
 
 def _export_passes(compiled):

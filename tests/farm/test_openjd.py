@@ -57,14 +57,17 @@ def test_template_validates_and_lays_out_the_tasks(two_shot_blend, tiny_models, 
 
 
 def test_generation_requires_a_gpu_worker_unless_cpu_is_allowed(two_shot_blend, tmp_path):
-    check(make_openjd(two_shot_blend, tmp_path / "gpu", "--takes", "2"))
+    check(make_openjd(two_shot_blend, tmp_path / "gpu", "--takes", "2", "--backend", "animatediff"))
     job, _ = tasks_of(tmp_path / "gpu")
     requirements = {step.name: step.hostRequirements for step in job.steps}
     assert [(a.name, a.min) for a in requirements["GenerateTakes"].amounts] == [("amount.worker.gpu", 1)]
     assert [requirements[name] for name in ("ExportPasses", "MergeChunks", "Assemble")] == [None, None, None]
     assert json.loads((tmp_path / "gpu" / "template.json").read_text())["parameterDefinitions"][-1]["default"] == "cuda"
-    check(make_openjd(two_shot_blend, tmp_path / "cpu", "--allow-cpu-generation"))
+    check(make_openjd(two_shot_blend, tmp_path / "cpu", "--allow-cpu-generation", "--backend", "animatediff"))
     job, _ = tasks_of(tmp_path / "cpu")
+    assert all(step.hostRequirements is None for step in job.steps)
+    check(make_openjd(two_shot_blend, tmp_path / "previz"))  # the default backend is made for CPUs
+    job, _ = tasks_of(tmp_path / "previz")
     assert all(step.hostRequirements is None for step in job.steps)
 
 
