@@ -8,6 +8,8 @@ checkpointed into --work every --save-every steps and on Ctrl-C, and the same co
 continues from it; with no checkpoint, --init FOLDER starts from existing weights (the
 shipped ones, to fine-tune) instead of from scratch. Every checkpoint also writes the EMA
 weights to --out (swapped in whole), so an interrupted run still leaves a usable model.
+When the last step is done, a colour calibration is fitted on training clips (the
+sampler's pull towards grey, measured and undone; --calibrate-only refits it).
 """
 
 import argparse
@@ -31,8 +33,8 @@ from engine.previz import appearance, model  # noqa: E402
 
 
 def load_clip(clip_dir):
-    """(conditions (F, C, H, W), target (F, 3, H, W)) for one clip, through the same control
-    code the engine uses at generation time; the target is each object's colour ratio."""
+    """(conditions (F, C, H, W), object ids (F, H, W), {object id: colour ratio}) for one
+    clip, through the same control code the engine uses at generation time."""
     bundle = read_bundle(clip_dir / "bundle")
     width, height = model.native_size(bundle.width, bundle.height)
     built = control_frames.build_controls(bundle, list(model.CONTROL_KINDS), width, height)
@@ -42,22 +44,56 @@ def load_clip(clip_dir):
     if beauty.shape[1:3] != clay.shape[1:3]:
         raise ValueError(f"{clip_dir}: beauty is {beauty.shape[2]}x{beauty.shape[1]}, the native size is "
                          f"{width}x{height}: render the dataset at the native size")
-    target = appearance.encode_ratio(appearance.paint(ids, appearance.object_ratios(beauty, clay, ids)))
-    return model.conditions(built), target.transpose(0, 3, 1, 2).astype(np.float32)
+    return model.conditions(built), ids, appearance.object_ratios(beauty, clay, ids)
 
 
-def load_dataset(folder):
+def clip_folders(folder):
     clips = sorted(p for p in Path(folder).glob("clip_*") if p.is_dir())
     if not clips:
         raise SystemExit(f"no clips in {folder}: make them with scripts/make_previz_dataset.py --out {folder}")
+    return clips
+
+
+def load_dataset(folder):
+    """All frames' conditions and targets (each object's colour ratio, encoded), as float16."""
+    clips = clip_folders(folder)
     conditions, targets = [], []
     for number, clip in enumerate(clips, 1):
-        condition, target = load_clip(clip)
+        condition, ids, ratios = load_clip(clip)
         conditions.append(condition.astype(np.float16))
-        targets.append(target.astype(np.float16))
+        targets.append(appearance.encode_ratio(appearance.paint(ids, ratios)).transpose(0, 3, 1, 2).astype(np.float16))
         if number % 50 == 0 or number == len(clips):
             print(f"[train] loaded {number}/{len(clips)} clips", file=sys.stderr, flush=True)
     return np.concatenate(conditions), np.concatenate(targets), len(clips)
+
+
+def fit_calibration(weights, folder, clip_count, steps=20):
+    """Gains that give the sampled colours the training data's spread: chroma (distance from
+    grey) and luminance, each the ratio of the data's mean to the samples' mean over objects."""
+    sampler = model.PrevizSampler(weights)
+    chroma, grey = {"data": [], "sampled": []}, {"data": [], "sampled": []}
+    clips = clip_folders(folder)
+    for number, clip in enumerate(clips[:: max(1, len(clips) // clip_count)][:clip_count], 1):
+        condition, ids, truth = load_clip(clip)
+        for seed in (0, 1):
+            sampled = appearance.pool_by_object(sampler.sample(condition, seed, steps), ids)
+            for object_id, ratio in sampled.items():
+                for key, value in (("data", truth[object_id]), ("sampled", ratio)):
+                    luma = float(np.dot(value, appearance.LUMA))
+                    chroma[key].append(float(np.linalg.norm(value - luma)))
+                    grey[key].append(luma)
+        print(f"[train] calibration {number}/{clip_count}", file=sys.stderr, flush=True)
+    return {"chroma_gain": round(float(np.mean(chroma["data"]) / np.mean(chroma["sampled"])), 3),
+            "luminance_gain": round(float(np.mean(grey["data"]) / np.mean(grey["sampled"])), 3),
+            "luminance_spread": model.LUMINANCE_SPREAD,
+            "fitted_on": f"{clip_count} training clips x 2 seeds, {steps} steps"}
+
+
+def calibrate(weights, folder, clip_count):
+    info = json.loads((Path(weights) / "previz.json").read_text(encoding="utf-8"))
+    calibration = fit_calibration(weights, folder, clip_count)
+    model.write_info(weights, info["training"], calibration)
+    print(f"[train] calibration {calibration}", file=sys.stderr)
 
 
 def augment(torch, condition, target, generator):
@@ -97,7 +133,13 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--save-every", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--calibration-clips", type=int, default=32,
+                        help="training clips to fit the colour calibration on once training ends (0: skip)")
+    parser.add_argument("--calibrate-only", action="store_true", help="only refit the calibration of --out")
     args = parser.parse_args(argv)
+    if args.calibrate_only:
+        calibrate(args.out, args.data, args.calibration_clips)
+        return 0
 
     import torch
 
@@ -108,17 +150,19 @@ def main(argv=None):
     if args.init and not (args.work / "checkpoint.pt").exists():
         from diffusers import UNet2DModel
         unet = UNet2DModel.from_pretrained(args.init / "unet", use_safetensors=True)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    unet.to(device)
     ema = {name: value.detach().clone() for name, value in unet.state_dict().items()}
     optimiser = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(args.seed)
     step, seconds = 0, 0.0
     checkpoint_path = args.work / "checkpoint.pt"
     if checkpoint_path.exists():
-        state = torch.load(checkpoint_path, weights_only=True)
+        state = torch.load(checkpoint_path, weights_only=True, map_location=device)
         unet.load_state_dict(state["unet"])
         ema = state["ema"]
         optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"])
+        generator.set_state(state["generator"].cpu())
         step, seconds = state["step"], state["seconds"]
         print(f"[train] resuming at step {step} ({seconds / 60:.1f} min trained)", file=sys.stderr)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -155,6 +199,7 @@ def main(argv=None):
             condition, target = augment(torch, conditions[index].float(), targets[index].float(), generator)
             noise = torch.randn(target.shape, generator=generator)
             timesteps = torch.randint(scheduler.config.num_train_timesteps, (args.batch,), generator=generator)
+            condition, target, noise, timesteps = (t.to(device) for t in (condition, target, noise, timesteps))
             noisy = scheduler.add_noise(target, noise, timesteps)
             velocity = scheduler.get_velocity(target, noise, timesteps)
             prediction = unet(torch.cat([noisy, condition], dim=1), timesteps).sample
@@ -187,6 +232,8 @@ def main(argv=None):
         log.close()
     checkpoint()
     print(f"[train] step {step}, {seconds / 60:.1f} min trained; weights in {args.out}", file=sys.stderr)
+    if step >= args.steps and args.calibration_clips:
+        calibrate(args.out, args.data, args.calibration_clips)
     return 0
 
 

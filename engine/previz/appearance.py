@@ -14,6 +14,7 @@ import numpy as np
 
 RATIO_MAX = 2.5
 BACKGROUND = 0  # object index of pixels that hit nothing: they keep the clay pass (the world)
+LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # Rec. 709 weights of linear RGB
 _DARK = 1e-3     # linear clay sum under which an object's ratio is unknown (kept at 1)
 
 
@@ -82,6 +83,20 @@ def pool_by_object(encoded, ids):
             continue
         ratios[int(object_id)] = decode_ratio(np.median(encoded[ids == object_id], axis=0)).astype(np.float32)
     return ratios
+
+
+def calibrate(ratios, chroma_gain=1.0, luminance_gain=1.0, luminance_spread=1.0):
+    """Each object's colour ratio pushed away from its grey (its luma, so hue changes leave
+    brightness alone) by `chroma_gain`, its grey moved towards the shot's mean grey (`luminance_spread` 1 keeps it, 0 gives every object the
+    shot's brightness), and all scaled by `luminance_gain`. See model.PrevizSampler.calibration."""
+    greys = {object_id: float(np.dot(ratio, LUMA)) for object_id, ratio in ratios.items()}
+    shot_grey = float(np.mean(list(greys.values()))) if greys else 1.0
+    calibrated = {}
+    for object_id, ratio in ratios.items():
+        grey = greys[object_id]
+        new_grey = shot_grey + luminance_spread * (grey - shot_grey)
+        calibrated[object_id] = np.clip((new_grey + chroma_gain * (ratio - grey)) * luminance_gain, 0, RATIO_MAX)
+    return calibrated
 
 
 def compose(clay8, ids, ratios):

@@ -27,6 +27,10 @@ SIZE_MULTIPLE = 8               # three 2x downsamplings
 CONTROL_KINDS = ("shading", "depth", "normal", "objects")
 CONDITION_CHANNELS = 8          # shading 3 + disparity 1 + normals 3 + object outlines 1
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+# How much of each object's own sampled brightness to keep (0: all at the shot's mean). The
+# blocking cannot know a material's brightness, so invented light/dark contrasts between
+# objects only fight the shot's lighting; hue is where the model's choices go.
+LUMINANCE_SPREAD = 0.25
 
 
 def native_size(width, height):
@@ -68,14 +72,22 @@ def new_model():
     return UNet2DModel(**unet_config()), DDPMScheduler(**scheduler_config())
 
 
-def save(folder, unet, scheduler, training):
-    """Write the weights folder; `training` (data, steps, time, hardware) goes into previz.json."""
+def save(folder, unet, scheduler, training, calibration=None):
+    """Write the weights folder; `training` (data, steps, time, hardware) and `calibration`
+    (see PrevizSampler.calibration) go into previz.json."""
     folder = Path(folder)
     unet.save_pretrained(folder / "unet", safe_serialization=True)
     scheduler.save_pretrained(folder / "scheduler")
+    write_info(folder, training, calibration)
+
+
+def write_info(folder, training, calibration=None):
     record = {"format": FORMAT, "format_version": FORMAT_VERSION, "native_area": NATIVE_AREA,
-              "controls": list(CONTROL_KINDS), "training": training}
-    (folder / "previz.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+              "controls": list(CONTROL_KINDS), "training": training,
+              "calibration": calibration or {"chroma_gain": 1.0, "luminance_gain": 1.0}}
+    temp = Path(folder) / ".previz.json.partial"
+    temp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    temp.replace(Path(folder) / "previz.json")
 
 
 class PrevizSampler:
@@ -97,6 +109,16 @@ class PrevizSampler:
         self.unet = UNet2DModel.from_pretrained(folder / "unet", use_safetensors=True).to(device).eval()
         self.scheduler = DDIMScheduler.from_pretrained(folder / "scheduler")
         self.device = torch.device(device)
+
+    @property
+    def calibration(self):
+        """appearance.calibrate's arguments: a few sampling steps pull colours towards the data's
+        mean, so chroma and luminance gains fitted on training clips after training restore
+        their spread; luminance_spread is LUMINANCE_SPREAD unless the weights say otherwise."""
+        fitted = self.info.get("calibration", {})
+        return {"chroma_gain": float(fitted.get("chroma_gain", 1.0)),
+                "luminance_gain": float(fitted.get("luminance_gain", 1.0)),
+                "luminance_spread": float(fitted.get("luminance_spread", LUMINANCE_SPREAD))}
 
     def sample(self, condition, seed, steps, on_step=lambda step, total: None, check_cancel=lambda: None,
                chunk=16):

@@ -132,3 +132,14 @@ def test_metrics_on_known_cases():
     shifted = np.stack([frames[0], np.roll(frames[0], 1, axis=1)])
     flows[0, ..., 0] = 1.0  # everything moved one pixel right
     assert metrics.warp_error(shifted, flows) < metrics.warp_error(shifted, np.zeros_like(flows))
+
+
+def test_calibration_moves_hue_and_leaves_each_objects_brightness_to_the_spread():
+    ratios = {1: np.array([0.4, 0.8, 1.2]), 2: np.array([1.0, 1.0, 1.0])}
+    luma = {k: float(np.dot(v, appearance.LUMA)) for k, v in ratios.items()}
+    vivid = appearance.calibrate(ratios, chroma_gain=1.5)
+    assert all(np.dot(vivid[k], appearance.LUMA) == pytest.approx(luma[k]) for k in ratios)
+    assert np.ptp(vivid[1]) == pytest.approx(1.5 * np.ptp(ratios[1]))
+    even = appearance.calibrate(ratios, luminance_spread=0.0, luminance_gain=1.2)
+    shot = np.mean(list(luma.values())) * 1.2
+    assert all(np.dot(even[k], appearance.LUMA) == pytest.approx(shot) for k in ratios)
