@@ -1,9 +1,9 @@
 """Contact sheet of a pass bundle: one row per sampled frame, one column per pass.
 
-    python scripts/contact_sheet.py BUNDLE [--out sheet.png] [--rows 4] [--width 256]
+    python scripts/contact_sheet.py BUNDLE [--take TAKE_DIR ...] [--out sheet.png] [--rows 4] [--width 256]
 
-A picture to check a shot's passes at a glance (the engine's take sheets add generated
-frames beside these).
+A picture to check a shot's passes at a glance; with --take, each take's generated frame
+sits beside the passes it was made from.
 """
 
 import argparse
@@ -70,11 +70,16 @@ def pass_images(bundle, frame):
     return images
 
 
-def contact_sheet(bundle, rows=4, cell_width=256):
+def take_images(take_dir, frame):
+    """(label, PIL image) of a take's frame, labelled with the take's folder name."""
+    return (Path(take_dir).name, Image.open(Path(take_dir) / "frames" / f"{frame:04d}.png"))
+
+
+def contact_sheet(bundle, rows=4, cell_width=256, takes=()):
     frames = [bundle.frames[round(i)] for i in np.linspace(0, len(bundle.frames) - 1, min(rows, len(bundle.frames)))]
     cell_height = round(cell_width * bundle.height / bundle.width)
     label_height = 14
-    grid = [pass_images(bundle, frame) for frame in frames]
+    grid = [pass_images(bundle, frame) + [take_images(take, frame) for take in takes] for frame in frames]
     columns = len(grid[0])
     sheet = Image.new("RGB", (columns * cell_width, label_height + len(frames) * cell_height), (24, 24, 24))
     draw = ImageDraw.Draw(sheet)
@@ -94,14 +99,20 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, help="PNG to write (default: BUNDLE/contact_sheet.png)")
     parser.add_argument("--rows", type=int, default=4)
     parser.add_argument("--width", type=int, default=256, help="width of each cell in pixels")
+    parser.add_argument("--take", type=Path, action="append", default=[],
+                        help="a take folder made from this bundle: its frames become a column (repeatable)")
     args = parser.parse_args(argv)
     try:
         bundle = read_bundle(args.bundle)
+        for take in args.take:
+            missing = [f for f in bundle.frames if not (take / "frames" / f"{f:04d}.png").is_file()]
+            if missing:
+                raise BundleError(f"{take} is not a take of {args.bundle}: it lacks frame(s) {missing[:3]}")
     except BundleError as exc:
         print(f"contact_sheet: error: {exc}", file=sys.stderr)
         return 1
     out = args.out or args.bundle.parent / f"{args.bundle.name}_contact_sheet.png"
-    contact_sheet(bundle, args.rows, args.width).save(out)
+    contact_sheet(bundle, args.rows, args.width, args.take).save(out)
     print(f"contact_sheet: wrote {out}")
     return 0
 
