@@ -46,7 +46,7 @@ class PrevizBackend(Backend):
 
         self.sampler = PrevizSampler(models["previz"].path, device.kind)
         self.settings = {"dtype": "float32", "scheduler": "DDIM", "prompt": "not used (the seed picks the look)",
-                         "trained": self.sampler.info.get("training", {})}
+                         "trained": self.sampler.info.get("training", {}), "calibration": self.sampler.calibration}
 
     def generate(self, request, hooks):
         from ..previz.model import conditions
@@ -58,7 +58,7 @@ class PrevizBackend(Backend):
         encoded = self.sampler.sample(conditions(small), request.seed, request.steps, hooks.on_step,
                                       hooks.check_cancel)
         small_ids = np.stack([np.asarray(image, np.int64) for image in small["objects"]])
-        ratios = appearance.pool_by_object(encoded, small_ids)
+        ratios = appearance.calibrate(appearance.pool_by_object(encoded, small_ids), **self.sampler.calibration)
         frames = np.empty((request.num_frames, request.height, request.width, 3), np.uint8)
         for index, (clay, ids) in enumerate(zip(request.controls["shading"], request.controls["objects"])):
             hooks.check_cancel()
