@@ -51,6 +51,7 @@ def main(argv=None):
 
     blockcast = import_blockcast()
     from blockcast.addon.blender import errors
+    from blockcast.addon.blender.blend_files import open_scene
     from blockcast.addon.blender.export import bundle_is_current, export_shot
     from blockcast.addon.blender.shots import parse_frame_range, resolve_shot
 
@@ -65,13 +66,7 @@ def main(argv=None):
             print(f"[export] frame {done}/{total}", file=sys.stderr, flush=True)
 
     try:
-        if args.blend:
-            if not Path(args.blend).is_file():
-                raise errors.UserError(f"{args.blend} does not exist: pass the path of a .blend file")
-            bpy.ops.wm.open_mainfile(filepath=str(Path(args.blend).resolve()), load_ui=False)
-        scene = bpy.data.scenes.get(args.scene) if args.scene else bpy.context.scene
-        if scene is None:
-            raise errors.UserError(f"no scene named {args.scene!r}: the file has {', '.join(bpy.data.scenes.keys())}")
+        scene = open_scene(args.blend, args.scene)
         frames = parse_frame_range(args.frames) if args.frames else None
         shot = resolve_shot(scene, args.shot, frames)
         if args.skip_done and bundle_is_current(args.out, scene, shot, args.passes, args.size):

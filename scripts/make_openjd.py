@@ -72,20 +72,17 @@ def main(argv=None):
     import bpy
 
     import_blockcast()
+    from blockcast.addon.blender.blend_files import open_scene
+    from blockcast.addon.blender.errors import UserError
+
     try:
-        if args.blend:
-            if not Path(args.blend).is_file():
-                raise LayoutError(f"{args.blend} does not exist: pass the path of a saved .blend file")
-            bpy.ops.wm.open_mainfile(filepath=str(Path(args.blend).resolve()), load_ui=False)
+        scene = open_scene(args.blend, args.scene)
         if not bpy.data.filepath:
             raise LayoutError("the .blend is not saved: the farm exports from a saved file")
-        scene = bpy.data.scenes.get(args.scene) if args.scene else bpy.context.scene
-        if scene is None:
-            raise LayoutError(f"no scene named {args.scene!r}: the file has {', '.join(bpy.data.scenes.keys())}")
         if (args.out / openjd.TEMPLATE).exists() and not args.overwrite:
             raise LayoutError(f"{args.out} already holds a job: choose another job folder or pass --overwrite")
         job = farm_job(scene, bpy.data.filepath, args)
-    except LayoutError as exc:
+    except (LayoutError, UserError) as exc:
         print(f"make_openjd: error: {exc}", file=sys.stderr)
         return 1
     engine_python = args.engine_python or args.blockcast_dir / ".venv-engine" / "bin" / "python"

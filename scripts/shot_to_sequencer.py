@@ -83,18 +83,12 @@ def main(argv=None):
     import_blockcast()
     from blockcast.addon import preferences, properties
     from blockcast.addon.blender import errors
-    from blockcast.addon.blender.blend_files import save_blend
+    from blockcast.addon.blender.blend_files import open_scene, save_blend
     from blockcast.addon.blender.generation import JOB_ERRORS, shot_job
     from blockcast.addon.blender.shots import resolve_shot
 
     try:
-        if args.blend:
-            if not Path(args.blend).is_file():
-                raise errors.UserError(f"{args.blend} does not exist: pass the path of a .blend file")
-            try:
-                bpy.ops.wm.open_mainfile(filepath=str(Path(args.blend).resolve()), load_ui=False)
-            except RuntimeError as exc:
-                raise errors.UserError(f"cannot open {args.blend}: {str(exc).strip()}") from None
+        scene = open_scene(args.blend, args.scene)
         source = Path(bpy.data.filepath).resolve() if bpy.data.filepath else None
         save = args.save.resolve()
         if source == save:
@@ -104,9 +98,6 @@ def main(argv=None):
         if not hasattr(bpy.types.Scene, "blockcast"):  # no installed Blockcast extension: use this checkout's
             properties.register()
             _REGISTERED.append(properties)
-        scene = bpy.data.scenes.get(args.scene) if args.scene else bpy.context.scene
-        if scene is None:
-            raise errors.UserError(f"no scene named {args.scene!r}: the file has {', '.join(bpy.data.scenes.keys())}")
         shot = resolve_shot(scene, args.shot)
         _apply_shot_options(scene.blockcast.shot_generation_settings(shot.name, create=True), args)
         settings = scene.blockcast
