@@ -49,7 +49,7 @@ def evaluate_clip(backend, clip, seed, steps):
     built = build_controls(bundle, list(CONTROL_KINDS), bundle.width, bundle.height)
     frames = bundle.frames
     return {
-        "name": clip.name, "built": built,
+        "name": clip.name, "bundle": bundle, "built": built,
         "generated": generate(backend, bundle, built, seed, steps),
         "blender": np.stack([read_png(clip / "beauty" / f"{f:04d}.png")[..., :3] for f in frames]),
         "clay": np.stack([bundle.shading(f)[..., :3] for f in frames]),
@@ -166,13 +166,12 @@ def main(argv=None):
         print(f"[eval] clip {number}/{len(folders)} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     result = measure(clips)
     result["clips"], result["seed"], result["steps"] = len(clips), args.seed, args.steps
-    result["weights"] = backend.sampler.info.get("training", {})
+    result["weights"] = {"training": backend.sampler.info.get("training", {}), "calibration": backend.sampler.calibration}
     print(f"previz on {len(clips)} held-out clips ({args.data}), seed {args.seed}, {args.steps} steps")
     print(table(result))
     if args.grid:
         shown = clips[: args.grid_rows]
-        others = [generate(backend, read_bundle(args.data / clip["name"] / "bundle"), clip["built"], args.seed + 1,
-                           args.steps) for clip in shown]
+        others = [generate(backend, clip["bundle"], clip["built"], args.seed + 1, args.steps) for clip in shown]
         grid(shown, others, args.grid)
         print(f"grid: {args.grid}")
     if args.json:

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import sys
 import time
 import uuid
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine import controls as control_frames  # noqa: E402
 from engine.bundle import read_bundle  # noqa: E402
 from engine.bundle.png import read_png  # noqa: E402
+from engine.bundle.storage import partial_dir, remove_leftovers, swap_into_place  # noqa: E402
 from engine.previz import appearance, model  # noqa: E402
 
 
@@ -111,14 +111,12 @@ def augment(torch, condition, target, generator):
 
 
 def atomic_save_weights(folder, unet, scheduler, training):
+    """Write the weights folder whole or not at all, clearing what a killed run left beside it."""
     folder = Path(folder)
-    temp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.partial")
+    remove_leftovers(folder.parent, folder.name)
+    temp = partial_dir(folder)
     model.save(temp, unet, scheduler, training)
-    old = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.replaced")
-    if folder.exists():
-        folder.rename(old)
-    temp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+    swap_into_place(temp, folder)
 
 
 def main(argv=None):

@@ -31,6 +31,26 @@ def remove_leftovers(folder, name="*"):
             shutil.rmtree(leftover, ignore_errors=True)
 
 
+def partial_dir(final_dir):
+    """A fresh hidden `.NAME.partial-*` folder path beside `final_dir`, for a writer to fill."""
+    final_dir = Path(final_dir)
+    return final_dir.parent / f".{final_dir.name}.partial-{uuid.uuid4().hex[:8]}"
+
+
+def swap_into_place(temp_dir, final_dir):
+    """Rename the finished `temp_dir` to `final_dir`; a folder already there is moved aside
+    first and removed after, so `final_dir` is always either the old or the new whole folder."""
+    final_dir = Path(final_dir)
+    previous = None
+    if final_dir.exists():
+        previous = final_dir.parent / f".{final_dir.name}.replaced-{uuid.uuid4().hex[:8]}"
+        os.rename(final_dir, previous)
+    os.rename(temp_dir, final_dir)
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
+    return final_dir
+
+
 def check_output_dir(final_dir, overwrite=False):
     """Refuse early (before any rendering) when the bundle could not be written there."""
     final_dir = Path(final_dir)
@@ -54,7 +74,7 @@ class BundleWriter:
         self.final_dir = Path(final_dir).absolute()
         self.overwrite = overwrite
         check_output_dir(self.final_dir, overwrite)
-        self.temp_dir = self.final_dir.parent / f".{self.final_dir.name}.partial-{uuid.uuid4().hex[:8]}"
+        self.temp_dir = partial_dir(self.final_dir)
 
     def __enter__(self):
         # A killed earlier run leaves its hidden partial (or swapped-out) folder; one writer per
@@ -97,11 +117,4 @@ class BundleWriter:
     def commit(self, manifest):
         """Write the manifest last, then swap the finished folder into place."""
         self.write_json(MANIFEST_NAME, manifest)
-        previous = None
-        if self.final_dir.exists():
-            previous = self.final_dir.parent / f".{self.final_dir.name}.replaced-{uuid.uuid4().hex[:8]}"
-            os.rename(self.final_dir, previous)
-        os.rename(self.temp_dir, self.final_dir)
-        if previous is not None:
-            shutil.rmtree(previous, ignore_errors=True)
-        return self.final_dir
+        return swap_into_place(self.temp_dir, self.final_dir)
