@@ -7,6 +7,7 @@ import numpy as np
 
 from . import png
 from .camera import parse_re10k
+from .cast import Cast, CastError
 from .pose import COCO18_KEYPOINTS
 from .schema import MANIFEST_NAME, PASS_FILES, SCHEMA_NAME, SCHEMA_VERSION, is_per_frame, schema_compatible
 from .storage import BundleError
@@ -45,6 +46,24 @@ class Bundle:
         self.height = int(self.manifest["resolution"]["height"])
         self.passes = self.manifest["passes"]
         self.actors = self.manifest["actors"]
+        try:
+            self.cast = Cast.from_json(self.manifest.get("cast"))
+        except CastError as exc:
+            raise BundleError(f"{manifest_path}: {exc}: re-export the shot's passes") from None
+
+    def inside(self, relative):
+        """The bundle file at `relative`, refused (BundleError) unless it resolves, after
+        symlinks, inside the bundle folder: a bundle.json never makes a reader look elsewhere."""
+        root = self.root.resolve()
+        target = (root / relative).resolve()
+        if not isinstance(relative, str) or not relative or target == root or root not in target.parents:
+            raise BundleError(f"{self.root / MANIFEST_NAME} names {relative!r}, which is outside the bundle folder: "
+                              "re-export the shot's passes")
+        return target
+
+    def object_names(self):
+        """Object index k (k >= 1) of the objects pass is object_names()[k - 1]; [] without the pass."""
+        return list(self.passes.get("objects", {}).get("objects", [])) if self.has("objects") else []
 
     def has(self, pass_name):
         return pass_name in self.passes

@@ -1,7 +1,7 @@
 """The pass bundle's manifest: names, versions and file layout (see docs/bundle.md)."""
 
 SCHEMA_NAME = "blockcast.bundle"
-SCHEMA_VERSION = "1.1"  # major.minor: readers accept any minor of their major
+SCHEMA_VERSION = "1.2"  # major.minor: readers accept any minor of their major
 MANIFEST_NAME = "bundle.json"
 
 # Per-frame paths are patterns with {frame} (the Blender frame number); others are plain paths.
