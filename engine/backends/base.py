@@ -7,7 +7,7 @@ one take per call. Class attributes stay torch-free so `python -m engine backend
 instant; torch and diffusers are imported inside `load`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,12 @@ class Request:
     height: int
     init_video: list | None = None
     strength: float = 0.6
+    # The cast (engine.bundle.cast.Cast) and what the engine read of it, for backends that
+    # keep identity across shots; all optional so a backend that ignores them need not care.
+    cast: object = None                  # the bundle's Cast
+    object_names: list = field(default_factory=list)   # objects pass index k -> object_names[k-1]
+    references: dict = field(default_factory=dict)     # cast member name -> list of PIL RGB images
+    shot_reference: object = None        # PIL RGB image for the shot's palette/grade, or None
 
 
 def snap(value, multiple):
