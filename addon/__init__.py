@@ -1,10 +1,10 @@
 """Registers the add-on's modules; each module owns one concern."""
 
 from . import operators, operators_generate, operators_takes, panels, panels_sequencer, preferences, properties
-from . import operators_farm, panels_farm, properties_farm
+from . import operators_cast, operators_farm, panels_cast, panels_farm, properties_farm
 
 _MODULES = (preferences, properties, operators, operators_generate, operators_takes, panels, panels_sequencer)
-_MODULES += (properties_farm, operators_farm, panels_farm)
+_MODULES += (operators_cast, panels_cast, properties_farm, operators_farm, panels_farm)
 
 
 def register():

@@ -24,6 +24,7 @@ CANCEL_GRACE_S = 10.0
 OUTPUT_DRAIN_S = 5.0  # after exit, how long to wait for output still held open by a grandchild
 CHECK_TIMEOUT_S = 60.0
 EXIT_CANCELLED = 130
+TAKE_REFERENCE = "reference.png"  # where the engine keeps the shot reference a take used
 
 
 class EngineError(Exception):
@@ -83,16 +84,20 @@ class GenerateRequest:
     weights: dict | None = None        # control kind -> weight; None: the backend's defaults
     device: str = "auto"
     models: dict = field(default_factory=dict)  # role -> hub id or local folder
+    reference: str = ""                # the shot's reference image (PNG/JPEG file); "": none
 
     @classmethod
-    def from_take(cls, record, seed, device="auto"):
-        """The request that made a take (its take.json), with another seed: one take like it."""
+    def from_take(cls, record, seed, device="auto", take_dir=None):
+        """The request that made a take (its take.json), with another seed: one take like it. The
+        shot reference it used is the copy the engine kept in the take folder (reference.png)."""
         parameters = record.get("parameters", {})
         requested = parameters.get("requested_size")
+        kept = Path(take_dir) / TAKE_REFERENCE if take_dir is not None else None
         return cls(backend=record["backend"], prompt=record.get("prompt", ""),
                    negative=record.get("negative_prompt", ""), seed=seed, takes=1, steps=parameters.get("steps") or 0,
                    size=tuple(requested) if requested else None, weights=parameters.get("controls"), device=device,
-                   models={role: model["source"] for role, model in record.get("models", {}).items()})
+                   models={role: model["source"] for role, model in record.get("models", {}).items()},
+                   reference=str(kept) if kept is not None and kept.is_file() else "")
 
     def arguments(self, bundle, out):
         """`generate` arguments for this request."""
@@ -108,6 +113,8 @@ class GenerateRequest:
             args += ["--control", ",".join(f"{kind}={weight:g}" for kind, weight in self.weights.items())]
         for role, spec in sorted(self.models.items()):
             args += ["--model", f"{role}={spec}"]
+        if self.reference:
+            args += ["--reference", str(self.reference)]
         return args
 
 
@@ -235,6 +242,12 @@ def control_weights(weights, report, backend):
         return None
     allowed = weighted_controls(weights, report, backend)
     return {kind: weight for kind, weight in weights.items() if kind in allowed} or None
+
+
+def ignored_fields(report, backend):
+    """The request fields `backend` does not use (its report entry's `ignores`: prompt,
+    negative_prompt, guidance, references, shot_reference, descriptions); none without a report."""
+    return set((backend_entry(report, backend) or {}).get("ignores", []))
 
 
 def no_weights_note(report, backend):

@@ -1,13 +1,18 @@
 """The 3D View sidebar's "Blockcast" tab: actors, shots, pass export and generation."""
 
+from pathlib import Path
+
 import bpy
 
 from ..engine.bundle.schema import PASSES
 from .blender.actors import scene_actors
 from .blender.generation import running_job
-from .engine_process import added_passes, generation_backend, no_weights_note, weighted_controls
+from .blender.sequencer import shot_takes
+from .engine_process import added_passes, generation_backend, ignored_fields, no_weights_note, weighted_controls
 from .preferences import ENGINE_CHECK, preferences
 from .properties import CONTROL_KINDS, pass_property_name, weight_property_name
+from .strip_layout import PREFIX
+from .take_folders import cached_take_notes, take_number
 
 
 class _BlockcastPanel:
@@ -86,6 +91,30 @@ def draw_control_weights(layout, context, shot):
         layout.label(text=no_weights_note(report, backend), icon="INFO")
 
 
+def draw_field(layout, data, prop, ignored, field, backend):
+    """A request field, with a note beside it when the shot's backend does not use it."""
+    row = layout.row()
+    row.prop(data, prop)
+    if field in ignored:
+        row.label(text=f"{backend} ignores this", icon="INFO")
+
+
+def draw_last_take_notes(layout, scene, shot_name):
+    """What the shot's latest take followed and left out (its take.json understood/ignored)."""
+    takes = shot_takes(scene, shot_name)
+    if not takes:
+        return
+    latest = max(takes, key=lambda strip: take_number(strip.get(PREFIX + "take")))
+    notes = cached_take_notes(Path(latest[PREFIX + "take_json"]).parent)
+    if not notes or not any(notes):
+        return
+    box = layout.box()
+    box.label(text=f"Last take ({latest[PREFIX + 'take']})", icon="SEQUENCE")
+    for heading, lines, icon in (("Understood", notes[0], "CHECKMARK"), ("Ignored", notes[1], "CANCEL")):
+        for line in lines:
+            box.label(text=f"{heading}: {line}", icon=icon)
+
+
 def draw_job_status(layout):
     """The running generation's progress and a Cancel button (also used by the sequencer panel)."""
     job = running_job()
@@ -108,8 +137,11 @@ class BLOCKCAST_PT_generate(_BlockcastPanel, bpy.types.Panel):
         if shot is None:
             layout.operator("blockcast.add_shot_generation", icon="ADD")
         else:
-            layout.prop(shot, "prompt")
-            layout.prop(shot, "negative_prompt")
+            _, backend = _shot_backend(context, shot)
+            ignored = ignored_fields(ENGINE_CHECK["report"], backend)
+            draw_field(layout, shot, "prompt", ignored, "prompt", backend)
+            draw_field(layout, shot, "negative_prompt", ignored, "negative_prompt", backend)
+            draw_field(layout, shot, "reference_image", ignored, "shot_reference", backend)
             row = layout.row(align=True)
             row.prop(shot, "seed")
             row.prop(shot, "takes")
@@ -119,10 +151,14 @@ class BLOCKCAST_PT_generate(_BlockcastPanel, bpy.types.Panel):
             row.prop(shot, "steps")
             row.prop(shot, "long_side")
             draw_control_weights(layout, context, shot)
+            draw_last_take_notes(layout, context.scene, shot.name)
         actors = scene_actors(context.scene)
         if actors:
             column = layout.column(align=True)
-            column.label(text="Actors")
+            row = column.row()
+            row.label(text="Actors")
+            if shot is not None and "descriptions" in ignored:
+                row.label(text=f"{backend} ignores descriptions", icon="INFO")
             for actor in actors:
                 column.prop(actor, '["blockcast_description"]', text=actor.get("blockcast_name", actor.name))
         if not draw_job_status(layout):

@@ -1,11 +1,19 @@
 """Per-scene Blockcast settings (`scene.blockcast`): what to export, where, at what size, and how
-each shot is generated (prompt, seed, takes, backend, control weights)."""
+each shot is generated (prompt, seed, takes, backend, control weights, reference image); and the
+scene's cast (`scene.blockcast_cast`): every actor's and prop's look, shared by all its shots.
+
+The cast is read back for export as raw ID properties (addon/blender/cast.py), so its layout
+here is the stored format addon/cast.py documents: keep names, and the Role enum's numbers."""
 
 import bpy
-from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
-                       StringProperty)
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty,
+                       IntProperty, PointerProperty, StringProperty)
+from bpy.types import PropertyGroup
 
 from ..engine.bundle.schema import DEFAULT_PASSES, PASSES
+from .blender.actors import is_actor
+from .blender.export import GEOMETRY_TYPES
+from .cast import ROLE_NUMBERS
 from .preferences import known_backends
 from .rigs import PRESETS
 
@@ -64,6 +72,9 @@ class BlockcastShotGeneration(bpy.types.PropertyGroup):
         "backend": StringProperty(name="Backend", search=_backend_search,
                                   description="Generation backend; empty: the default from the add-on preferences"),
         "steps": IntProperty(name="Steps", min=0, description="Denoising steps; 0: the backend's default"),
+        "reference_image": StringProperty(
+            name="Reference Image", subtype="FILE_PATH",
+            description="A PNG or JPEG whose palette and light the shot's takes follow (sent as --reference)"),
         "long_side": IntProperty(name="Long Side", min=0, subtype="PIXEL",
                                  description="Generation size's long side (the shot's aspect is kept); "
                                              "0: the backend's default"),
@@ -128,13 +139,95 @@ class BlockcastSceneSettings(bpy.types.PropertyGroup):
         return found
 
 
+_LOOK_SEED_HELP = "Seed of the look (colours the model picks); off: "
+
+
+def _is_geometry(_owner, obj):
+    return obj.type in GEOMETRY_TYPES
+
+
+def _is_actor(_owner, obj):
+    return is_actor(obj)
+
+
+class BlockcastCastObject(PropertyGroup):
+    """One object of a cast member, and its locked colour."""
+
+    __annotations__ = {
+        "object": PointerProperty(name="Object", type=bpy.types.Object, poll=_is_geometry,
+                                  description="A rendered object that is part of this actor or prop"),
+        "use_color": BoolProperty(name="Lock Colour", description="Every shot gives this object this colour"),
+        "color": FloatVectorProperty(name="Colour", subtype="COLOR_GAMMA", size=3, min=0.0, max=1.0,
+                                     default=(0.8, 0.8, 0.8), description="The object's albedo (sRGB)"),
+    }
+
+
+class BlockcastCastReference(PropertyGroup):
+    __annotations__ = {
+        "filepath": StringProperty(name="Reference", subtype="FILE_PATH",
+                                   description="A PNG or JPEG of how this actor or prop looks; copied into "
+                                               "every shot's bundle"),
+    }
+
+
+class BlockcastCastMember(PropertyGroup):
+    """An actor (its armature; name and description live on it) or a prop (named objects)."""
+
+    __annotations__ = {
+        "role": EnumProperty(name="Role", default="prop", items=[
+            ("actor", "Actor", "A proxy actor: its armature's meshes", "ARMATURE_DATA", ROLE_NUMBERS["actor"]),
+            ("prop", "Prop", "Named objects", "OBJECT_DATA", ROLE_NUMBERS["prop"])]),
+        "actor": PointerProperty(name="Actor", type=bpy.types.Object, poll=_is_actor,
+                                 description="The actor's armature"),
+        "description": StringProperty(name="Description", description="How the prop looks (colour words work)"),
+        "objects": CollectionProperty(type=BlockcastCastObject),
+        "references": CollectionProperty(type=BlockcastCastReference),
+        "use_look_seed": BoolProperty(name="Own Look Seed", description=_LOOK_SEED_HELP + "the cast's"),
+        "look_seed": IntProperty(name="Look Seed", min=0),
+    }
+
+    def display_name(self):
+        if self.role == "actor" and self.actor is not None:
+            return str(self.actor.get("blockcast_name", self.actor.name))
+        return self.name
+
+
+class BlockcastCast(PropertyGroup):
+    """The scene's cast: one look per actor and prop, the same in every shot."""
+
+    __annotations__ = {
+        "use_look_seed": BoolProperty(name="Look Seed", description=_LOOK_SEED_HELP + "each take's seed"),
+        "look_seed": IntProperty(name="Seed", min=0, description="The same look seed gives the same looks in "
+                                                                 "every shot"),
+        "members": CollectionProperty(type=BlockcastCastMember),
+        "active_member": IntProperty(name="Active Cast Member", min=0),
+    }
+
+    def member_of_actor(self, armature):
+        return next((m for m in self.members if m.role == "actor" and m.actor == armature), None)
+
+    def member_of_object(self, obj):
+        """The member `obj` belongs to (props: listed; actors: its meshes' entries), or None."""
+        return next((m for m in self.members if any(entry.object == obj for entry in m.objects)), None)
+
+    def active(self):
+        index = self.active_member
+        return self.members[index] if 0 <= index < len(self.members) else None
+
+
+_CLASSES = (BlockcastShotGeneration, BlockcastSceneSettings, BlockcastCastObject, BlockcastCastReference,
+            BlockcastCastMember, BlockcastCast)
+
+
 def register():
-    bpy.utils.register_class(BlockcastShotGeneration)
-    bpy.utils.register_class(BlockcastSceneSettings)
+    for cls in _CLASSES:
+        bpy.utils.register_class(cls)
     bpy.types.Scene.blockcast = PointerProperty(type=BlockcastSceneSettings)
+    bpy.types.Scene.blockcast_cast = PointerProperty(type=BlockcastCast)
 
 
 def unregister():
+    del bpy.types.Scene.blockcast_cast
     del bpy.types.Scene.blockcast
-    bpy.utils.unregister_class(BlockcastSceneSettings)
-    bpy.utils.unregister_class(BlockcastShotGeneration)
+    for cls in reversed(_CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -84,3 +84,51 @@ def control_frames(record, kind):
     first, last = take_frame_range(record)
     files = [folder / f"{frame:04d}.png" for frame in range(first, last + 1)]
     return files if files and all(f.is_file() for f in files) else []
+
+
+def take_look(record):
+    """(look seed, {object name: "#rrggbb"}) a take's objects looked like (take.json "look");
+    TakeRecordError for a take made before looks were recorded."""
+    look = record.get("look")
+    if not isinstance(look, dict) or not isinstance(look.get("objects"), dict):
+        raise TakeRecordError(f"take {record.get('take')!r} records no look (made by an older engine): "
+                              "generate a new take to lock its look")
+    return look.get("look_seed"), {str(name): str(colour) for name, colour in look["objects"].items()}
+
+
+def take_notes(record):
+    """(understood, ignored): what the take's engine followed and left out, as short lines."""
+    return ([str(line) for line in record.get("understood") or []],
+            [str(line) for line in record.get("ignored") or []])
+
+
+def project_cast_dir(take_dir):
+    """Blockcast's folder for reference crops locked from a project's takes: beside its shots'
+    folders (TAKES_ROOT/<project>/cast/), as looks belong to the scene, not to one shot."""
+    return Path(take_dir).resolve().parent.parent / "cast"
+
+
+def take_number(take_id):
+    """3 for "take-003-previz-s2": takes are numbered in the order they were made; 0 if unnumbered."""
+    found = re.match(r"^take-(\d+)", str(take_id))
+    return int(found.group(1)) if found else 0
+
+
+_NOTES_CACHE = {}  # take.json path -> (modification time, notes): panels redraw often
+
+
+def cached_take_notes(take_dir):
+    """take_notes of a take folder, read once per change of its take.json; None when unreadable."""
+    path = Path(take_dir) / TAKE_RECORD
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    cached = _NOTES_CACHE.get(str(path))
+    if cached is None or cached[0] != stamp:
+        try:
+            cached = (stamp, take_notes(read_take(take_dir)))
+        except TakeRecordError:
+            cached = (stamp, None)
+        _NOTES_CACHE[str(path)] = cached
+    return cached[1]

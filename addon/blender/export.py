@@ -7,6 +7,7 @@ leaves no bundle behind and never a half one.
 """
 
 import hashlib
+import shutil
 from contextlib import contextmanager
 
 import bpy
@@ -18,7 +19,9 @@ from ...engine.bundle import camera as camera_math
 from ...engine.bundle import depth as depth_math
 from ...engine.bundle import pose as pose_math
 from ...engine.bundle.schema import PASS_FILES, SCHEMA_NAME, SCHEMA_VERSION
+from ..cast import CastInputError
 from . import actors as actor_rigs
+from .cast import scene_cast
 from .camera import camera_frame_record, check_camera
 from ..passes import camera_space_normals, forward_flow, linear_to_srgb8, normal_preview
 from .render import CYCLES_PASSES, pass_renderer
@@ -138,6 +141,10 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
     check_camera(camera)
     width, height = _resolution(scene, resolution)
     actors = actor_rigs.scene_actors(scene)
+    try:
+        cast, reference_copies = scene_cast(scene)  # checks every reference image before any rendering
+    except CastInputError as exc:
+        raise ExportError(str(exc)) from None
     cycles_passes = [name for name in passes if name in CYCLES_PASSES]
     frames = shot.frames
     source_frame = scene.frame_current
@@ -145,6 +152,7 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
         with BundleWriter(out_dir, overwrite) as writer, \
                 pass_renderer(scene, camera, width, height, cycles_passes) as renderer, \
                 _object_pass_indices(scene, actors) as (object_names, actor_of_index):
+            _copy_references(writer, reference_copies)
             renderer.set_frame(frames[0])
             depsgraph = renderer.view_layer.depsgraph  # exists once the copy has been evaluated
             _check_actors(actors, depsgraph)
@@ -177,10 +185,16 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
             if "pose" in passes:
                 writer.write_json(PASS_FILES["pose"]["joints"], {
                     "keypoints": list(pose_math.COCO18_KEYPOINTS), "frames": joint_frames})
-            manifest = _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names)
+            manifest = _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast)
             return writer.commit(manifest)
     finally:
         scene.frame_set(source_frame)
+
+
+def _copy_references(writer, reference_copies):
+    """The cast's reference images, into the bundle's cast/ folder (the writer's temp folder)."""
+    for copy in reference_copies:
+        shutil.copyfile(copy.source, writer.path(copy.relative))
 
 
 def _write_cycles_passes(writer, result, record, frame, passes, actor_of_index):
@@ -233,7 +247,7 @@ def bundle_is_current(out_dir, scene, shot, passes=None, resolution=None):
     )
 
 
-def _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names):
+def _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast):
     pass_entries = {name: {"files": dict(PASS_FILES[name])} for name in passes}
     if "depth" in pass_entries:
         pass_entries["depth"].update(
@@ -261,6 +275,7 @@ def _manifest(scene, shot, camera, passes, actors, width, height, near, far, obj
                        "pixel_aspect": [render.pixel_aspect_x, render.pixel_aspect_y]},
         "passes": pass_entries,
         "actors": [_actor_record(actor, index) for index, actor in enumerate(actors, start=1)],
+        "cast": cast.to_json(),
         "source": {"blend": bpy.data.filepath, "blend_sha256": saved_blend_sha256(), "scene": scene.name,
                    "blender_version": bpy.app.version_string},
         "generator": {"name": "blockcast", "version": engine.__version__},

@@ -18,6 +18,7 @@ from pathlib import Path
 import bpy
 
 from ...engine.bundle import camera as camera_math
+from ..cast import CastInputError
 from ..engine_process import (EXIT_CANCELLED, EngineError, EngineProcess, GenerateRequest, control_weights,
                               generation_backend, generation_size, local_models, passes_to_export)
 from ..generation_progress import GenerationProgress
@@ -25,9 +26,10 @@ from ..preferences import engine_report, engine_setup, model_folder, takes_root
 from ..strip_layout import PREFIX, LayoutError, next_seed
 from ..take_folders import TakeRecordError, new_bundle_dir, read_take, shot_takes_dir
 from . import errors, sequencer
+from .cast import shot_reference_file
 from .export import iter_export_shot
 
-JOB_ERRORS = errors.USER_ERRORS + (EngineError, TakeRecordError, LayoutError)
+JOB_ERRORS = errors.USER_ERRORS + (EngineError, TakeRecordError, LayoutError, CastInputError)
 _RUNNING = []  # the running job: one at a time, so two engines never fight over one GPU
 
 
@@ -192,7 +194,7 @@ def shot_job(scene, shot, prefs, passes, size=None):
         backend=backend, prompt=settings.prompt, negative=settings.negative_prompt, seed=settings.seed,
         takes=settings.takes, steps=settings.steps, weights=control_weights(settings.weights(), report, backend),
         device=prefs.device, size=generation_size(settings.long_side, *_export_size(scene, size)),
-        models=local_models(model_folder(prefs), backend))
+        models=local_models(model_folder(prefs), backend), reference=shot_reference_file(settings.reference_image))
     takes_dir = shot_takes_dir(takes_root(prefs), bpy.data.filepath, shot.name)
     bundle_dir = new_bundle_dir(takes_dir)
     steps = iter_export_shot(scene, shot, bundle_dir, passes_to_export(passes, report, backend), size)
@@ -208,7 +210,7 @@ def regenerate_job(scene, strip, prefs):
     if not bundle.is_dir():
         raise errors.UserError(f"the take's bundle {bundle} is gone: use Generate to export the shot again")
     seed = next_seed(take.get(PREFIX + "seed", 0) for take in sequencer.shot_takes(scene, shot))
-    request = GenerateRequest.from_take(record, seed, prefs.device)
+    request = GenerateRequest.from_take(record, seed, prefs.device, Path(strip[PREFIX + "take_json"]).parent)
     return GenerationJob(scene, shot, request, engine_setup(prefs), Path(strip[PREFIX + "take_json"]).parent.parent,
                          bundle)
 
