@@ -122,25 +122,37 @@ def _colors(member_name, entries, objects):
     return colors
 
 
+def _actor_document(actor, stored):
+    """An actor's record: name, description and meshes from its armature, its look from `stored`
+    (its Cast panel entry; {} for an actor the panel never listed)."""
+    objects = list(actor.meshes)
+    name = actor.name or actor.armature
+    return {"name": name, "role": "actor", "armature": actor.armature, "objects": objects,
+            "description": actor.description, "colors": _colors(name, stored.get("objects", []), objects),
+            "look_seed": _look_seed(stored), "reference_files": _reference_files(stored)}
+
+
+def _reference_files(stored):
+    return [reference["filepath"] for reference in stored.get("references", []) if reference.get("filepath")]
+
+
 def _member_document(stored, actors_by_armature):
     """The bundle's member record for one stored member; None for one with nothing left in the scene
-    (an actor whose armature was deleted, a prop whose objects are all gone)."""
+    (an actor whose armature is gone or no longer renders, a prop whose objects are all gone). An
+    actor found is taken out of `actors_by_armature`: it is listed once."""
     role = ROLE_NAMES.get(int(stored.get("role", ROLE_NUMBERS["prop"])), "prop")
     if role == "actor":
         actor = actors_by_armature.pop(stored.get("actor"), None)
-        if actor is None:
-            return None
-        name, description, objects = actor.name or actor.armature, actor.description, list(actor.meshes)
-    else:
-        name, description = stored.get("name", ""), stored.get("description", "")
-        objects = list(dict.fromkeys(e["object"] for e in stored.get("objects", []) if e.get("object")))
-        if not objects:
-            return None
-        if not name.strip():
-            raise CastInputError(f"Cast panel: the prop made of {', '.join(objects)} has no name: give it one")
-    return {"name": name, "role": role, "armature": stored.get("actor"), "objects": objects,
-            "description": description, "colors": _colors(name, stored.get("objects", []), objects), "look_seed": _look_seed(stored),
-            "reference_files": [r["filepath"] for r in stored.get("references", []) if r.get("filepath")]}
+        return None if actor is None else _actor_document(actor, stored)
+    name, description = stored.get("name", ""), stored.get("description", "")
+    objects = list(dict.fromkeys(entry["object"] for entry in stored.get("objects", []) if entry.get("object")))
+    if not objects:
+        return None
+    if not name.strip():
+        raise CastInputError(f"Cast panel: the prop made of {', '.join(objects)} has no name: give it one")
+    return {"name": name, "role": role, "armature": None, "objects": objects, "description": description,
+            "colors": _colors(name, stored.get("objects", []), objects), "look_seed": _look_seed(stored),
+            "reference_files": _reference_files(stored)}
 
 
 def _reference_copies(documents):
@@ -180,12 +192,7 @@ def build_cast(stored, actors):
     actors_by_armature = {actor.armature: actor for actor in actors}
     documents = [document for document in (_member_document(member, actors_by_armature)
                                            for member in stored.get("members", [])) if document is not None]
-    for actor in actors:
-        if actor.armature in actors_by_armature:
-            documents.append({"name": actor.name or actor.armature, "role": "actor", "armature": actor.armature,
-                              "objects": list(actor.meshes),
-                              "description": actor.description, "colors": {}, "look_seed": None,
-                              "reference_files": []})
+    documents += [_actor_document(actor, {}) for actor in actors if actor.armature in actors_by_armature]
     _distinct_actor_names(documents)
     copies = _reference_copies(documents)
     for document in documents:

@@ -23,6 +23,8 @@ def _draw_take(layout, strip):
     row.label(text=strip[PREFIX + "take"], icon="PLAY" if accepted else "HIDE_ON")
     if not accepted:
         row.operator("blockcast.accept_take", text="Accept", icon="CHECKMARK").strip = strip.name
+    else:
+        row.operator("blockcast.lock_look_from_take", text="Lock Look", icon="LOCKED").strip = strip.name
     box.label(text=f"Seed {strip.get(PREFIX + 'seed')} · {strip.get(PREFIX + 'backend')} · channel {strip.channel}")
     prompt = strip.get(PREFIX + "prompt")
     if prompt:

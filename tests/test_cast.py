@@ -298,6 +298,13 @@ for index in range(len(cast.members)):
 report["labels"], report["drawn"] = sorted(set(Layout.labels)), sorted(set(Layout.drawn))
 report["thumbnail"] = list(module("addon.panels_cast").thumbnail(cast.members["Anna"].references[0].filepath).image_size)
 bpy.ops.wm.save_as_mainfile(filepath=str(work / "cast.blend"))
+bpy.ops.wm.open_mainfile(filepath=str(work / "cast.blend"))
+cast = bpy.context.scene.blockcast_cast
+report["reopened"] = [[m.display_name(), m.description, m.use_look_seed, m.look_seed, len(m.references)]
+                      for m in cast.members]
+Layout.drawn.clear()
+getattr(bpy.types, "BLOCKCAST_PT_takes").draw(type("Panel", (), {"layout": Layout()})(), bpy.context)
+report["drawn_after"] = sorted(set(Layout.drawn))
 print("REPORT " + json.dumps(report))
 """
 
@@ -349,6 +356,11 @@ def test_cast_panel_stores_the_cast_in_the_blend_and_locks_a_takes_look(glue, ex
             "reference_image", '["blockcast_description"]', "thumbnail"} <= set(report["drawn"])
     assert {"previz ignores this", "previz ignores descriptions", "Understood: red -> Anna (coat)",
             "Ignored: negative prompt (previz has no text encoder)"} <= set(report["labels"])
+
+    assert report["reopened"] == [["Anna", "", False, 0, 1], ["Kite", "a yellow kite", True, 3, 1],
+                                  ["Floor", "", False, 0, 0]]
+    assert {"blockcast.lock_look_from_take", "blockcast.regenerate_take"} <= set(report["drawn_after"])
+    assert "blockcast.accept_take" not in report["drawn_after"]  # the accepted take offers Lock Look instead
 
     # The saved .blend, opened here without the add-on registered (as headless export and farm tasks do).
     bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "cast.blend"))

@@ -39,6 +39,9 @@ def _frame_file(pass_name, key, frame):
     return PASS_FILES[pass_name][key].format(frame=frame)
 
 
+# Workbench (the depth pass) renders into GPU buffers, which Blender cannot allocate past this (measured).
+MAX_SIDE = 16384
+
 GEOMETRY_TYPES = {"MESH", "CURVE", "SURFACE", "META", "FONT", "CURVES", "POINTCLOUD", "VOLUME"}
 
 
@@ -71,6 +74,9 @@ def _resolution(scene, resolution):
     width, height = (int(v) for v in resolution)
     if width <= 0 or height <= 0:
         raise ExportError(f"resolution {width}x{height} is empty: set Output ▸ Format ▸ Resolution (or --size WxH)")
+    if max(width, height) > MAX_SIDE:
+        raise ExportError(f"resolution {width}x{height} is over {MAX_SIDE} pixels a side, the most Blender's depth "
+                          "render can allocate: choose a smaller size")
     return width, height
 
 
