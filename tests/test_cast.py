@@ -226,6 +226,9 @@ kite = bpy.data.objects["Kite"]
 with bpy.context.temp_override(selected_objects=[kite], active_object=kite):
     report["add_prop"] = call(bpy.ops.blockcast.cast_add_prop)
     report["add_prop_again"] = call(bpy.ops.blockcast.cast_add_prop)
+body = bpy.data.objects["Anna_body"]
+with bpy.context.temp_override(selected_objects=[body], active_object=body):
+    report["add_actor_mesh"] = call(bpy.ops.blockcast.cast_add_prop)
 cast = scene.blockcast_cast
 prop = cast.members["Kite"]
 prop.description, prop.use_look_seed, prop.look_seed = "a yellow kite", True, 3
@@ -296,7 +299,8 @@ for index in range(len(cast.members)):
     for panel in ("BLOCKCAST_PT_cast", "BLOCKCAST_PT_generate", "BLOCKCAST_PT_actors"):
         getattr(bpy.types, panel).draw(type("Panel", (), {"layout": Layout()})(), bpy.context)
 report["labels"], report["drawn"] = sorted(set(Layout.labels)), sorted(set(Layout.drawn))
-report["thumbnail"] = list(module("addon.panels_cast").thumbnail(cast.members["Anna"].references[0].filepath).image_size)
+anna_reference = cast.members["Anna"].references[0].filepath
+report["thumbnail"] = list(module("addon.panels_cast").thumbnail(anna_reference).image_size)
 bpy.ops.wm.save_as_mainfile(filepath=str(work / "cast.blend"))
 bpy.ops.wm.open_mainfile(filepath=str(work / "cast.blend"))
 cast = bpy.context.scene.blockcast_cast
@@ -331,6 +335,7 @@ def test_cast_panel_stores_the_cast_in_the_blend_and_locks_a_takes_look(glue, ex
     assert "no accepted take to lock" in report["lock_without_take"]
     assert report["add_actors"] == report["add_prop"] == report["add_reference"] == report["lock"] == ["FINISHED"]
     assert "Kite is already part of Kite" in report["add_prop_again"]
+    assert "Anna_body is already part of Anna" in report["add_actor_mesh"]
 
     # Lock Look from Take: every object's colour, the look seed, and a crop of Anna from frame 2.
     (anna, anna_role, anna_objects, anna_refs), kite, floor = report["members"]

@@ -62,10 +62,14 @@ def add_prop(scene, objects, name):
     objects = [obj for obj in objects if obj.type in GEOMETRY_TYPES]
     if not objects:
         raise CastEditError("select the objects that make up the prop (meshes, curves, text...) first")
+    actor_of_mesh = {mesh: armature for armature in actor_rigs.scene_actors(scene)
+                     for mesh in actor_rigs.actor_meshes(armature, scene)}
     for obj in objects:
-        owner = cast.member_of_object(obj)
-        if owner is not None:
-            raise CastEditError(f"{obj.name} is already part of {owner.display_name()}: an object has one look")
+        armature, owner = actor_of_mesh.get(obj), cast.member_of_object(obj)
+        owner_name = (str(armature.get(actor_rigs.NAME, armature.name)) if armature is not None
+                      else owner.display_name() if owner is not None else None)
+        if owner_name is not None:
+            raise CastEditError(f"{obj.name} is already part of {owner_name}: an object has one look")
     member = cast.members.add()
     member.name, member.role = _unique_name(cast, name), "prop"
     for obj in objects:
