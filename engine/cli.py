@@ -6,6 +6,7 @@ JSON event for generate), 2 bad arguments, 130 cancelled (finished takes kept).
 
 import argparse
 import json
+import math
 import os
 import sys
 import traceback
@@ -17,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from . import __version__, backends  # noqa: E402
 from .backends.models import ModelError, cached_snapshot, download_hint, looks_like_path  # noqa: E402
 from .bundle import BundleError, read_bundle, validate_bundle  # noqa: E402
-from .controls import needed_pass  # noqa: E402  (numpy and PIL only, which the previz backend loads anyway)
+from .controls import CONTROL_KINDS, needed_pass  # noqa: E402  (numpy and PIL only, which previz loads anyway)
 
 
 def parse_size(text):
@@ -33,9 +34,14 @@ def parse_weights(text):
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, sep, value = item.partition("=")
         try:
-            weights[name.strip()] = float(value) if sep else 1.0
+            weight = float(value) if sep else 1.0
         except ValueError:
             raise argparse.ArgumentTypeError(f"control weight {item!r} is not NAME=NUMBER (e.g. depth=1.0)") from None
+        if name.strip() not in CONTROL_KINDS:
+            raise argparse.ArgumentTypeError(f"{name.strip()!r} is not a control: choose from {', '.join(CONTROL_KINDS)}")
+        if not math.isfinite(weight) or weight < 0:
+            raise argparse.ArgumentTypeError(f"control weight {item!r} must be a number from 0 up (0 drops the control)")
+        weights[name.strip()] = weight
     if not weights:
         raise argparse.ArgumentTypeError("--control needs at least one NAME=WEIGHT")
     return weights
@@ -62,7 +68,7 @@ def build_parser():
     gen = commands.add_parser("generate", help="generate takes from a bundle")
     gen.add_argument("bundle", type=Path)
     gen.add_argument("--out", type=Path, required=True, help="the takes folder (created if missing)")
-    gen.add_argument("--backend", default=backends.DEFAULT_BACKEND, help="default: %(default)s")
+    gen.add_argument("--backend", default=backends.DEFAULT_BACKEND, choices=backends.names(), help="default: %(default)s")
     gen.add_argument("--prompt", default="", help="the shot's prompt; each actor's description is appended")
     gen.add_argument("--no-actor-prompts", action="store_true",
                      help="do not append the actors' descriptions from the bundle to the prompt")
@@ -152,7 +158,7 @@ def run_backends(args):
 
 def run_generate(args):
     from .backends.device import DeviceError
-    from .generate import GenerateOptions, Generation, RequestError
+    from .generate import GenerateOptions, Generation, RequestError, UsageError
     from .progress import CancelToken, Cancelled, Progress
     from .takes import TakeError
 
@@ -171,6 +177,10 @@ def run_generate(args):
                       message="unfinished take removed; finished takes kept")
         print(f"engine: {exc}; the unfinished take was removed, finished takes are kept", file=sys.stderr)
         return 130
+    except UsageError as exc:  # an option wrong whatever the bundle: a bad argument, as argparse's own
+        progress.emit("error", take=None, message=str(exc))
+        print(f"engine: error: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # every failure becomes an `error` event the caller can show
         expected = (BundleError, ModelError, RequestError, TakeError, DeviceError, ValueError, OSError)
         message = str(exc)

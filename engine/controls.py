@@ -95,8 +95,8 @@ def shading_frames(bundle, width, height):
 
 def normal_frames(bundle, width, height):
     """The normal preview images (8-bit, the usual normal-map convention) at (width, height)."""
-    return [resize_cover(Image.fromarray(png.read_png(bundle.path("normal", "preview", frame))).convert("RGB"),
-                         width, height) for frame in bundle.frames]
+    return [resize_cover(Image.fromarray(bundle.normal_preview(frame)).convert("RGB"), width, height)
+            for frame in bundle.frames]
 
 
 def objects_frames(bundle, width, height):
@@ -153,10 +153,11 @@ def _replace_file(path, data):
 def write_review(bundle, controls):
     """Write control images into BUNDLE/controls/<kind>/NNNN.png (Plücker rays as one
     float16 .npy) so the artist sees what the model saw. Each file is replaced atomically.
-    Returns the folder; raises OSError when the bundle is read-only."""
+    Returns the folder; raises OSError when the bundle is read-only, BundleError when
+    controls/ leads outside the bundle (a symlink): nothing is written outside it."""
     root = bundle.root / CONTROLS_DIR
     for kind, frames in controls.items():
-        folder = root / kind
+        folder = bundle.inside(f"{CONTROLS_DIR}/{kind}")
         folder.mkdir(parents=True, exist_ok=True)
         if kind == "camera":
             temp = folder / f".plucker.{uuid.uuid4().hex[:8]}.npy"

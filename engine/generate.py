@@ -8,6 +8,7 @@ step, removes the take being made and keeps the finished ones.
 """
 
 import hashlib
+import math
 import platform
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,26 @@ ASPECT_TOLERANCE = 0.02
 
 class RequestError(Exception):
     """The request does not fit the backend or the bundle; the message says what to change."""
+
+
+class UsageError(RequestError):
+    """An option's value is wrong on its own, whatever the bundle (the CLI exits 2)."""
+
+
+MAX_SEED = 2**63 - 1  # the largest seed every backend's generator and a cast's look seed take
+
+
+def check_options(options):
+    """Refuse option values that are wrong whatever the bundle, before anything is read."""
+    if options.takes < 1 or (options.steps is not None and options.steps < 1):
+        raise UsageError("--takes and --steps must be at least 1")
+    if not 0 <= options.seed <= MAX_SEED - (options.takes - 1):
+        raise UsageError(f"--seed {options.seed} is out of range: seeds (take k uses --seed + k) run from 0 to "
+                         f"{MAX_SEED}")
+    if not 0 < options.strength <= 1:
+        raise UsageError(f"--strength {options.strength} is outside (0, 1]: 1 ignores the init video entirely")
+    if options.guidance is not None and not 0 <= options.guidance < math.inf:
+        raise UsageError(f"--guidance {options.guidance} must be a number from 0 up")
 
 
 @dataclass
@@ -79,12 +100,21 @@ def choose_weights(backend, bundle, requested):
             raise RequestError(f"backend {backend.name} takes no {', '.join(unknown)} control: "
                                f"it takes {', '.join(backend.controls)}")
         weights = {kind: float(w) for kind, w in requested.items() if float(w) > 0}
+        zeroed = [kind for kind in backend.required_controls if requested.get(kind) == 0]
+        if zeroed:
+            raise RequestError(f"{backend.name} cannot work without its {', '.join(zeroed)} control(s), and weight 0 "
+                               f"drops a control: give {', '.join(zeroed)} a weight above 0 (e.g. "
+                               f"--control {zeroed[0]}=1.0), or leave --control out for {backend.name}'s defaults")
         for kind in weights:
             if not bundle.has(controls.needed_pass(kind)):
                 raise RequestError(f"the {kind} control needs the bundle's {controls.needed_pass(kind)} pass, which "
                                    f"{bundle.root} lacks: re-export with it or drop --control {kind}")
     missing = [kind for kind in backend.required_controls if kind not in weights]
+    if missing and all(bundle.has(controls.needed_pass(kind)) for kind in missing):
+        raise RequestError(f"{backend.name} needs the {', '.join(missing)} control(s) too: add them to --control, "
+                           f"or leave --control out for {backend.name}'s defaults")
     if missing:
+
         passes = ",".join(controls.needed_pass(kind) for kind in backend.required_controls)
         raise RequestError(f"{backend.name} needs the {', '.join(missing)} control(s), from the bundle's "
                            f"{', '.join(controls.needed_pass(kind) for kind in missing)} pass(es): re-export "
@@ -109,14 +139,20 @@ def generation_size(backend, bundle, requested):
 
 
 def bundle_hash(bundle):
-    """sha256 over the bundle's files (paths and bytes), leaving out the engine's controls/."""
+    """sha256 over the bundle's files (paths and bytes), leaving out the engine's controls/
+    and hidden files, but always covering every file bundle.json names (the engine reads
+    those); files that resolve outside the bundle are never read."""
+    walked = {str(p.relative_to(bundle.root)) for p in bundle.root.rglob("*") if p.is_file()}
+    kept = {name for name in walked
+            if not (Path(name).parts[0] == CONTROLS_DIR or any(part.startswith(".") for part in Path(name).parts))}
     digest = hashlib.sha256()
-    for path in sorted(p for p in bundle.root.rglob("*") if p.is_file()):
-        relative = path.relative_to(bundle.root)
-        if relative.parts[0] == CONTROLS_DIR or any(part.startswith(".") for part in relative.parts):
-            continue
-        digest.update(str(relative).encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for relative in sorted(kept | set(bundle.named_files()), key=lambda name: Path(name).parts):
+        try:
+            data = bundle.inside(relative).read_bytes()
+        except BundleError:
+            continue  # a symlink leading out: bundle.json never names one (validate refuses it)
+        digest.update(relative.encode() + b"\0")
+        digest.update(hashlib.sha256(data).digest())
     return digest.hexdigest()
 
 
@@ -136,6 +172,7 @@ class Generation:
     def __init__(self, options, progress, cancel):
         self.options, self.progress, self.cancel = options, progress, cancel
         self.current_take = None  # the take being made, for error and cancel reports
+        check_options(options)
         self.bundle = open_bundle(options.bundle)
         self.backend = backends.create(options.backend)
         self.weights = choose_weights(self.backend, self.bundle, options.weights)
@@ -147,10 +184,6 @@ class Generation:
             if not self.bundle.has("shading"):
                 raise RequestError(f"--init-video shading needs the bundle's shading pass, which {self.bundle.root} "
                                    "lacks: re-export with --passes including shading")
-        if options.takes < 1 or (options.steps is not None and options.steps < 1):
-            raise RequestError("--takes and --steps must be at least 1")
-        if not 0 < options.strength <= 1:
-            raise RequestError(f"--strength {options.strength} is outside (0, 1]: 1 ignores the init video entirely")
         self.out = check_takes_dir(options.out)
         specs = model_specs(self.backend, options.models)
         needed = self.backend.required_roles(self.weights)
@@ -180,7 +213,7 @@ class Generation:
         try:
             review = controls.write_review(bundle, built)
             self.progress.emit("controls", path=str(review), kinds=list(built))
-        except OSError as exc:
+        except (OSError, BundleError) as exc:
             self.progress.emit("warning", message=f"could not write control images into {bundle.root} ({exc}); "
                                                   "generating anyway")
         self.context = {"device": device, "hash": bundle_hash(bundle), "versions": _versions()}

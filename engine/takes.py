@@ -9,22 +9,36 @@ A take is written into a hidden `.take-....partial` folder and renamed into plac
 complete, so a cancelled, failed or killed generation never leaves a folder that looks
 like a take. The take's number is reserved by creating that partial folder, so parallel
 engines never pick the same name, and an existing take is never overwritten.
+
+The engine writing a partial folder holds an exclusive lock on its `.lock` file; a killed
+engine's lock is released by the OS, so the next engine removes that folder (only ours,
+named `.take-NNN-….partial`, only with a released lock: never a live run's).
 """
 
+import errno
 import json
 import os
 import re
 import shutil
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks here, so partial folders are never swept
+    fcntl = None
+
 import numpy as np
 from PIL import Image
 
 from .imaging import resize_cover
+from .progress import Cancelled
 
 TAKE_SCHEMA = "blockcast.take"
 TAKE_SCHEMA_VERSION = "1.0"
 _NUMBERED = re.compile(r"^\.?take-(\d+)-")
+_PARTIAL = re.compile(r"^\.take-\d+-.+\.partial$")
+_LOCK = ".lock"
+_LOW_SPACE = 16 * 1024 * 1024  # below this, a failed write is taken as a full disk (encoders omit errno)
 
 
 class TakeError(Exception):
@@ -46,7 +60,41 @@ def check_takes_dir(path):
         probe.rmdir()
     except OSError as exc:
         raise _unwritable(path, exc) from exc
+    sweep_stale_partials(path)
     return path
+
+
+def _lock(handle, blocking):
+    fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+
+
+def sweep_stale_partials(takes_dir):
+    """Remove the partial take folders killed engines left in `takes_dir`; returns them.
+    A folder counts only if its lock file exists and nobody holds it (a live engine does
+    from the moment the folder is made, until it is renamed or removed)."""
+    if fcntl is None:
+        return []
+    removed = []
+    for folder in sorted(Path(takes_dir).iterdir()):
+        if not _PARTIAL.match(folder.name) or folder.is_symlink() or not (folder / _LOCK).is_file():
+            continue
+        try:
+            with open(folder / _LOCK, "rb") as handle:
+                _lock(handle, blocking=False)
+        except OSError:
+            continue  # held: a live engine is writing this take
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _disk_full(exc, folder):
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    try:
+        return exc is not None and shutil.disk_usage(folder).free < _LOW_SPACE
+    except OSError:
+        return False
 
 
 def _next_number(takes_dir):
@@ -69,9 +117,26 @@ class TakeWriter:
                 continue
             except OSError as exc:
                 raise _unwritable(self.takes_dir, exc) from exc
+        self._hold_lock()
         self.final = self.takes_dir / self.take_id
         self.frames = []
         self.committed = False
+
+    def _hold_lock(self):
+        """Lock `.lock` in the partial folder for as long as this engine writes the take."""
+        self.lock = None
+        if fcntl is not None:
+            try:
+                self.lock = open(self.partial / _LOCK, "wb")
+                _lock(self.lock, blocking=True)
+            except OSError as exc:
+                shutil.rmtree(self.partial, ignore_errors=True)
+                raise _unwritable(self.takes_dir, exc) from exc
+
+    def _release_lock(self):
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
 
     def __enter__(self):
         (self.partial / "frames").mkdir()
@@ -80,6 +145,12 @@ class TakeWriter:
     def __exit__(self, exc_type, exc, tb):
         if not self.committed:
             shutil.rmtree(self.partial, ignore_errors=True)
+        self._release_lock()
+        if isinstance(exc, Exception) and not isinstance(exc, (TakeError, Cancelled)) \
+                and _disk_full(exc, self.takes_dir):
+            raise TakeError(f"ran out of disk space writing {self.take_id} in {self.takes_dir}: free some space "
+                            "there or choose another --out (the unfinished take was removed; finished takes "
+                            "are kept)") from exc
         return False
 
     def write_frame(self, frame_number, pixels, width, height):
@@ -89,6 +160,11 @@ class TakeWriter:
         image.save(self.partial / relative)
         self.frames.append(np.asarray(image))
         return relative
+
+    def write_image(self, name, image):
+        """Save a PIL image (e.g. the shot's reference) beside the frames as PNG; returns its name."""
+        image.save(self.partial / name, format="PNG")
+        return name
 
     def write_preview(self, fps):
         """H.264 MP4 of the written frames (padded to even sizes, as yuv420p needs)."""
@@ -111,6 +187,8 @@ class TakeWriter:
         """Write take.json, then rename the finished folder into place (never over a take)."""
         document = {"schema": TAKE_SCHEMA, "schema_version": TAKE_SCHEMA_VERSION, "take": self.take_id, **record}
         (self.partial / "take.json").write_text(json.dumps(document, indent=1, default=str) + "\n", encoding="utf-8")
+        if self.lock is not None:  # the take leaves without its lock; unlocked now, it is renamed at once
+            (self.partial / _LOCK).unlink()
         if self.final.exists():
             self.committed = True  # keep the finished take rather than delete it
             raise TakeError(f"{self.final} appeared while this take was generated; the new take is kept at "

@@ -1,18 +1,51 @@
-"""Reading and validating a pass bundle (bpy-free, torch-free: the engine and tests use it)."""
+"""Reading and validating a pass bundle (bpy-free, torch-free: the engine and tests use it).
+
+Everything a bundle.json says is untrusted: every file it names must resolve inside the
+bundle folder (after symlinks), every pattern may hold only literal text and {frame}
+fields, and every reader turns a damaged file into a BundleError naming the file and pass.
+"""
 
 import json
+import math
+import string
 from pathlib import Path
 
 import numpy as np
 
 from . import png
+from .npy import npy_header, read_npy
 from .camera import parse_re10k
 from .cast import Cast, CastError
 from .pose import COCO18_KEYPOINTS
-from .schema import MANIFEST_NAME, PASS_FILES, SCHEMA_NAME, SCHEMA_VERSION, is_per_frame, schema_compatible
+from .schema import MANIFEST_NAME, PASS_FILES, SCHEMA_NAME, SCHEMA_VERSION, schema_compatible
 from .storage import BundleError
 
 _REQUIRED_KEYS = ("schema", "schema_version", "shot", "resolution", "passes", "actors", "source")
+_FRAME_SPECS = ("", "d") + tuple(f"{zero}{width}d" for zero in ("", "0") for width in range(1, 10))
+_REEXPORT = "re-export the shot's passes"
+# What the engine's controls take from each PNG: (dtype, channel counts allowed).
+_PNG_LAYOUT = {("depth", "control"): (np.uint16, (1,)), ("objects", "index"): (None, (1,)),
+               ("mask", "actors"): (np.uint8, (1,)), ("shading", "image"): (np.uint8, (1, 3, 4)),
+               ("normal", "preview"): (np.uint8, (1, 3, 4))}
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _pattern_fields(pattern):
+    """The {frame} fields of a file pattern; ValueError for any other field or a malformed one."""
+    fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(pattern)
+              if name is not None]
+    for name, spec, conversion in fields:
+        if name != "frame" or conversion or spec not in _FRAME_SPECS:
+            raise ValueError(f"field {{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} "
+                             "is not {frame} or {frame:04d}")
+    return fields
 
 
 class Bundle:
@@ -27,36 +60,83 @@ class Bundle:
                 "or point at the shot's bundle folder"
             )
         try:
-            self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BundleError(f"{manifest_path} is not valid JSON ({exc}): re-export the shot's passes") from exc
+            self.manifest = json.loads(self.inside(MANIFEST_NAME).read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise BundleError(f"{manifest_path} is not valid JSON ({exc}): {_REEXPORT}") from None
+        except OSError as exc:
+            raise BundleError(f"cannot read {manifest_path} ({exc.strerror or exc}): {_REEXPORT}") from None
+        if not isinstance(self.manifest, dict):
+            raise BundleError(f"{manifest_path} is not a JSON object: {_REEXPORT}")
         missing = [key for key in _REQUIRED_KEYS if key not in self.manifest]
         if missing:
-            raise BundleError(f"{manifest_path} lacks {', '.join(missing)}: re-export the shot's passes")
+            raise BundleError(f"{manifest_path} lacks {', '.join(missing)}: {_REEXPORT}")
         if self.manifest["schema"] != SCHEMA_NAME or not schema_compatible(self.manifest["schema_version"]):
             raise BundleError(
                 f"{manifest_path} is schema {self.manifest['schema']} {self.manifest['schema_version']}; "
                 f"this reader takes {SCHEMA_NAME} {SCHEMA_VERSION.split('.')[0]}.x: re-export with this version"
             )
-        shot = self.manifest["shot"]
-        self.name = shot["name"]
-        self.frames = list(shot["frames"])
-        self.fps = float(shot["fps"])
-        self.width = int(self.manifest["resolution"]["width"])
-        self.height = int(self.manifest["resolution"]["height"])
-        self.passes = self.manifest["passes"]
-        self.actors = self.manifest["actors"]
+        self._read_fields(manifest_path)
+        self._patterns = {name: self._read_pass(name, entry, manifest_path) for name, entry in self.passes.items()}
+        names = self.passes.get("objects", {}).get("objects", [])
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise BundleError(f"{manifest_path}: the objects pass's objects must be a list of names: {_REEXPORT}")
         try:
             self.cast = Cast.from_json(self.manifest.get("cast"))
         except CastError as exc:
-            raise BundleError(f"{manifest_path}: {exc}: re-export the shot's passes") from None
+            raise BundleError(f"{manifest_path}: {exc}: {_REEXPORT}") from None
+
+    def _read_fields(self, manifest_path):
+        """The shot, resolution, actors and passes, each of the type the engine uses."""
+        shot, resolution = self.manifest["shot"], self.manifest["resolution"]
+        if not isinstance(shot, dict) or not isinstance(shot.get("name"), str) \
+                or not isinstance(shot.get("frames"), list) or not all(map(_whole, shot["frames"])) \
+                or not _number(shot.get("fps")) or shot["fps"] <= 0:
+            raise BundleError(f"{manifest_path}: shot needs a name, a list of whole frame numbers and fps > 0: "
+                              f"{_REEXPORT}")
+        if not isinstance(resolution, dict) or not _whole(resolution.get("width")) \
+                or not _whole(resolution.get("height")):
+            raise BundleError(f"{manifest_path}: resolution needs whole width and height: {_REEXPORT}")
+        actors, passes = self.manifest["actors"], self.manifest["passes"]
+        if not isinstance(actors, list) or not all(isinstance(a, dict) and isinstance(a.get("description", ""), str)
+                                                   for a in actors):
+            raise BundleError(f"{manifest_path}: actors must be a list of actor records: {_REEXPORT}")
+        if not isinstance(passes, dict) or not isinstance(self.manifest["source"], dict):
+            raise BundleError(f"{manifest_path}: passes and source must be JSON objects: {_REEXPORT}")
+        self.name, self.frames, self.fps = shot["name"], list(shot["frames"]), float(shot["fps"])
+        self.width, self.height = resolution["width"], resolution["height"]
+        self.passes, self.actors = passes, actors
+
+    def _read_pass(self, name, entry, manifest_path):
+        """{key: (pattern, per_frame)} of one pass, refused unless every pattern is plain."""
+        files = entry.get("files") if isinstance(entry, dict) else None
+        if not isinstance(files, dict):
+            raise BundleError(f"{manifest_path}: the {name} pass has no files object: {_REEXPORT}")
+        patterns = {}
+        for key, pattern in files.items():
+            if not isinstance(pattern, str) or not pattern:
+                raise BundleError(f"{manifest_path}: the {name} pass's {key} file is {pattern!r}, not a path: "
+                                  f"{_REEXPORT}")
+            try:
+                patterns[key] = (pattern, bool(_pattern_fields(pattern)))
+            except ValueError as exc:
+                raise BundleError(f"{manifest_path}: the {name} pass's {key} pattern {pattern!r} is refused "
+                                  f"({exc}): {_REEXPORT}") from None
+            canonical = PASS_FILES.get(name, {}).get(key)
+            if canonical is not None and patterns[key][1] != bool(_pattern_fields(canonical)):
+                raise BundleError(f"{manifest_path}: the {name} pass's {key} file {pattern!r} must be "
+                                  f"{'one file per frame ({frame})' if patterns[key][1] is False else 'one file'}: "
+                                  f"{_REEXPORT}")
+        return patterns
 
     def inside(self, relative):
         """The bundle file at `relative`, refused (BundleError) unless it resolves, after
         symlinks, inside the bundle folder: a bundle.json never makes a reader look elsewhere."""
         root = self.root.resolve()
-        target = (root / relative).resolve()
-        if not isinstance(relative, str) or not relative or target == root or root not in target.parents:
+        try:
+            target = (root / relative).resolve() if isinstance(relative, str) and relative else root
+        except (OSError, ValueError, RuntimeError):  # a NUL byte, a name too long, a symlink loop
+            target = root
+        if target == root or root not in target.parents:
             raise BundleError(f"{self.root / MANIFEST_NAME} names {relative!r}, which is outside the bundle folder: "
                               "re-export the shot's passes")
         return target
@@ -68,132 +148,225 @@ class Bundle:
     def has(self, pass_name):
         return pass_name in self.passes
 
-    def path(self, pass_name, key, frame=None):
+    def relative(self, pass_name, key, frame=None):
+        """The bundle-relative file name of a pass file (of `frame`, for per-frame files)."""
         if not self.has(pass_name):
             raise BundleError(f"bundle {self.root} has no {pass_name} pass: re-export with --passes including {pass_name}")
-        pattern = self.passes[pass_name]["files"][key]
-        return self.root / (pattern.format(frame=frame) if is_per_frame(pattern) else pattern)
+        if key not in self._patterns[pass_name]:
+            raise BundleError(f"{self.root / MANIFEST_NAME}: the {pass_name} pass names no {key} file: {_REEXPORT}")
+        pattern, per_frame = self._patterns[pass_name][key]
+        return pattern.format(frame=frame) if per_frame else pattern
+
+    def path(self, pass_name, key, frame=None):
+        """The pass file's path, refused unless it lies inside the bundle folder."""
+        relative = self.relative(pass_name, key, frame)
+        try:
+            return self.inside(relative)
+        except BundleError:
+            raise BundleError(f"the {pass_name} pass's {key} file {relative!r} is outside the bundle folder "
+                              f"{self.root}: {_REEXPORT}") from None
+
+    def pass_files(self):
+        """(pass, key, frame or None, relative name) of every pass file bundle.json names."""
+        return [(name, key, frame, self.relative(name, key, frame))
+                for name, patterns in self._patterns.items() for key, (_, per_frame) in patterns.items()
+                for frame in (self.frames if per_frame else [None])]
+
+    def named_files(self):
+        """Every file bundle.json names (itself, pass files, cast references), bundle-relative."""
+        references = [ref for member in self.cast.members for ref in member.references]
+        return [MANIFEST_NAME] + [entry[3] for entry in self.pass_files()] + references
+
+    def _read(self, pass_name, key, frame, what, decode):
+        path = self.path(pass_name, key, frame)
+        try:
+            return decode(path)
+        except FileNotFoundError:
+            raise BundleError(f"{self.relative(pass_name, key, frame)} ({pass_name} pass) is missing from "
+                              f"{self.root}: {_REEXPORT}") from None
+        except (OSError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
+            detail = f" ({exc.strerror})" if isinstance(exc, OSError) and exc.strerror else ""
+            raise BundleError(f"{self.root / self.relative(pass_name, key, frame)} ({pass_name} pass) is not "
+                              f"{what}{detail}: {_REEXPORT}") from None
+
+    def _json(self, pass_name, key, frame=None):
+        return self._read(pass_name, key, frame, "valid JSON", lambda p: json.loads(p.read_text(encoding="utf-8")))
+
+    def _npy(self, pass_name, key, frame):
+        return self._read(pass_name, key, frame, "a valid array of numbers (.npy)", read_npy)
+
+    def _png(self, pass_name, key, frame):
+        return self._read(pass_name, key, frame, "a readable PNG image", png.read_png)
 
     def depth(self, frame):
-        return np.load(self.path("depth", "metric", frame), allow_pickle=False)
+        return self._npy("depth", "metric", frame)
 
     def depth_control(self, frame):
-        return png.read_png(self.path("depth", "control", frame))
+        return self._png("depth", "control", frame)
 
     def openpose(self, frame):
-        return json.loads(self.path("pose", "openpose", frame).read_text(encoding="utf-8"))
+        return self._json("pose", "openpose", frame)
 
     def joints(self):
-        return json.loads(self.path("pose", "joints").read_text(encoding="utf-8"))
+        return self._json("pose", "joints")
 
     def cameras(self):
-        return json.loads(self.path("camera", "cameras").read_text(encoding="utf-8"))["frames"]
+        return self._read("camera", "cameras", None, "a cameras document with frames",
+                          lambda p: list(json.loads(p.read_text(encoding="utf-8"))["frames"]))
 
     def re10k(self):
-        return parse_re10k(self.path("camera", "re10k").read_text(encoding="utf-8"), self.width, self.height)
+        return self._read("camera", "re10k", None, "RealEstate10K camera text",
+                          lambda p: parse_re10k(p.read_text(encoding="utf-8"), self.width, self.height))
 
     def shading(self, frame):
-        return png.read_png(self.path("shading", "image", frame))
+        return self._png("shading", "image", frame)
 
     def normal(self, frame):
-        return np.load(self.path("normal", "camera_space", frame), allow_pickle=False)
+        return self._npy("normal", "camera_space", frame)
+
+    def normal_preview(self, frame):
+        return self._png("normal", "preview", frame)
 
     def flow(self, frame):
-        return np.load(self.path("flow", "forward", frame), allow_pickle=False)
+        return self._npy("flow", "forward", frame)
 
     def actor_mask(self, frame):
-        return png.read_png(self.path("mask", "actors", frame))
+        return self._png("mask", "actors", frame)
 
     def object_index(self, frame):
-        return png.read_png(self.path("objects", "index", frame))
+        return self._png("objects", "index", frame)
 
 
 def read_bundle(root):
     return Bundle(root)
 
 
-def _png_size(path):
-    with open(path, "rb") as handle:
-        head = handle.read(24)
-    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG file")
-    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+_KINDS = {".png": "a readable PNG image", ".npy": "a valid .npy array of numbers", ".json": "valid JSON"}
 
 
-def _check_file(bundle, path, problems):
-    """Size/format checks that need only headers, so validating a long shot stays fast."""
-    if not path.is_file():
-        problems.append(f"missing {path.relative_to(bundle.root)}")
-        return
-    rel = path.relative_to(bundle.root)
+def _suffix(pass_name, key, relative):
+    """How the engine decodes a pass file: by the format's own name for it, whatever the
+    file is called (a pose file named .png is still read as JSON)."""
+    canonical = PASS_FILES.get(pass_name, {}).get(key, relative)
+    return canonical[canonical.rfind("."):] if "." in canonical.rsplit("/", 1)[-1] else ""
+
+
+def _check_file(bundle, pass_name, key, frame, relative, problems):
+    """Decode each file as the engine will (PNGs whole; .npy headers, whose data size is
+    checked exactly), so a bundle `check` accepts never fails later in generate. Returns
+    False when the file is refused."""
+    path, suffix = bundle.path(pass_name, key, frame), _suffix(pass_name, key, relative)
     try:
-        if path.suffix == ".png":
-            size = _png_size(path)
-            if size != (bundle.width, bundle.height):
-                problems.append(f"{rel} is {size[0]}x{size[1]}, the bundle says {bundle.width}x{bundle.height}")
-        elif path.suffix == ".npy":
-            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        if not path.is_file():
+            problems.append(f"missing {relative}")
+            return False
+        if suffix == ".png":
+            pixels = png.read_png(path)
+            channels = (pixels.shape[2:] or (1,))[0]
+            dtype, allowed = _PNG_LAYOUT.get((pass_name, key), (None, (1, 3, 4)))
+            if pixels.shape[:2] != (bundle.height, bundle.width):
+                problems.append(f"{relative} is {pixels.shape[1]}x{pixels.shape[0]}, the bundle says "
+                                f"{bundle.width}x{bundle.height}")
+            elif (dtype is not None and pixels.dtype != dtype) or channels not in allowed:
+                problems.append(f"{relative} is a {pixels.dtype} PNG with {channels} channel(s), which the "
+                                f"{pass_name} pass does not use: {_REEXPORT}")
+            else:
+                return True
+            return False
+        if suffix == ".npy":
+            with open(path, "rb") as handle:
+                shape, _ = npy_header(handle)
             if shape[:2] != (bundle.height, bundle.width):
-                problems.append(f"{rel} has shape {shape}, expected ({bundle.height}, {bundle.width}, ...)")
-        elif path.suffix == ".json":
+                problems.append(f"{relative} has shape {shape}, expected ({bundle.height}, {bundle.width}, ...)")
+                return False
+        elif suffix == ".json":
             json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as exc:
-        problems.append(f"{rel} is unreadable ({exc})")
+        else:
+            path.read_text(encoding="utf-8")
+    except (ValueError, OSError, RecursionError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        detail = detail.removeprefix(f"{path}: ")
+        problems.append(f"{relative} is not {_KINDS.get(suffix, 'UTF-8 text')} ({detail}): {_REEXPORT}")
+        return False
+    return True
 
 
 def _check_pose(bundle, problems):
     expected = len(bundle.actors)
     for frame in bundle.frames:
-        path = bundle.path("pose", "openpose", frame)
-        if not path.is_file():
-            continue
         try:
-            people = json.loads(path.read_text(encoding="utf-8")).get("people")
-        except ValueError:
-            continue  # already reported by _check_file
+            people = bundle.openpose(frame).get("people")
+        except (BundleError, AttributeError):
+            continue  # already reported by _check_file, or not an object (below)
+        relative = bundle.relative("pose", "openpose", frame)
         if not isinstance(people, list) or len(people) != expected:
-            problems.append(f"{path.relative_to(bundle.root)}: {len(people or [])} people, expected {expected} (one per actor)")
-        elif any(len(p.get("pose_keypoints_2d", [])) != 3 * len(COCO18_KEYPOINTS) for p in people):
-            problems.append(f"{path.relative_to(bundle.root)}: a person lacks 18 x/y/confidence keypoints")
+            count = len(people) if isinstance(people, list) else 0
+            problems.append(f"{relative}: {count} people, expected {expected} (one per actor)")
+        elif not all(isinstance(p, dict) and isinstance(p.get("pose_keypoints_2d"), list)
+                     and len(p["pose_keypoints_2d"]) == 3 * len(COCO18_KEYPOINTS)
+                     and all(map(_number, p["pose_keypoints_2d"])) for p in people):
+            problems.append(f"{relative}: a person lacks 18 x/y/confidence keypoints")
 
 
 def _check_camera(bundle, problems):
     try:
         records = bundle.cameras()
-        if [r["frame"] for r in records] != bundle.frames:
+        if [r.get("frame") if isinstance(r, dict) else None for r in records] != bundle.frames:
             problems.append("cameras.json frames differ from the shot's frames")
         if len(bundle.re10k()) != len(bundle.frames):
             problems.append("camera_re10k.txt has a different number of frames than the shot")
-    except (OSError, ValueError, KeyError, IndexError) as exc:
+    except BundleError as exc:
         problems.append(f"camera pass is unreadable ({exc})")
+
+
+def _check_cast(bundle, problems):
+    for member in bundle.cast.members:
+        for reference in member.references:
+            try:
+                if not bundle.inside(reference).is_file():
+                    problems.append(f"cast member {member.name!r}: reference {reference} is missing")
+            except BundleError as exc:
+                problems.append(str(exc))
 
 
 def validate_bundle(root):
     """Every problem found in the bundle at `root`, as sentences; an empty list means valid."""
     try:
         bundle = Bundle(root)
-    except (BundleError, KeyError, TypeError, ValueError) as exc:
+    except BundleError as exc:
         return [str(exc)]
     problems = []
     shot = bundle.manifest["shot"]
     if not bundle.frames:
         problems.append("the shot has no frames")
-    elif bundle.frames != list(range(shot["frame_start"], shot["frame_end"] + 1)):
+    elif not (_whole(shot.get("frame_start")) and _whole(shot.get("frame_end"))) \
+            or bundle.frames != list(range(shot["frame_start"], shot["frame_end"] + 1)):
         problems.append("shot.frames does not run from frame_start to frame_end")
     if bundle.width <= 0 or bundle.height <= 0:
         problems.append(f"resolution {bundle.width}x{bundle.height} is empty")
-    for pass_name, entry in bundle.passes.items():
-        if pass_name not in PASS_FILES:
-            problems.append(f"unknown pass {pass_name!r}")
+        return problems
+    unknown = [name for name in bundle.passes if name not in PASS_FILES]
+    problems.extend(f"unknown pass {name!r}" for name in unknown)
+    problems.extend(f"the {name} pass names no {key} file: {_REEXPORT}" for name in bundle.passes
+                    if name not in unknown for key in PASS_FILES[name] if key not in bundle._patterns[name])
+    broken, outside = set(unknown), set()
+    for pass_name, key, frame, relative in bundle.pass_files():
+        if pass_name in unknown or (pass_name, key) in outside:
             continue
-        for key, pattern in entry.get("files", {}).items():
-            frames = bundle.frames if is_per_frame(pattern) else [None]
-            for frame in frames:
-                _check_file(bundle, bundle.path(pass_name, key, frame), problems)
-    if bundle.has("pose"):
+        try:
+            if not _check_file(bundle, pass_name, key, frame, relative, problems):
+                broken.add(pass_name)
+        except BundleError as exc:  # outside the bundle: one line per file pattern
+            problems.append(str(exc).replace(repr(relative), repr(bundle._patterns[pass_name][key][0])))
+            broken.add(pass_name)
+            outside.add((pass_name, key))
+    if "pose" in set(bundle.passes) - broken:
         _check_pose(bundle, problems)
-    if bundle.has("camera"):
+    if "camera" in set(bundle.passes) - broken:
         _check_camera(bundle, problems)
-    if bundle.has("depth") and not 0 < bundle.passes["depth"].get("near", 0) <= bundle.passes["depth"].get("far", 0):
+    depth = bundle.passes.get("depth", {})
+    if bundle.has("depth") and not (_number(depth.get("near")) and _number(depth.get("far"))
+                                    and 0 < depth["near"] <= depth["far"]):
         problems.append("depth pass near/far range is missing or inverted")
+    _check_cast(bundle, problems)
     return problems
