@@ -24,8 +24,9 @@ from .take_folders import safe_name
 
 ROLE_NUMBERS = {"actor": 0, "prop": 1}  # how the panel's Role enum is stored in the .blend
 ROLE_NAMES = {number: role for role, number in ROLE_NUMBERS.items()}
-MAX_REFERENCE_BYTES = 32 * 1024 * 1024
-MAX_REFERENCE_SIDE = 8192
+# The engine's own limits (engine/looks/references.py), so no export passes an image the engine refuses.
+MAX_REFERENCE_BYTES = 64 * 2**20
+MAX_REFERENCE_PIXELS = 50_000_000
 
 
 class CastInputError(ValueError):
@@ -99,9 +100,9 @@ def check_reference_image(path, where):
         raise CastInputError(f"{where}: {path} is not a PNG or JPEG image: pick a .png or .jpg file")
     if dimensions is None or 0 in dimensions:
         raise CastInputError(f"{where}: {path} is damaged (cut short or unreadable): pick the image again")
-    if max(dimensions) > MAX_REFERENCE_SIDE:
-        raise CastInputError(f"{where}: {path} is {dimensions[0]}x{dimensions[1]} pixels, larger than "
-                             f"{MAX_REFERENCE_SIDE} on a side: pick a smaller image")
+    if dimensions[0] * dimensions[1] > MAX_REFERENCE_PIXELS:
+        raise CastInputError(f"{where}: {path} is {dimensions[0]}x{dimensions[1]} pixels, more than "
+                             f"{MAX_REFERENCE_PIXELS // 1_000_000} MP: pick a smaller image")
     return kind
 
 

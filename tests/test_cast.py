@@ -147,6 +147,17 @@ def test_a_bad_reference_is_refused_before_any_rendering(glue, empty_scene, tmp_
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))  # nothing rendered or written
 
 
+def test_a_jpeg_reference_saved_by_blender_is_read_and_a_cut_one_refused(glue, empty_scene, tmp_path):
+    import bpy
+    image = bpy.data.images.new("ref", 12, 8)
+    image.filepath_raw, image.file_format = str(tmp_path / "ref.jpg"), "JPEG"
+    image.save()
+    assert glue.core.check_reference_image(str(tmp_path / "ref.jpg"), "Reference") == "jpg"
+    (tmp_path / "cut.jpg").write_bytes((tmp_path / "ref.jpg").read_bytes()[:-40])
+    with pytest.raises(glue.core.CastInputError, match="Reference: .*cut.jpg is damaged"):
+        glue.core.check_reference_image(str(tmp_path / "cut.jpg"), "Reference")
+
+
 def test_cast_mistakes_are_named_in_the_panels_words(glue, empty_scene, tmp_path):
     import bpy
     kite = _scene(glue, empty_scene)
