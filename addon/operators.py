@@ -5,6 +5,7 @@ from pathlib import Path
 import bpy
 from bpy.props import StringProperty
 
+from ..engine.bundle.storage import OutputFolderError
 from .blender import errors
 from .blender.actors import add_proxy_actor, make_actor_from_rig
 from .blender.export import export_shot, iter_export_shot
@@ -21,6 +22,13 @@ def _export_request(context):
         raise errors.UserError("the output folder is relative to an unsaved .blend: save the file or pick a folder")
     size = (settings.width, settings.height) if settings.use_custom_size else None
     return shot, Path(output) / bpy.path.clean_name(shot.name), settings.passes(), size, settings.overwrite
+
+
+def _panel_message(exc):
+    """The error in the panel's words: its Replace Existing checkbox, not the CLI's --overwrite."""
+    if isinstance(exc, OutputFolderError):
+        return exc.in_words("Replace Existing", "tick Replace Existing")
+    return str(exc)
 
 
 class BLOCKCAST_OT_add_proxy_actor(bpy.types.Operator):
@@ -78,7 +86,7 @@ class BLOCKCAST_OT_export_passes(bpy.types.Operator):
             shot, out_dir, passes, size, overwrite = _export_request(context)
             path = export_shot(context.scene, shot, out_dir, passes, size, overwrite)
         except errors.USER_ERRORS as exc:
-            self.report({"ERROR"}, str(exc))
+            self.report({"ERROR"}, _panel_message(exc))
             return {"CANCELLED"}
         self.report({"INFO"}, f"Wrote {path}")
         return {"FINISHED"}
@@ -87,7 +95,7 @@ class BLOCKCAST_OT_export_passes(bpy.types.Operator):
         try:
             shot, out_dir, passes, size, overwrite = _export_request(context)
         except errors.USER_ERRORS as exc:
-            self.report({"ERROR"}, str(exc))
+            self.report({"ERROR"}, _panel_message(exc))
             return {"CANCELLED"}
         self._shot = shot
         self._steps = iter_export_shot(context.scene, shot, out_dir, passes, size, overwrite)
@@ -118,7 +126,7 @@ class BLOCKCAST_OT_export_passes(bpy.types.Operator):
             return {"FINISHED"}
         except errors.USER_ERRORS as exc:
             self._finish(context)
-            self.report({"ERROR"}, str(exc))
+            self.report({"ERROR"}, _panel_message(exc))
             return {"CANCELLED"}
         context.window_manager.progress_update(done)
         if context.area is not None:

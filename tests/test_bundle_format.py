@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from engine.bundle import BundleError, BundleWriter, parse_passes
+from engine.bundle import SCHEMA_NAME, BundleError, BundleWriter, parse_passes
 from engine.bundle import depth as depth_math
 from engine.bundle import png
 from engine.bundle import pose as pose_math
@@ -94,6 +94,13 @@ def test_writer_refuses_existing_folder_unless_overwrite(tmp_path):
     target.mkdir()
     (target / "keep.txt").write_text("user data")
     with pytest.raises(BundleError, match="--overwrite"):
+        BundleWriter(target)
+    with pytest.raises(BundleError, match="not a Blockcast bundle"):  # --overwrite only ever replaces a bundle
+        BundleWriter(target, overwrite=True)
+    (target / "keep.txt").unlink()
+    with BundleWriter(target) as writer:  # an empty folder is written into
+        writer.commit({"schema": SCHEMA_NAME})
+    with pytest.raises(BundleError, match="already holds a bundle"):
         BundleWriter(target)
     with BundleWriter(target, overwrite=True) as writer:
         writer.commit({"schema": "x"})

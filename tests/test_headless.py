@@ -54,14 +54,17 @@ def test_export_script_writes_a_valid_bundle_and_leaves_the_blend_alone(demo_ble
 
 def test_existing_output_is_refused_unless_overwrite(demo_blend, tmp_path):
     out = tmp_path / "shot"
-    out.mkdir()
-    (out / "notes.txt").write_text("mine")
+    assert run_script("export_passes.py", demo_blend, "--out", out, "--frames", "1", "--quiet").returncode == 0
     result = run_script("export_passes.py", demo_blend, "--out", out, "--frames", "2-3")
     assert result.returncode == 1 and "--overwrite" in error_line(result)
-    assert (out / "notes.txt").read_text() == "mine"
+    assert json.loads((out / "bundle.json").read_text())["shot"]["frames"] == [1]
     result = run_script("export_passes.py", demo_blend, "--out", out, "--frames", "2-3", "--overwrite", "--quiet")
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "bundle.json").read_text())["shot"]["frames"] == [2, 3]
+    (out / "notes.txt").write_text("mine")  # not the bundle's: --overwrite no longer replaces the folder
+    result = run_script("export_passes.py", demo_blend, "--out", out, "--overwrite")
+    assert result.returncode == 1 and "notes.txt" in error_line(result)
+    assert (out / "notes.txt").read_text() == "mine"
 
 
 @pytest.mark.parametrize("args,message", [
@@ -124,7 +127,7 @@ def test_killed_export_leaves_no_bundle_and_a_retry_completes(demo_blend, tmp_pa
     process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
     assert not out.exists()
-    assert all(name.startswith(".shot.partial-") for name in os.listdir(tmp_path))
+    assert all(name.startswith(".shot.partial-") or name == ".shot.lock" for name in os.listdir(tmp_path))
     result = run_script("export_passes.py", demo_blend, "--out", out, "--quiet")
     assert result.returncode == 0, result.stderr
     assert validate_bundle(out) == []
