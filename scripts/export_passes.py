@@ -46,8 +46,13 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(script_args(sys.argv if argv is None else argv))
+    parser = build_parser()
+    args = parser.parse_args(script_args(sys.argv if argv is None else argv))
     import bpy
+
+    if not args.blend and not bpy.data.filepath:  # under `blender -b FILE -P ...` FILE is already open
+        parser.error("no .blend given: pass the .blend to export (export_passes.py shot.blend --out DIR), or run "
+                     "blender -b shot.blend -P scripts/export_passes.py -- --out DIR")
 
     blockcast = import_blockcast()
     from blockcast.addon.blender import errors
@@ -67,7 +72,7 @@ def main(argv=None):
 
     try:
         scene = open_scene(args.blend, args.scene)
-        frames = parse_frame_range(args.frames) if args.frames else None
+        frames = parse_frame_range(args.frames) if args.frames is not None else None
         shot = resolve_shot(scene, args.shot, frames)
         if args.skip_done and bundle_is_current(args.out, scene, shot, args.passes, args.size):
             print(f"export_passes: {args.out} is already this export; nothing to do")
