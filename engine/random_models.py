@@ -26,11 +26,15 @@ SD_BLOCKS = {
 SD_PARTS = {
     "tiny": {"unet_groups": 2, "controlnet_groups": 1, "embedding": (8, 8), "vae_blocks": (8, 8), "vae_groups": 2,
              "clip": dict(hidden_size=8, intermediate_size=37, num_attention_heads=4, num_hidden_layers=5),
-             "motion": dict(motion_norm_num_groups=2, motion_num_attention_heads=4)},
+             "motion": dict(motion_norm_num_groups=2, motion_num_attention_heads=4),
+             "image_encoder": dict(hidden_size=8, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                                   image_size=32, patch_size=8, projection_dim=8)},
     "full": {"unet_groups": 32, "controlnet_groups": 32, "embedding": (16, 32, 96, 256),
              "vae_blocks": (128, 256, 512, 512), "vae_groups": 32,
              "clip": dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12),
-             "motion": dict(motion_norm_num_groups=32, motion_num_attention_heads=8)},
+             "motion": dict(motion_norm_num_groups=32, motion_num_attention_heads=8),
+             "image_encoder": dict(hidden_size=1280, intermediate_size=5120, num_attention_heads=16,
+                                   num_hidden_layers=2, image_size=224, patch_size=14, projection_dim=1024)},
 }
 WAN = {
     "tiny": {"vae": dict(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1),
@@ -75,7 +79,7 @@ def t5_style_tokenizer():
 
 
 def save_animatediff_models(root, size="tiny", seed=0):
-    """SD-1.5-layout base, motion adapter and two ControlNets; returns {role: folder}."""
+    """SD-1.5-layout base, motion adapter, two ControlNets and an IP-Adapter; returns {role: folder}."""
     import torch
     from diffusers import (AutoencoderKL, ControlNetModel, DDIMScheduler, MotionAdapter, StableDiffusionPipeline,
                            UNet2DConditionModel)
@@ -109,7 +113,39 @@ def save_animatediff_models(root, size="tiny", seed=0):
             **{k: v for k, v in blocks.items() if k != "up_block_types"}, layers_per_block=2, in_channels=4,
             conditioning_embedding_out_channels=parts["embedding"], norm_num_groups=parts["controlnet_groups"],
         ).save_pretrained(paths[f"controlnet_{kind}"])
+    paths["ip_adapter"] = save_ip_adapter(root / "ip-adapter", unet, parts["image_encoder"])
     return paths
+
+
+def save_ip_adapter(folder, unet, encoder_config):
+    """An h94/IP-Adapter-layout folder for `unet`: models/ip-adapter_sd15.safetensors (the
+    image projection and each cross-attention layer's to_k_ip/to_v_ip, keyed as
+    diffusers' load_ip_adapter reads them) and a CLIP vision encoder in models/image_encoder."""
+    import torch
+    from diffusers.models.embeddings import ImageProjection
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from .backends.animatediff import IP_ADAPTER_ENCODER, IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHTS
+
+    models = Path(folder) / IP_ADAPTER_SUBFOLDER
+    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**encoder_config))
+    encoder.save_pretrained(models / IP_ADAPTER_ENCODER)
+    cross_dim = unet.config.cross_attention_dim
+    projection = ImageProjection(cross_attention_dim=cross_dim, image_embed_dim=encoder_config["projection_dim"],
+                                 num_image_text_embeds=4)
+    # diffusers renames the original "proj" to "image_embeds" when loading; write the original names.
+    tensors = {f"image_proj.{key.replace('image_embeds', 'proj')}": value
+               for key, value in projection.state_dict().items()}
+    # The original numbering: every attention layer counts, only cross-attention (odd) ones are kept.
+    cross_attentions = [name[: -len(".processor")] for name in unet.attn_processors
+                        if name.endswith("attn2.processor")]
+    for index, name in enumerate(cross_attentions):
+        width = unet.get_submodule(name).to_k.out_features
+        for kind in ("to_k_ip", "to_v_ip"):
+            tensors[f"ip_adapter.{2 * index + 1}.{kind}.weight"] = torch.nn.Linear(cross_dim, width, bias=False).weight
+    save_file({key: value.detach().contiguous() for key, value in tensors.items()}, models / IP_ADAPTER_WEIGHTS)
+    return Path(folder)
 
 
 def save_wan_vace_models(root, size="tiny", seed=0):

@@ -5,13 +5,26 @@ The motion adapter was trained on 16-frame clips. Longer shots use FreeNoise (di
 16-frame windows and blends them, so the shot is one continuous take rather than clips
 cut together. With an init video (the bundle's shading pass) the video-to-video ControlNet
 pipeline starts from the blocking's own lighting, noised to `strength`.
+
+The cast's reference images steer identity through one SD 1.5 IP-Adapter holding one
+image per cast member (all of a member's references share its weight), each masked to the
+member's pixels in the objects pass, frame by frame (diffusers' IP-Adapter masking); the
+shot's reference covers the pixels no referenced member does. The adapter loads, from a
+folder laid out like h94/IP-Adapter, only for takes that carry references.
 """
 
 from ..imaging import to_uint8_frames
 from .base import Backend, ModelRole
+from .references import ip_adapter_inputs, reference_notes
 
 CONTEXT_LENGTH = 16
 CONTEXT_STRIDE = 4
+# The SD 1.5 IP-Adapter inside h94/IP-Adapter (or a local folder with the same layout) and
+# its ViT-H image encoder in the image_encoder folder next to it.
+IP_ADAPTER_SUBFOLDER = "models"
+IP_ADAPTER_WEIGHTS = "ip-adapter_sd15.safetensors"
+IP_ADAPTER_ENCODER = "image_encoder"
+IP_ADAPTER_SCALE = 0.6   # reference against prompt: 1.0 follows the image alone, ~0.5 balances both
 
 
 def plan_windows(num_frames, context_length=CONTEXT_LENGTH, stride=CONTEXT_STRIDE):
@@ -37,7 +50,15 @@ class AnimateDiffBackend(Backend):
         ModelRole("motion_adapter", "guoyww/animatediff-motion-adapter-v1-5-3", "AnimateDiff motion adapter"),
         ModelRole("controlnet_depth", "lllyasviel/control_v11f1p_sd15_depth", "depth ControlNet 1.1", "depth"),
         ModelRole("controlnet_pose", "lllyasviel/control_v11p_sd15_openpose", "OpenPose ControlNet 1.1", "pose"),
+        ModelRole("ip_adapter", "h94/IP-Adapter",
+                  f"SD 1.5 IP-Adapter ({IP_ADAPTER_SUBFOLDER}/{IP_ADAPTER_WEIGHTS}) and its image encoder "
+                  f"({IP_ADAPTER_SUBFOLDER}/{IP_ADAPTER_ENCODER}), for cast reference images", "references"),
     )
+    # Built, with no weight, for takes with cast references when the bundle has the pass:
+    # the objects pass gives each member's attention mask (without it, every reference
+    # covers the whole frame, and take.json says so).
+    reference_controls = ("objects",)
+    ignores = ()  # prompt, negative prompt, guidance, descriptions and references all reach the model
     size_multiple = 8
     default_long_side = 512
     frame_rule = (f"any number of frames; past {CONTEXT_LENGTH}, overlapping {CONTEXT_LENGTH}-frame "
@@ -62,6 +83,12 @@ class AnimateDiffBackend(Backend):
         # The scheduler settings AnimateDiff was trained and documented with.
         pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, clip_sample=False, steps_offset=1,
                                                    timestep_spacing="linspace", beta_schedule="linear")
+        self.has_ip_adapter = "ip_adapter" in models
+        if self.has_ip_adapter:
+            # Before placing: the image encoder and the new attention processors move with the pipe.
+            pipe.load_ip_adapter(str(models["ip_adapter"].path), subfolder=IP_ADAPTER_SUBFOLDER,
+                                 weight_name=IP_ADAPTER_WEIGHTS, image_encoder_folder=IP_ADAPTER_ENCODER,
+                                 local_files_only=True)
         self.pipe = device.place(pipe)
         self._video_pipe = None
         self.settings = {"dtype": str(common["dtype"]).replace("torch.", ""),
@@ -76,6 +103,11 @@ class AnimateDiffBackend(Backend):
             self._video_pipe = AnimateDiffVideoToVideoControlNetPipeline.from_pipe(self.pipe)
             self._video_pipe.set_progress_bar_config(disable=True)
         return self._video_pipe
+
+    notes = {}  # what the last take left out of the references, for take.json's "ignored"
+
+    def take_notes(self):
+        return self.notes
 
     def generate(self, request, hooks):
         import torch
@@ -106,9 +138,44 @@ class AnimateDiffBackend(Backend):
             "output_type": "np",
             "callback_on_step_end": on_step_end,
         }
+        self.notes = {}
+        arguments.update(self.reference_arguments(pipe, request))
         hooks.check_cancel()
         if request.init_video is not None:
             result = pipe(video=request.init_video, strength=request.strength, **arguments)
         else:
             result = pipe(num_frames=request.num_frames, **arguments)
         return to_uint8_frames(result.frames[0])
+
+    def reference_arguments(self, pipe, request):
+        """The IP-Adapter call arguments for the cast's references: one adapter image per
+        reference, its member's per-frame mask, and a scale per image so that a member with
+        several references gets IP_ADAPTER_SCALE in all. None when no adapter is loaded."""
+        import torch
+        from diffusers.image_processor import IPAdapterMaskProcessor
+        from PIL import Image
+
+        if not self.has_ip_adapter:
+            if request.references or request.shot_reference is not None:
+                raise ValueError(f"{self.name} takes cast reference images through its ip_adapter model, which "
+                                 "was not loaded: resolve the models with required_roles(controls + ['references'])")
+            return {}
+        images, owners, masks, absent = ip_adapter_inputs(request, request.controls.get("objects"))
+        unmasked = bool(request.references) and "objects" not in request.controls
+        self.notes = reference_notes(absent, whole_frame=unmasked)
+        self.settings = {**self.settings, "ip_adapter_scale": IP_ADAPTER_SCALE if images else 0.0,
+                         "references": {name: owners.count(name) for name in dict.fromkeys(owners) if name},
+                         "shot_reference": "" in owners, "references_not_in_shot": absent,
+                         "reference_masks": "whole frame" if unmasked else "objects pass"}
+        if not images:  # no reference for anyone in the shot: a loaded adapter still needs an image
+            pipe.set_ip_adapter_scale(0.0)
+            return {"ip_adapter_image": [[Image.new("RGB", (request.width, request.width), (128, 128, 128))]]}
+        pipe.set_ip_adapter_scale([[IP_ADAPTER_SCALE / owners.count(owner) for owner in owners]])
+        frames, count, height, width = masks.shape
+        flat = [Image.fromarray((plane * 255).astype("uint8")) for plane in masks.reshape(-1, height, width)]
+        processed = IPAdapterMaskProcessor().preprocess(flat, height=height, width=width)
+        processed = processed.reshape(frames, count, *processed.shape[-2:])
+        # The UNet sees the frames as one batch, unconditional copy first under guidance.
+        copies = 2 if request.guidance > 1 else 1
+        return {"ip_adapter_image": [images],
+                "cross_attention_kwargs": {"ip_adapter_masks": [torch.cat([processed] * copies)]}}

@@ -4,10 +4,17 @@ Wan's VAE compresses time by 4, so it makes 4k+1 frames, and its patches need si
 multiples of 16. The shot's control video is padded with its last frame up to the next
 4k+1 length and the frames past the shot's end are dropped, so the take has exactly the
 shot's frames, each aligned with its own control frame.
+
+The cast's reference images (and the shot's reference, e.g. a frame of an earlier accepted
+take) go to the pipeline's `reference_images`, fitted on white at the generation size;
+members the objects pass shows nowhere in the shot are left out. diffusers encodes each
+as one extra latent frame in front of the video and drops those latents before decoding,
+so the pipeline still returns the 4k+1 video frames, aligned with the control frames.
 """
 
 from ..imaging import to_uint8_frames
 from .base import Backend, ModelRole
+from .references import reference_notes, vace_reference_images
 
 TEMPORAL_FACTOR = 4
 
@@ -28,6 +35,10 @@ class WanVaceBackend(Backend):
     default_long_side = 832
     frame_rule = (f"{TEMPORAL_FACTOR}k+1 frames: the control video is padded with its last frame to the next "
                   f"{TEMPORAL_FACTOR}k+1 length and the extra frames are dropped")
+    ignores = ()  # prompt, negative prompt, guidance, descriptions and references all reach the model
+    # Built, with no weight, for takes with cast references when the bundle has the pass:
+    # members with no pixels in the shot then give VACE no reference.
+    reference_controls = ("objects",)
 
     def model_frames(self, shot_frames):
         return (shot_frames - 1 + TEMPORAL_FACTOR - 1) // TEMPORAL_FACTOR * TEMPORAL_FACTOR + 1
@@ -52,12 +63,22 @@ class WanVaceBackend(Backend):
         self.settings = {"dtype": str(dtype).replace("torch.", ""), "vae_dtype": "float32",
                          "scheduler": type(pipe.scheduler).__name__, "control": self.control}
 
+    notes = {}  # what the last take left out of the references, for take.json's "ignored"
+
+    def take_notes(self):
+        return self.notes
+
     def generate(self, request, hooks):
         import torch
 
         frames = list(request.controls[self.control])
         model_frames = self.model_frames(request.num_frames)
         video = frames + [frames[-1]] * (model_frames - len(frames))
+        references, counts, absent = vace_reference_images(request, request.controls.get("objects"))
+        self.settings = {**self.settings, "references": counts, "references_not_in_shot": absent,
+                         "shot_reference": request.shot_reference is not None,
+                         "reference_latent_frames": len(references)}
+        self.notes = reference_notes(absent)
 
         def on_step_end(pipeline, index, _timestep, _tensors):
             hooks.on_step(index + 1, pipeline.num_timesteps)
@@ -69,6 +90,7 @@ class WanVaceBackend(Backend):
             prompt=request.prompt,
             negative_prompt=request.negative_prompt or None,
             video=video,
+            reference_images=references or None,
             conditioning_scale=float(request.weights[self.control]),
             height=request.height,
             width=request.width,
@@ -79,4 +101,7 @@ class WanVaceBackend(Backend):
             output_type="np",
             callback_on_step_end=on_step_end,
         )
-        return to_uint8_frames(result.frames[0][: request.num_frames])
+        made = result.frames[0]
+        if len(made) != model_frames:
+            raise RuntimeError(f"{self.name} made {len(made)} frames for {model_frames} control frames")
+        return to_uint8_frames(made[: request.num_frames])
