@@ -1,9 +1,12 @@
 """Bone maps: where each OpenPose COCO-18 keypoint comes from on a rig (bpy-free).
 
 A bone map is a plain JSON-able dict so it can live on the armature object and in bundle.json:
-`{"preset": name or "custom", "keypoints": {keypoint: [bone, "head" | "tail"]}, "head_bone": bone}`.
-Body keypoints sit on a bone end; the face keypoints follow the head bone's position and
-orientation (the actor's eyeline), as fixed offsets in the head frame given by FACE_OFFSETS.
+`{"preset": name or "custom", "keypoints": {keypoint: [bone, "head" | "tail"]}, "head_bone": bone}`,
+plus `"eye_bones": {"left_eye": bone, "right_eye": bone}` where the rig has eye bones.
+Body keypoints sit on a bone end; the face keypoints follow the head bone's orientation (the
+actor's eyeline). With eye bones (Mixamo's LeftEye/RightEye, Rigify's eye bones) the eyes sit
+on them and nose and ears follow at EYE_RELATIVE_OFFSETS, in units of the distance between
+the eyes; without, the whole face sits at FACE_OFFSETS, in units of the head bone's length.
 """
 
 import copy
@@ -21,6 +24,29 @@ FACE_OFFSETS = {
     "right_ear": (0.0, -0.4, 0.5),
     "left_ear": (0.0, 0.4, 0.5),
 }
+
+
+EYE_KEYPOINTS = ("left_eye", "right_eye")
+
+
+def _eye_relative(offset):
+    """A FACE_OFFSETS entry re-expressed from the eyes' midpoint in inter-eye distances, so a
+    rig with eye bones gets the mannequin's face proportions around its own eyes."""
+    left, right = FACE_OFFSETS["left_eye"], FACE_OFFSETS["right_eye"]
+    spacing = left[1] - right[1]
+    return tuple((o - (a + b) / 2) / spacing for o, a, b in zip(offset, left, right))
+
+
+EYE_RELATIVE_OFFSETS = {kp: _eye_relative(FACE_OFFSETS[kp]) for kp in ("nose", "right_ear", "left_ear")}
+
+# Rigs' own eye bones (left, right), most specific first: generated Rigify (deform, original),
+# Mixamo (any namespace, see `resolve_bone`), then the Rigify metarig and many hand-made rigs.
+EYE_BONE_CONVENTIONS = (
+    ("DEF-eye.L", "DEF-eye.R"),
+    ("ORG-eye.L", "ORG-eye.R"),
+    ("mixamorig:LeftEye", "mixamorig:RightEye"),
+    ("eye.L", "eye.R"),
+)
 
 
 class BoneMapError(ValueError):
@@ -121,9 +147,32 @@ def resolved_bone_map(bone_map, bone_names):
             f"'{bone_map.get('preset', 'custom')}' bone map: {listed}. Pick another preset "
             f"({', '.join(PRESETS)}) or edit the bone map so each keypoint names a bone of this rig")
     keypoints = bone_map["keypoints"]
-    return {
+    resolved = {
         "preset": bone_map.get("preset", "custom"),
         "keypoints": {kp: [resolve_bone(keypoints[kp][0], bone_names), keypoints[kp][1]]
                       for kp in BODY_KEYPOINTS},
         "head_bone": resolve_bone(bone_map["head_bone"], bone_names),
     }
+    eyes = _resolved_eye_bones(bone_map.get("eye_bones"), bone_names)
+    if eyes:
+        resolved["eye_bones"] = eyes
+    return resolved
+
+
+def _resolved_eye_bones(eye_bones, bone_names):
+    """The map's own eye bones (which must exist), else the first convention the rig has."""
+    if eye_bones is not None:
+        if not (isinstance(eye_bones, dict) and all(isinstance(eye_bones.get(kp), str) for kp in EYE_KEYPOINTS)):
+            raise BoneMapError('The bone map\'s "eye_bones" must be {"left_eye": bone, "right_eye": bone}')
+        found = {kp: resolve_bone(eye_bones[kp], bone_names) for kp in EYE_KEYPOINTS}
+        missing = [f"{kp} (bone '{eye_bones[kp]}')" for kp, bone in found.items() if bone is None]
+        if missing:
+            raise BoneMapError(f"The rig has no eye bones for {'; '.join(missing)}: edit \"eye_bones\" in the "
+                               "bone map so each names a bone of this rig, or remove it to place the eyes "
+                               "from the head bone")
+        return found
+    for left, right in EYE_BONE_CONVENTIONS:
+        found = {"left_eye": resolve_bone(left, bone_names), "right_eye": resolve_bone(right, bone_names)}
+        if None not in found.values():
+            return found
+    return None

@@ -14,11 +14,12 @@ import numpy as np
 from mathutils import Matrix, Vector
 
 from ...engine.bundle.pose import COCO18_KEYPOINTS
-from ..rigs import FACE_KEYPOINTS, FACE_OFFSETS, BoneMapError, bone_map_preset, resolved_bone_map
+from ..rigs import (EYE_RELATIVE_OFFSETS, FACE_KEYPOINTS, FACE_OFFSETS, BoneMapError, bone_map_preset,
+                    resolved_bone_map)
 
 __all__ = [
     "BoneMapError", "add_proxy_actor", "make_actor_from_rig", "is_actor", "actor_bone_map",
-    "scene_actors", "actor_meshes", "actor_joints_world",
+    "actor_resolved_bone_map", "scene_actors", "actor_meshes", "actor_joints_world",
 ]
 
 ACTOR, NAME, DESCRIPTION, BONE_MAP = (
@@ -168,20 +169,51 @@ def is_actor(obj):
     return obj.type == "ARMATURE" and bool(obj.get(ACTOR))
 
 
+def _actor_label(armature_obj):
+    name = armature_obj.get(NAME, armature_obj.name)
+    return f"Actor '{name}'" + (f" (armature '{armature_obj.name}')" if name != armature_obj.name else "")
+
+
 def actor_bone_map(armature_obj):
-    return json.loads(armature_obj[BONE_MAP])
+    try:
+        bone_map = json.loads(armature_obj[BONE_MAP])
+    except (KeyError, TypeError, ValueError):
+        raise BoneMapError(f"{_actor_label(armature_obj)} has no readable bone map: set one again in the "
+                           "Blockcast actor panel (Make Actor from Rig)") from None
+    if not isinstance(bone_map, dict):
+        raise BoneMapError(f"{_actor_label(armature_obj)}: its bone map is not a mapping; set one again in the "
+                           "Blockcast actor panel (Make Actor from Rig)")
+    return bone_map
 
 
-def _render_collections(collection):
-    yield collection
-    for child in collection.children:
-        if not child.hide_render:
+def actor_resolved_bone_map(armature_obj):
+    """The actor's bone map on its rig; a BoneMapError names the actor, so a scene with
+    several actors says which one to fix."""
+    try:
+        return resolved_bone_map(actor_bone_map(armature_obj), armature_obj.data.bones.keys())
+    except BoneMapError as exc:
+        label = _actor_label(armature_obj)
+        raise BoneMapError(str(exc) if str(exc).startswith(label) else f"{label}: {exc}") from None
+
+
+def _render_collections(layer_collection):
+    """Collections a view layer renders: not excluded from it, not disabled in renders."""
+    yield layer_collection.collection
+    for child in layer_collection.children:
+        if not child.exclude and not child.collection.hide_render:
             yield from _render_collections(child)
 
 
-def scene_actors(scene):
-    """The scene's actors that render, sorted by object name so exports are reproducible."""
-    rendered = list(_render_collections(scene.collection))
+def scene_actors(scene, view_layer=None):
+    """The scene's actors that render in `view_layer` (default: the first, which exports
+    render), sorted by object name so exports are reproducible.
+
+    An actor that does not render (its armature or a collection holding it disabled in
+    renders, or excluded from the view layer) is not in the export at all: no joints, no
+    mask. Disabled in viewports only, it renders, so it is in (its joints come from the
+    render's depsgraph, see `render.PassRenderer.evaluate`)."""
+    layer = view_layer or scene.view_layers[0]
+    rendered = list(_render_collections(layer.layer_collection))
     return sorted((obj for obj in scene.objects
                    if is_actor(obj) and not obj.hide_render
                    and any(c in rendered for c in obj.users_collection)),
@@ -218,21 +250,41 @@ def _rest_facing(bones, keypoints):
     return left.cross(up), left, up
 
 
-def actor_joints_world(armature_obj, depsgraph):
-    """(18, 3) world positions in COCO-18 order for the current frame's evaluated pose."""
-    obj = armature_obj.evaluated_get(depsgraph)
-    bone_map = resolved_bone_map(actor_bone_map(armature_obj), obj.data.bones.keys())
-    keypoints, bones, pose = bone_map["keypoints"], obj.data.bones, obj.pose.bones
+def _face_points(obj, bone_map):
+    """{face keypoint: world point}: on the rig's eye bones where it has them (nose and ears
+    then scale with the distance between the eyes), else offsets in head-bone lengths."""
+    bones, pose = obj.data.bones, obj.pose.bones
     head_bone = bones[bone_map["head_bone"]]
     # The rest facing, carried into the head bone's own frame so its pose turns the face.
     to_bone = head_bone.matrix_local.to_3x3().transposed()
-    forward, left, up = (to_bone @ axis * head_bone.length for axis in _rest_facing(bones, keypoints))
+    axes = [to_bone @ axis for axis in _rest_facing(bones, bone_map["keypoints"])]
     head_matrix = obj.matrix_world @ pose[head_bone.name].matrix
+    eye_bones = bone_map.get("eye_bones")
+    if eye_bones:
+        eyes = {kp: obj.matrix_world @ pose[bone].head for kp, bone in eye_bones.items()}
+        spacing = (eyes["left_eye"] - eyes["right_eye"]).length
+        if spacing > 1e-6:
+            centre = (eyes["left_eye"] + eyes["right_eye"]) / 2
+            forward, left, up = ((head_matrix.to_3x3() @ axis).normalized() * spacing for axis in axes)
+            for kp, (f, l, u) in EYE_RELATIVE_OFFSETS.items():
+                eyes[kp] = centre + forward * f + left * l + up * u
+            return eyes
+    forward, left, up = (axis * head_bone.length for axis in axes)
+    return {kp: head_matrix @ (forward * f + left * l + up * u) for kp, (f, l, u) in FACE_OFFSETS.items()}
+
+
+def actor_joints_world(armature_obj, depsgraph):
+    """(18, 3) world positions in COCO-18 order for the current frame's evaluated pose.
+
+    The depsgraph must have evaluated the armature: an export passes the render's own."""
+    obj = armature_obj.evaluated_get(depsgraph)
+    bone_map = actor_resolved_bone_map(armature_obj)
+    keypoints, pose = bone_map["keypoints"], obj.pose.bones
+    face = _face_points(obj, bone_map)
     joints = np.empty((len(COCO18_KEYPOINTS), 3))
     for index, kp in enumerate(COCO18_KEYPOINTS):
         if kp in FACE_KEYPOINTS:
-            f, l, u = FACE_OFFSETS[kp]
-            point = head_matrix @ (forward * f + left * l + up * u)
+            point = face[kp]
         else:
             bone, end = keypoints[kp]
             point = obj.matrix_world @ (pose[bone].head if end == "head" else pose[bone].tail)

@@ -90,13 +90,23 @@ def _actor_record(actor, index):
     }
 
 
-def _pose_frame(actors, depsgraph, record, depth, width, height):
+def _evaluate_frame(scene, camera, actors, depsgraph):
+    """Camera record and actors' world joints on the render's own depsgraph, so actors and
+    cameras disabled in viewports get the pose and placement the passes render."""
+    for actor in actors:
+        if not actor.evaluated_get(depsgraph).is_evaluated:
+            raise ExportError(f"Actor '{actor.get('blockcast_name', actor.name)}' is not evaluated by the render: "
+                              "enable its armature in renders (Object Properties ▸ Visibility ▸ Renders)")
+    return (camera_frame_record(scene, camera, depsgraph),
+            [actor_rigs.actor_joints_world(actor, depsgraph) for actor in actors])
+
+
+def _pose_frame(actors, worlds, record, depth, width, height):
     """OpenPose people and 3D joints of every actor at the current frame."""
     K = camera_math.intrinsics_matrix(record["fx"], record["fy"], record["cx"], record["cy"])
     w2c = np.asarray(record["w2c_opencv"], np.float64)
     people, joints = [], []
-    for actor in actors:
-        world = actor_rigs.actor_joints_world(actor, depsgraph)
+    for actor, world in zip(actors, worlds):
         pixels, z = camera_math.project_points(world, K, w2c)
         states = pose_math.joint_states(pixels, z, width, height, depth)
         people.append(pose_math.openpose_person(pixels, states))
@@ -111,9 +121,9 @@ def _pose_frame(actors, depsgraph, record, depth, width, height):
     return people, joints
 
 
-def _check_actors(actors, depsgraph):
+def _check_actors(actors):
     for actor in actors:
-        actor_rigs.actor_joints_world(actor, depsgraph)  # raises BoneMapError listing missing bones
+        actor_rigs.actor_resolved_bone_map(actor)  # raises BoneMapError naming the actor and its missing bones
 
 
 def export_shot(scene, shot, out_dir, passes=None, resolution=None, overwrite=False, progress=None,
@@ -159,21 +169,20 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
                 pass_renderer(scene, camera, width, height, cycles_passes) as renderer, \
                 _object_pass_indices(scene, actors) as (object_names, actor_of_index):
             _copy_references(writer, reference_copies)
-            renderer.set_frame(frames[0])
-            depsgraph = renderer.view_layer.depsgraph  # exists once the copy has been evaluated
-            _check_actors(actors, depsgraph)
+            _check_actors(actors)
             depth_range, cameras, joint_frames, metric_depths = None, [], [], []
             for done, frame in enumerate(frames):
                 renderer.set_frame(frame)
                 depth = renderer.render_depth()
                 depth_range = depth_math.update_range(depth_range, depth)
-                record = camera_frame_record(renderer.scene, camera, depsgraph)
+                record, worlds = renderer.evaluate(
+                    lambda depsgraph: _evaluate_frame(renderer.scene, camera, actors, depsgraph))
                 cameras.append(record)
                 if "depth" in passes:
                     metric_depths.append(writer.path(_frame_file("depth", "metric", frame)))
                     writer.write_npy(_frame_file("depth", "metric", frame), depth)
                 if "pose" in passes:
-                    people, joints = _pose_frame(actors, depsgraph, record, depth, width, height)
+                    people, joints = _pose_frame(actors, worlds, record, depth, width, height)
                     writer.write_json(_frame_file("pose", "openpose", frame),
                                       pose_math.openpose_frame(people, width, height))
                     joint_frames.append({"frame": frame, "actors": joints})

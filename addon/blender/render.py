@@ -2,18 +2,23 @@
 
 Rendering happens in a temporary linked copy of the scene (same objects, own render
 settings), so the artist's engine, resolution, output path and compositor are never
-changed. Blender writes every pass of a frame into one uncompressed multilayer EXR,
-which `exr.py` reads back as exact float arrays.
+changed. Blender writes every pass of a frame into one uncompressed multilayer EXR (in a
+scratch folder that a killed export's successor sweeps), which `exr.py` reads back as exact
+float arrays. Joints and camera are read from the render's own depsgraph (`evaluate`), and
+Ctrl-C during a render cancels at the end of that render.
 """
 
 import os
-import tempfile
+import shutil
+import signal
+import threading
 from contextlib import contextmanager
 
 import bpy
 import numpy as np
 
 from ..exr import read_exr_channels, read_pass
+from ..scratch_folders import make_scratch_folder
 
 # Workbench gives the exact planar depth fastest; the rest need Cycles.
 CYCLES_PASSES = ("shading", "normal", "flow", "mask", "objects")
@@ -41,6 +46,89 @@ def _quiet_native_output():
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
+
+
+@contextmanager
+def _interrupt_after_render():
+    """Hold Ctrl-C (SIGINT) as a flag while Blender renders, and deliver it once the render
+    returns. Cycles renders from its own Python callback: a KeyboardInterrupt raised there is
+    printed and dropped by Blender, so the export would run on to the end. Held, the cancel
+    lands at the end of this frame's render, where it reaches the export as usual."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield  # no Python-level handler to hold (one installed by Blender itself, or not the main thread)
+        return
+    received = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)  # the previous handler acts on it now
+
+
+class _EvaluationEngine(bpy.types.RenderEngine):
+    """Draws nothing: rendering with it hands Python the render's own depsgraph, which
+    evaluates exactly what Workbench and Cycles render (objects disabled in viewports
+    included, which a view layer's viewport depsgraph skips), so joints and camera come
+    from the scene state the passes show. Registered only while an export runs."""
+    bl_idname = "BLOCKCAST_EVALUATE"
+    bl_label = "Blockcast evaluation (internal)"
+
+    def render(self, depsgraph):
+        if _evaluation is not None:
+            _evaluation.run(depsgraph)
+
+
+class _Evaluation:
+    """One `function(depsgraph)` call inside a render; Blender drops exceptions raised in a
+    render callback, so the outcome is kept here and raised by the caller."""
+
+    def __init__(self, function):
+        self.function, self.result, self.error, self.done = function, None, None, False
+
+    def run(self, depsgraph):
+        try:
+            self.result = self.function(depsgraph)
+        except BaseException as exc:  # handed back to the caller, not swallowed
+            self.error = exc
+        self.done = True
+
+
+_evaluation = None
+_engine_users = 0
+
+
+def _hold_evaluation_engine():
+    global _engine_users
+    if _engine_users == 0:
+        bpy.utils.register_class(_EvaluationEngine)
+    _engine_users += 1
+
+
+def _release_evaluation_engine():
+    global _engine_users
+    _engine_users -= 1
+    if _engine_users == 0:
+        bpy.utils.unregister_class(_EvaluationEngine)
+
+
+def _render_result_image():
+    return next(image for image in bpy.data.images if image.type == "RENDER_RESULT")
+
+
+@contextmanager
+def _square_pixels(render):
+    """Blender 5.0's multilayer EXR writer fails on non-square pixels (conflicting
+    `pixelAspectRatio` attributes between parts). The pixels are rendered with the scene's
+    pixel aspect; only the file is written as if square, which changes no pixel value."""
+    aspect = render.pixel_aspect_x, render.pixel_aspect_y
+    render.pixel_aspect_x = render.pixel_aspect_y = 1.0
+    try:
+        yield
+    finally:
+        render.pixel_aspect_x, render.pixel_aspect_y = aspect
 
 
 def _use_multilayer_exr(image_settings):
@@ -79,24 +167,48 @@ class PassRenderer:
         _use_multilayer_exr(render.image_settings)
         self.scene.display.render_aa = "OFF"  # one sample per pixel centre: exact depth
         self.view_layer = self.scene.view_layers[0]
-        self.view_layer.use = True
+        for layer in self.scene.view_layers:  # the copy's own layers: render (and read back) this one only
+            layer.use = layer == self.view_layer
         self.cycles_passes = tuple(cycles_passes)
         self.clay = _clay_material() if "shading" in self.cycles_passes else None
-        self._folder = tempfile.TemporaryDirectory(prefix="blockcast-render-")
+        self._folder = make_scratch_folder()
+        _hold_evaluation_engine()
 
     def close(self):
         bpy.data.scenes.remove(self.scene)
+        _release_evaluation_engine()
         if self.clay is not None:
             bpy.data.materials.remove(self.clay)
-        self._folder.cleanup()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _run_render(self, engine):
+        self.scene.render.engine = engine
+        # The operator's `scene=` argument renders the context scene's frame: override the context instead.
+        with _interrupt_after_render(), _quiet_native_output(), \
+                bpy.context.temp_override(scene=self.scene, view_layer=self.view_layer):
+            bpy.ops.render.render(write_still=False)
 
     def _render(self, engine, name):
-        self.scene.render.engine = engine
-        self.scene.render.filepath = os.path.join(self._folder.name, name)
-        # The operator's `scene=` argument renders the context scene's frame: override the context instead.
-        with bpy.context.temp_override(scene=self.scene, view_layer=self.view_layer), _quiet_native_output():
-            bpy.ops.render.render(write_still=True)
-        return read_exr_channels(self.scene.render.filepath)
+        self._run_render(engine)
+        path = os.path.join(self._folder, name)
+        with _square_pixels(self.scene.render), _quiet_native_output():
+            _render_result_image().save_render(path, scene=self.scene)
+        return read_exr_channels(path)
+
+    def evaluate(self, function):
+        """`function(depsgraph)` on the render depsgraph of the current frame: the one the
+        passes are rendered from, whatever the viewports show or hide."""
+        global _evaluation
+        _evaluation = job = _Evaluation(function)
+        try:
+            self._run_render(_EvaluationEngine.bl_idname)
+        finally:
+            _evaluation = None
+        if job.error is not None:
+            raise job.error
+        if not job.done:
+            raise RuntimeError(f"Blender did not render view layer {self.view_layer.name!r} of the export scene")
+        return job.result
 
     def set_frame(self, frame):
         self.scene.frame_set(frame)
