@@ -19,7 +19,7 @@ def test_check_accepts_an_exported_bundle(run_engine, bundle17):
 @pytest.mark.parametrize("damage, expected", [
     (lambda root: (root / "depth" / "0005.png").unlink(), "missing depth/0005.png"),
     (lambda root: (root / "bundle.json").write_text("{ not json"), "not valid JSON"),
-    (lambda root: (root / "pose" / "0002.json").write_text("[1, 2"), "pose/0002.json is unreadable"),
+    (lambda root: (root / "pose" / "0002.json").write_text("[1, 2"), "pose/0002.json is not valid JSON"),
 ], ids=["missing-frame", "manifest", "pose-json"])
 def test_check_and_generate_refuse_a_corrupted_bundle(run_engine, bundle17, tmp_path, animatediff_models,
                                                       damage, expected):
@@ -101,12 +101,41 @@ def test_unwritable_output_is_reported_before_loading(run_engine, bundle17, tmp_
 @pytest.mark.parametrize("args, expected", [
     (["--control", "camera=1"], "takes no camera control"),
     (["--size", "512x512"], "pick a size with the shot's aspect"),
-    (["--backend", "nope"], "unknown backend 'nope'"),
     (["--model", "unet=/x"], "has no model role unet"),
 ])
 def test_request_errors_are_clear(run_engine, bundle17, tmp_path, animatediff_models, args, expected):
     run = run_engine("generate", bundle17, "--out", tmp_path / "takes", *animatediff_models, *args)
     assert run.returncode == 1 and expected in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--size", "0x0"], "size '0x0' is not of the form WxH"),
+    (["--takes", "0"], "--takes and --steps must be at least 1"),
+    (["--steps", "0"], "--takes and --steps must be at least 1"),
+    (["--strength", "2"], "--strength 2.0 is outside (0, 1]"),
+    (["--seed", "-1"], "--seed -1 is out of range"),
+    (["--guidance", "-1"], "--guidance -1.0 must be a number from 0 up"),
+    (["--control", "depth=-1"], "control weight 'depth=-1' must be a number from 0 up"),
+    (["--control", "depth=nan"], "control weight 'depth=nan' must be a number from 0 up"),
+    (["--control", "foo=1"], "'foo' is not a control: choose from depth, pose"),
+    (["--control", "depth=abc"], "control weight 'depth=abc' is not NAME=NUMBER"),
+    (["--backend", "nope"], "invalid choice: 'nope'"),
+], ids=lambda value: value if isinstance(value, str) and value.startswith("--") else None)
+def test_a_bad_argument_exits_2_with_one_line(engine_main, bundle10, tmp_path, capsys, args, expected):
+    """docs/engine.md: 2 bad arguments (an option's value wrong whatever the bundle); 1 the rest."""
+    try:
+        code, events = engine_main("generate", bundle10, "--out", tmp_path / "takes", *args)
+        message = events[-1]["message"]
+        assert [e["event"] for e in events] == ["error"]  # refused before the bundle or any model is read
+    except SystemExit as exit_:  # argparse's own refusal
+        code, message = exit_.code, capsys.readouterr().err
+    assert code == 2 and expected in message, message
+    assert not (tmp_path / "takes").exists()
+
+
+def test_a_runtime_problem_still_exits_1(engine_main, tmp_path):
+    code, events = engine_main("generate", tmp_path / "no-bundle", "--out", tmp_path / "takes")
+    assert code == 1 and "is not a pass bundle" in events[-1]["message"]
 
 
 def test_wan_takes_one_control(run_engine, bundle10, tmp_path, wan_models):
