@@ -78,6 +78,10 @@ class FarmJob:
                               (self.takes_per_task, "takes per task")):
             if number < 1:
                 raise LayoutError(f"{label} must be at least 1, not {number}")
+        for model in self.models:  # the farms carry the overrides as one ';'-separated value
+            if ";" in model:
+                raise LayoutError(f"model override {model!r} contains ';', which separates overrides on the farm: "
+                                  "rename or link the model folder")
 
     @property
     def export_passes(self):

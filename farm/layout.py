@@ -19,8 +19,9 @@ class LayoutError(ValueError):
 
 
 def shot_folder(shot_name):
-    """A folder name for a shot that any file system and farm accepts."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", shot_name).strip("._") or "shot"
+    """A folder name for a shot that any file system and farm accepts, and no command line takes
+    for an option (no leading '-')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", shot_name).strip("._-") or "shot"
 
 
 def chunk_ranges(frame_start, frame_end, chunk_size):

@@ -5,17 +5,25 @@ and the engine's Python are PATH job parameters, which a farm maps with its path
 rules and `openjd run` resolves against the folder it runs in. Shots and their frame chunks
 are task parameter values (the farm schedules each one as a task); every task runs one of our
 scripts with plain arguments, through no shell, so nothing in the job is evaluated as code.
+
+OpenJD evaluates `{{ ... }}` in every string of the template, task parameter values included,
+and has no escape for it; only job parameter values are used as given. So no user text is
+template text: the scene and shot names are JSON literals with escaped braces (farm/literal.py,
+decoded by the task), the prompt and the model list are job parameter values, and the job's
+display name loses its braces. Values go as `--option=VALUE`, so a value starting with '-' stays one.
 """
 
 import json
 import os
+import re
 from pathlib import Path
 
-from . import layout
+from . import layout, literal
 
 SPEC = "jobtemplate-2023-09"
 TEMPLATE, PARAMETERS, DEADLINE_PARAMETERS = "template.json", "parameters.json", "parameter_values.json"
 GPU_REQUIREMENT = {"amounts": [{"name": "amount.worker.gpu", "min": 1}]}
+MAX_VALUE = 1024  # characters of a STRING job parameter value (jobtemplate-2023-09)
 
 
 def _param(name, kind, description, **extra):
@@ -80,20 +88,37 @@ def _shot_path(kind, leaf=""):
     return "/".join(filter(None, ["{{Param.OutputDir}}", kind, "{{Task.Param.ShotFolder}}", leaf]))
 
 
+def _label(name):
+    """`name` for the job's display name, which OpenJD evaluates and which takes no control character."""
+    return re.sub(r"[{}\x00-\x1f\x7f-\x9f]", "_", name)
+
+
+def check_values(job):
+    """A LayoutError for job values that OpenJD cannot hold as job parameter values."""
+    if len(job.prompt) > MAX_VALUE:
+        raise layout.LayoutError(f"the prompt has {len(job.prompt)} characters; an OpenJD job parameter holds at "
+                                 f"most {MAX_VALUE}: shorten the prompt")
+    models = ";".join(job.models)
+    if len(models) > MAX_VALUE:
+        raise layout.LayoutError(f"the --model overrides take {len(models)} characters; an OpenJD job parameter "
+                                 f"holds at most {MAX_VALUE}: use shorter model paths")
+
+
 def build_template(job):
     """The job template (a dict, written as JSON) for `job`."""
+    check_values(job)
     chunks = [(shot, chunk) for shot in job.shots for chunk in shot.chunks(job.chunk_size)]
     folders = [shot.folder for shot in job.shots]
-    export = _blender_step("ExportPasses", "export_passes.py", [
-        "{{Param.BlendFile}}", "--scene", job.scene, "--shot", "{{Task.Param.Shot}}",
-        "--frames", "{{Task.Param.Frames}}", "--passes", "{{Param.Passes}}",
+    export = _blender_step("ExportPasses", "farm_export.py", [
+        "{{Param.BlendFile}}", f"--scene-json={literal.encode(job.scene)}", "--shot-json={{Task.Param.Shot}}",
+        "--frames={{Task.Param.Frames}}", "--passes={{Param.Passes}}",
         "--out", _shot_path(layout.CHUNKS, "{{Task.Param.Frames}}"), "--skip-done", "--overwrite"], {
-        "taskParameterDefinitions": [_strings("Shot", [s.name for s, _ in chunks]),
+        "taskParameterDefinitions": [_strings("Shot", [literal.encode(s.name) for s, _ in chunks]),
                                      _strings("ShotFolder", [s.folder for s, _ in chunks]),
                                      _strings("Frames", [c for _, c in chunks])],
         "combination": "(Shot, ShotFolder, Frames)"})
     merge = _python_step("MergeChunks", "farm_merge.py", [
-        "--chunks-dir", _shot_path(layout.CHUNKS), "--chunks", "{{Task.Param.Chunks}}",
+        "--chunks-dir", _shot_path(layout.CHUNKS), "--chunks={{Task.Param.Chunks}}",
         "--out", _shot_path(layout.BUNDLES)], {
         "taskParameterDefinitions": [_strings("ShotFolder", folders),
                                      _strings("Chunks", [",".join(s.chunks(job.chunk_size)) for s in job.shots])],
@@ -101,9 +126,9 @@ def build_template(job):
     generate = _python_step("GenerateTakes", "farm_generate.py", [
         _shot_path(layout.BUNDLES), "--out", _shot_path(layout.TAKES),
         "--first-take", "{{Task.Param.FirstTake}}", "--takes-per-task", "{{Param.TakesPerTask}}",
-        "--takes", "{{Param.Takes}}", "--seed", "{{Param.Seed}}", "--backend", "{{Param.Backend}}",
-        "--prompt", "{{Param.Prompt}}", "--steps", "{{Param.Steps}}", "--size", "{{Param.GenerationSize}}",
-        "--models", "{{Param.Models}}", "--device", "{{Param.Device}}"], {
+        "--takes", "{{Param.Takes}}", "--seed={{Param.Seed}}", "--backend={{Param.Backend}}",
+        "--prompt={{Param.Prompt}}", "--steps={{Param.Steps}}", "--size={{Param.GenerationSize}}",
+        "--models={{Param.Models}}", "--device={{Param.Device}}"], {
         "taskParameterDefinitions": [_strings("ShotFolder", folders),
                                      {"name": "FirstTake", "type": "INT",
                                       "range": "1-{{Param.Takes}}:{{Param.TakesPerTask}}"}],
@@ -112,9 +137,10 @@ def build_template(job):
     # SIGTERM first on cancel: the engine stops at its next step and removes the take it was making.
     generate["script"]["actions"]["onRun"]["cancelation"] = {"mode": "NOTIFY_THEN_TERMINATE"}
     assemble = _blender_step("Assemble", "farm_assemble.py", [
-        "--output-dir", "{{Param.OutputDir}}", "--shots", ",".join(folders)], dependencies=["GenerateTakes"])
-    return {"specificationVersion": SPEC, "name": f"Blockcast {job.name}"[:128],
-            "description": f"Blockcast: passes, takes and an edit for {len(job.shots)} shot(s) of {job.name}",
+        "--output-dir", "{{Param.OutputDir}}", f"--shots={','.join(folders)}"], dependencies=["GenerateTakes"])
+    label = _label(job.name)
+    return {"specificationVersion": SPEC, "name": f"Blockcast {label}"[:128],
+            "description": f"Blockcast: passes, takes and an edit for {len(job.shots)} shot(s) of {label}",
             "parameterDefinitions": _parameters(job), "steps": [export, merge, generate, assemble]}
 
 

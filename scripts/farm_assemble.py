@@ -104,6 +104,11 @@ def main(argv=None):
 
     output_dir = args.output_dir.absolute()
     edit_dir, folders = output_dir / layout.EDIT, [f for f in args.shots.split(",") if f]
+    outside = [folder for folder in folders if folder != layout.shot_folder(folder)]
+    if outside:  # e.g. '..': every shot folder is one name below takes/ and bundles/, as the job writers make them
+        print(f"farm_assemble: error: --shots {outside[0]!r} is not a shot folder name (letters, digits, '.', '_', "
+              "'-'): pass the folder names the job writer made", file=sys.stderr)
+        return 2
     try:
         record_path = edit_dir / RECORD
         current = assembly_record(shot_takes(output_dir, folders))

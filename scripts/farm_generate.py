@@ -1,7 +1,8 @@
 """One farm generation task: takes F..L of a shot, making only those not made yet.
 
     python scripts/farm_generate.py BUNDLE --out OUTPUT/takes/SHOT --first-take F --takes-per-task N --takes K
-        [--seed S] [--backend NAME] [--prompt P] [--steps N] [--size WxH] [--models 'ROLE=PATH;...'] [--device D]
+        [--seed S] [--backend NAME] [--prompt P | --prompt-json '"P"'] [--steps N] [--size WxH]
+        [--models 'ROLE=PATH;...'] [--device D]
 
 Runs in the engine venv and calls the engine's command line in-process. Take t uses seed S+t-1.
 A take counts as made when a take under OUTPUT/takes/SHOT (any batch) has that seed and was
@@ -9,7 +10,9 @@ made from this very bundle (its content hash) with the same backend, prompt, ste
 models: a finished task's re-run does nothing, and a killed one makes only what is missing.
 New takes go to OUTPUT/takes/SHOT/batch-F-L/, which only this task writes; hidden partial
 takes a hard kill left there are cleared first, so take numbers come out as in an
-uninterrupted run. Exit codes are the engine's (0 done, 1 error, 2 bad arguments, 130 cancelled).
+uninterrupted run. The prompt comes as typed (--prompt, an OpenJD job parameter value) or as a
+JSON string literal (--prompt-json, as Flamenco's job type writes it: farm/literal.py), and goes to
+the engine unchanged. Exit codes are the engine's (0 done, 1 error, 2 bad arguments, 130 cancelled).
 """
 
 import argparse
@@ -25,6 +28,7 @@ from engine.bundle import BundleError  # noqa: E402
 from engine.cli import main as engine_main  # noqa: E402
 from engine.cli import parse_size  # noqa: E402
 from engine.generate import bundle_hash, open_bundle  # noqa: E402
+from farm import literal  # noqa: E402
 from farm.layout import LayoutError, batch_folder, batch_takes  # noqa: E402
 
 
@@ -37,7 +41,9 @@ def build_parser():
     parser.add_argument("--takes", required=True, type=int, help="takes of the shot in all")
     parser.add_argument("--seed", type=int, default=0, help="seed of take 1")
     parser.add_argument("--backend", default=backends.DEFAULT_BACKEND)
-    parser.add_argument("--prompt", default="")
+    prompt = parser.add_mutually_exclusive_group()
+    prompt.add_argument("--prompt", default="")
+    prompt.add_argument("--prompt-json", dest="prompt", type=literal.argument_type, help="the prompt as a JSON string")
     parser.add_argument("--steps", type=int, default=0, help="0: the backend's default")
     parser.add_argument("--size", default="", help="generation size WxH; empty: the backend's default")
     parser.add_argument("--models", default="", help="ROLE=ID_OR_PATH overrides separated by ';'")
@@ -82,12 +88,13 @@ def runs(numbers):
 
 
 def engine_args(args, out, seeds):
-    command = ["generate", str(args.bundle), "--out", str(out), "--seed", str(seeds[0]), "--takes", str(len(seeds)),
-               "--backend", args.backend, "--prompt", args.prompt, "--device", args.device]
-    command += ["--steps", str(args.steps)] if args.steps else []
-    command += ["--size", args.size] if args.size else []
+    """The engine's command line; `--option=VALUE`, so a prompt starting with '-' stays the prompt."""
+    command = ["generate", str(args.bundle.absolute()), f"--out={out}", f"--seed={seeds[0]}", f"--takes={len(seeds)}",
+               f"--backend={args.backend}", f"--prompt={args.prompt}", f"--device={args.device}"]
+    command += [f"--steps={args.steps}"] if args.steps else []
+    command += [f"--size={args.size}"] if args.size else []
     for item in filter(None, (m.strip() for m in args.models.split(";"))):
-        command += ["--model", item]
+        command += [f"--model={item}"]
     return command
 
 

@@ -82,6 +82,7 @@ def main(argv=None):
         if (args.out / openjd.TEMPLATE).exists() and not args.overwrite:
             raise LayoutError(f"{args.out} already holds a job: choose another job folder or pass --overwrite")
         job = farm_job(scene, bpy.data.filepath, args)
+        template = openjd.build_template(job)
     except (LayoutError, UserError) as exc:
         print(f"make_openjd: error: {exc}", file=sys.stderr)
         return 1
@@ -89,7 +90,7 @@ def main(argv=None):
     blender = args.blender if "/" not in args.blender else str(Path(args.blender).absolute())
     values = openjd.parameter_values(job, bpy.data.filepath, args.output_dir or args.out / "output", args.blockcast_dir,
                                      engine_python, blender, args.out)
-    template = openjd.write_job(args.out, openjd.build_template(job), values)
+    template = openjd.write_job(args.out, template, values)
     chunks = sum(len(shot.chunks(job.chunk_size)) for shot in job.shots)
     print(f"make_openjd: wrote {template} ({len(job.shots)} shot(s), {chunks} export chunk(s), "
           f"{job.takes} take(s) per shot, backend {job.backend}, passes {job.export_passes})")

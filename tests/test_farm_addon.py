@@ -64,7 +64,7 @@ def test_write_farm_job_writes_openjd_and_flamenco_jobs_for_the_chosen_shots(tmp
     template = json.loads((job_dir / "template.json").read_text())
     steps = {step["name"]: step for step in template["steps"]}
     export_space = steps["ExportPasses"]["parameterSpace"]["taskParameterDefinitions"]
-    assert [p["range"] for p in export_space] == [["sh 020"] * 2, ["sh_020"] * 2, ["30-39", "40-48"]]
+    assert [p["range"] for p in export_space] == [['"sh 020"'] * 2, ["sh_020"] * 2, ["30-39", "40-48"]]  # JSON
     assert "hostRequirements" not in steps["GenerateTakes"]  # previz runs on any worker
     defaults = {p["name"]: p.get("default") for p in template["parameterDefinitions"]}
     assert (defaults["Takes"], defaults["TakesPerTask"], defaults["Device"]) == (3, 2, "auto")

@@ -4,7 +4,10 @@
 // Install: copy this file into the `scripts/` folder next to flamenco-manager (docs/farm.md).
 // Every task runs one of Blockcast's own scripts with plain arguments (no shell); every path
 // is built from settings and Manager variables ({blender}, {blockcast}, {blockcast_python}),
-// which the Manager maps per worker platform.
+// which the Manager maps per worker platform. The Manager replaces `{NAME}` in every argument
+// with its variable NAME, and has no escape for it: names and prompts therefore go as JSON
+// string literals without braces (literal(), the encoding of farm/literal.py), which the
+// tasks decode, and values as `--option=VALUE`, so a value starting with '-' stays one.
 
 // The bundle passes each built-in backend cannot do without: farm/job.py's BACKEND_PASSES (a test
 // keeps them in step). Added at compile time, so a backend chosen at submission gets its passes.
@@ -57,7 +60,7 @@ function compileJob(job) {
     assemble.addCommand(author.Command("exec", {
         exe: "{blender}",
         args: ["-b", "--factory-startup", "--python-exit-code", "1", "-P", script(settings, "farm_assemble.py"), "--",
-               "--output-dir", settings.output_root, "--shots", shots.map((shot) => shot.folder).join(",")],
+               "--output-dir", settings.output_root, `--shots=${shots.map((shot) => shot.folder).join(",")}`],
     }));
     for (const shot of shots) {
         const merge = mergeTask(settings, shot, exportTasks(job, settings, shot));
@@ -79,8 +82,9 @@ function exportTasks(job, settings, shot) {
             exeArgs: "{blenderArgs}",
             argsBefore: ["--factory-startup"],
             blendfile: settings.blendfile,
-            args: ["--python-exit-code", "1", "-P", script(settings, "export_passes.py"), "--",
-                   "--scene", settings.scene, "--shot", shot.name, "--frames", frames, "--passes", exportPasses(settings),
+            args: ["--python-exit-code", "1", "-P", script(settings, "farm_export.py"), "--",
+                   `--scene-json=${literal(settings.scene)}`, `--shot-json=${literal(shot.name)}`,
+                   `--frames=${frames}`, `--passes=${exportPasses(settings)}`,
                    "--out", joinPath(settings.output_root, "chunks", shot.folder, frames),
                    "--skip-done", "--overwrite"],
         }));
@@ -95,7 +99,7 @@ function mergeTask(settings, shot, exports) {
     task.addCommand(author.Command("exec", {
         exe: settings.engine_python,
         args: [script(settings, "farm_merge.py"), "--chunks-dir", joinPath(settings.output_root, "chunks", shot.folder),
-               "--chunks", chunkRanges(shot.first, shot.last, settings.chunk_size).join(","),
+               `--chunks=${chunkRanges(shot.first, shot.last, settings.chunk_size).join(",")}`,
                "--out", joinPath(settings.output_root, "bundles", shot.folder)],
     }));
     for (const exportTask of exports) {
@@ -113,9 +117,9 @@ function generateTasks(settings, shot, merge) {
             args: [script(settings, "farm_generate.py"), joinPath(settings.output_root, "bundles", shot.folder),
                    "--out", joinPath(settings.output_root, "takes", shot.folder),
                    "--first-take", String(first), "--takes-per-task", String(settings.takes_per_task),
-                   "--takes", String(settings.takes), "--seed", String(settings.seed), "--backend", settings.backend,
-                   "--prompt", settings.prompt, "--steps", String(settings.steps), "--size", settings.generation_size,
-                   "--models", settings.models, "--device", settings.device],
+                   "--takes", String(settings.takes), `--seed=${settings.seed}`, `--backend=${settings.backend}`,
+                   `--prompt-json=${literal(settings.prompt)}`, `--steps=${settings.steps}`,
+                   `--size=${settings.generation_size}`, `--models=${settings.models}`, `--device=${settings.device}`],
         }));
         task.addDependency(merge);
         tasks.push(task);
@@ -134,7 +138,7 @@ function exportPasses(settings) {
 // [{name, folder, first, last}] from the JSON setting; the folder name matches farm/layout.py's shot_folder().
 function parseShots(text) {
     const shots = JSON.parse(text).map(([name, first, last]) => ({ name: name, first: first, last: last,
-        folder: name.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[._]+|[._]+$/g, "") || "shot" }));
+        folder: name.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[._-]+|[._-]+$/g, "") || "shot" }));
     if (shots.length == 0) {
         throw "Blockcast: no shots to export: choose shots in the Farm panel";
     }
@@ -155,6 +159,13 @@ function chunkRanges(first, last, size) {
         ranges.push(`${start}-${Math.min(start + size - 1, last)}`);
     }
     return ranges;
+}
+
+// `text` as a JSON string literal with braces and control characters as \u escapes: no
+// `{NAME}` for the Manager to replace (decoded by farm/literal.py's decode in the task).
+function literal(text) {
+    return JSON.stringify(String(text)).replace(/[{}\u007f-\u009f]/g,
+        (c) => "\\u" + ("000" + c.charCodeAt(0).toString(16)).slice(-4));
 }
 
 function script(settings, name) {

@@ -50,20 +50,21 @@ def test_compile_job_authors_export_merge_generate_and_assembly_tasks(tmp_path):
     assert {t["type"] for t in tasks if t not in generates} == {"blender", "misc"}
     export = by_name["export-sh_020_b-6-7"]["commands"][0]
     assert export["type"] == "blender-render" and export["parameters"]["blendfile"] == "/studio/demo.blend"
-    assert export["parameters"]["args"][export["parameters"]["args"].index("--shot") + 1] == "sh 020/b"
+    assert _option(export["parameters"]["args"], "--shot-json") == '"sh 020/b"'
     for cpu_job in (tiny_job(shots, backend="animatediff", allow_cpu_generation=True), tiny_job(shots)):  # previz
         cpu = compile_job(flamenco_job.settings(cpu_job, "/s/d.blend", "/s/o"))
         assert {t["type"] for t in cpu["tasks"] if t["name"].startswith("generate-")} == {"misc"}
 
 
+def _option(args, name):
+    """The value of `--name=VALUE` in `args`."""
+    return next(arg.split("=", 1)[1] for arg in args if arg.startswith(f"{name}="))
+
+
 def _export_passes(compiled):
     """The --passes of the export tasks (one value when they all agree)."""
-    found = set()
-    for task in compiled["tasks"]:
-        if task["name"].startswith("export-"):
-            args = task["commands"][0]["parameters"]["args"]
-            found.add(args[args.index("--passes") + 1])
-    return found
+    return {_option(task["commands"][0]["parameters"]["args"], "--passes") for task in compiled["tasks"]
+            if task["name"].startswith("export-")}
 
 
 def test_the_default_job_generates_with_previz_and_exports_the_passes_it_needs():
@@ -73,7 +74,7 @@ def test_the_default_job_generates_with_previz_and_exports_the_passes_it_needs()
     compiled = compile_job(settings)
     assert _export_passes(compiled) == {"depth,pose,camera,shading,normal,objects"}
     generate = next(t for t in compiled["tasks"] if t["name"].startswith("generate-"))["commands"][0]["parameters"]
-    assert generate["args"][generate["args"].index("--backend") + 1] == "previz"
+    assert _option(generate["args"], "--backend") == "previz"
     # A job submitted with the job type's own defaults (Flamenco's add-on) gets them too.
     defaults = {s["key"]: s.get("default") for s in compiled["settings"]}
     assert defaults["backend"] == "previz"

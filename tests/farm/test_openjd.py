@@ -31,8 +31,9 @@ def test_template_validates_and_lays_out_the_tasks(two_shot_blend, tiny_models, 
     check(make_openjd(two_shot_blend, job_dir, *tiny_job_args(tiny_models)))
     check(run([OPENJD, "check", job_dir / "template.json"]))
     job, tasks = tasks_of(job_dir, Takes=5, TakesPerTask=2)
-    assert [(t["Shot"], t["ShotFolder"], t["Frames"]) for t in tasks["ExportPasses"]] == [
-        ("sh010", "sh010", "1-2"), ("sh010", "sh010", "3-3"), ("sh 020", "sh_020", "4-5"), ("sh 020", "sh_020", "6-6")]
+    assert [(t["Shot"], t["ShotFolder"], t["Frames"]) for t in tasks["ExportPasses"]] == [  # names as JSON literals
+        ('"sh010"', "sh010", "1-2"), ('"sh010"', "sh010", "3-3"), ('"sh 020"', "sh_020", "4-5"),
+        ('"sh 020"', "sh_020", "6-6")]
     assert tasks["MergeChunks"] == [{"ShotFolder": "sh010", "Chunks": "1-2,3-3"},
                                     {"ShotFolder": "sh_020", "Chunks": "4-5,6-6"}]
     assert [(t["ShotFolder"], t["FirstTake"]) for t in tasks["GenerateTakes"]] == [
@@ -53,7 +54,7 @@ def test_template_validates_and_lays_out_the_tasks(two_shot_blend, tiny_models, 
     assert all(action.command == "{{Param.Blender}}" or action.command == "{{Param.EnginePython}}"
                for action in commands.values())
     assert [next(a for a in action.args if a.endswith(".py")).rsplit("/", 1)[1] for action in commands.values()] == [
-        "export_passes.py", "farm_merge.py", "farm_generate.py", "farm_assemble.py"]
+        "farm_export.py", "farm_merge.py", "farm_generate.py", "farm_assemble.py"]
 
 
 def test_generation_requires_a_gpu_worker_unless_cpu_is_allowed(two_shot_blend, tmp_path):
