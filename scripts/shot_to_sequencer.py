@@ -6,8 +6,11 @@
 The whole chain without a UI: export the shot's passes, run the engine, add each finished
 take as a strip. Defaults: the scene camera over the scene's range, the shot's settings
 stored in the .blend (else the add-on's defaults), one take. The input .blend is never
-written: the result goes to --save. Exit code 0 on success, 1 on an error (one line says
-why), 130 when interrupted (finished takes are kept and saved).
+written: the result goes to --save, which is checked before any work (a folder, the input
+file, a read-only file or folder, a folder that cannot be made are refused), and written
+under a temporary name renamed into place. Exit code 0 on success, 2 on a bad command line
+(an unknown option, a missing --save), 1 on any other error, a --save path that cannot be
+written included (one line says why), 130 when interrupted (finished takes are kept and saved).
 """
 
 import argparse
@@ -27,7 +30,7 @@ _REGISTERED = []  # the settings classes this script registered
 def build_parser():
     parser = argparse.ArgumentParser(prog="shot_to_sequencer", description=__doc__.splitlines()[0])
     parser.add_argument("blend", nargs="?", help="the .blend to read (omit under `blender -b FILE -P ...`)")
-    parser.add_argument("--save", required=True, type=Path, help="the .blend to write, with the takes as strips")
+    parser.add_argument("--save", required=True, help="the .blend to write, with the takes as strips")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file at --save")
     parser.add_argument("--scene", help="scene name; default: the file's active scene")
     parser.add_argument("--shot", help="a camera-bound marker's shot; default: the scene camera")
@@ -83,18 +86,14 @@ def main(argv=None):
     import_blockcast()
     from blockcast.addon import preferences, properties
     from blockcast.addon.blender import errors
-    from blockcast.addon.blender.blend_files import open_scene, save_blend
+    from blockcast.addon.blender.blend_files import check_save_path, open_scene, save_blend
     from blockcast.addon.blender.generation import JOB_ERRORS, shot_job
     from blockcast.addon.blender.shots import resolve_shot
 
     try:
         scene = open_scene(args.blend, args.scene)
-        source = Path(bpy.data.filepath).resolve() if bpy.data.filepath else None
-        save = args.save.resolve()
-        if source == save:
-            raise errors.UserError(f"--save {args.save} is the input file, which is never overwritten: save elsewhere")
-        if save.exists() and not args.overwrite:
-            raise errors.UserError(f"{args.save} exists: choose another path or pass --overwrite")
+        check_save_path(args.save, bpy.data.filepath or None, args.overwrite)
+        save = Path(args.save).resolve()
         if not hasattr(bpy.types.Scene, "blockcast"):  # no installed Blockcast extension: use this checkout's
             properties.register()
             _REGISTERED.append(properties)
@@ -117,7 +116,12 @@ def main(argv=None):
         print(f"shot_to_sequencer: error: {job.progress.error}", file=sys.stderr)
         return 1
     if job.progress.takes_done:
-        save_blend(save)
+        try:
+            save_blend(save)
+        except errors.UserError as exc:
+            print(f"shot_to_sequencer: error: {exc}; the {len(job.progress.takes_done)} finished take(s) are kept "
+                  "in the takes folder", file=sys.stderr)
+            return 1
     made = len(job.progress.takes_done)
     if job.progress.phase == "cancelled":
         print(f"shot_to_sequencer: cancelled; {made} finished take(s) kept"
