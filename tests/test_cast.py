@@ -391,3 +391,27 @@ def test_cast_panel_stores_the_cast_in_the_blend_and_locks_a_takes_look(glue, ex
     assert (kite.description, kite.look_seed, kite.colors, kite.references) == (
         "a yellow kite", 3, {"Kite": "#ffcc00"}, ("cast/kite-1.png",))
     assert floor.colors == {"Floor": "#404040"} and floor.role == "prop"
+
+
+def test_chunked_export_merges_with_the_cast_and_its_reference_images(glue, empty_scene, tmp_path):
+    """A farm exports a shot in frame chunks and merges them: the cast and cast/ files come through whole."""
+    import bpy
+    kite = _scene(glue, empty_scene)
+    reference = _reference_png(tmp_path / "kite.png")
+    _store_cast(empty_scene, {"members": [{"name": "Kite", "role": 1, "objects": [{"object": kite}],
+                                           "references": [{"filepath": str(reference)}]}]})
+    empty_scene.frame_end = 3
+    blend = tmp_path / "cast.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+
+    def script(name, *args):
+        result = subprocess.run([sys.executable, str(REPO / "scripts" / name), *map(str, args)], capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+
+    for out, frames in (("whole", "1-3"), ("a", "1-1"), ("b", "2-3")):
+        script("export_passes.py", blend, "--out", tmp_path / out, "--frames", frames, "--quiet")
+    script("merge_bundles.py", tmp_path / "b", tmp_path / "a", "--out", tmp_path / "merged")
+    tree = {root: {p.relative_to(tmp_path / root): p.read_bytes() for p in (tmp_path / root).rglob("*") if p.is_file()}
+            for root in ("whole", "merged")}
+    assert tree["merged"] == tree["whole"] and Path("cast/kite-1.png") in tree["merged"]

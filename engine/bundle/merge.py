@@ -5,6 +5,7 @@ and re-makes every depth control image with it, so a merged bundle is byte-ident
 the same shot exported in one go.
 """
 
+import filecmp
 import json
 import shutil
 
@@ -17,12 +18,14 @@ from .storage import BundleError, BundleWriter
 
 # Manifest parts that must agree across chunks of one shot.
 _SHARED = (("shot", "name"), ("shot", "camera"), ("shot", "fps"), ("resolution",), ("actors",), ("source",),
-           ("schema_version",), ("generator",))
+           ("schema_version",), ("generator",), ("cast",))
 
 
 def _get(manifest, path):
     for key in path:
-        manifest = manifest[key]
+        manifest = manifest.get(key)
+        if manifest is None:  # an optional part (the cast before 1.2)
+            return None
     return manifest
 
 
@@ -63,6 +66,9 @@ def merge_bundles(chunk_dirs, out_dir, overwrite=False):
     with BundleWriter(out_dir, overwrite) as writer:
         for bundle in bundles:
             _copy_frames(bundle, writer, depth_entry)
+        for member in bundles[0].cast.members:  # every chunk names the same cast (checked above)
+            for reference in member.references:
+                _copy_reference(bundles, reference, writer)
         if "camera" in manifest["passes"]:
             cameras = [record for bundle in bundles for record in bundle.cameras()]
             writer.write_json(PASS_FILES["camera"]["cameras"], {"convention": "opencv", "frames": cameras})
@@ -74,6 +80,17 @@ def merge_bundles(chunk_dirs, out_dir, overwrite=False):
             joints["frames"] = [entry for bundle in bundles for entry in bundle.joints()["frames"]]
             writer.write_json(PASS_FILES["pose"]["joints"], joints)
         return writer.commit(manifest)
+
+
+def _copy_reference(bundles, reference, writer):
+    """A cast reference image, refused when the chunks hold different images under its name
+    (the picture was changed between two chunks' exports)."""
+    source = bundles[0].inside(reference)
+    for bundle in bundles[1:]:
+        if not filecmp.cmp(source, bundle.inside(reference), shallow=False):
+            raise BundleError(f"{bundle.root} and {bundles[0].root} hold different {reference}: the reference image "
+                              "changed between chunk exports; re-export every chunk")
+    shutil.copyfile(source, writer.path(reference))
 
 
 def _copy_frames(bundle, writer, depth_entry):
