@@ -136,6 +136,31 @@ def _decode_pillow(data, width, height, bit_depth, channels):
     return pixels.reshape(height, width, channels)
 
 
+def check_png(path):
+    """(width, height, bit depth, channels) of a PNG that read_png decodes, proven without
+    building the image (every chunk's CRC, the whole image stream inflated to exactly its
+    size, each row's filter type): several times faster than decoding, so `check` can
+    afford every frame. ValueError "PATH: reason" otherwise."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if not data.startswith(_SIGNATURE):
+        raise ValueError(f"{path}: not a PNG file")
+    try:
+        chunks = _chunks(data)
+        width, height, bit_depth, channels = _header(chunks)
+        stride = 1 + width * channels * bit_depth // 8
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"), height * stride + 1)
+        if not inflater.eof or len(raw) != height * stride:
+            raise ValueError(f"image data is not {height * stride} bytes, as its {width}x{height} header needs "
+                             "(truncated or damaged)")
+        if max(raw[::stride]) > 4:
+            raise ValueError("a row has an unknown filter type")
+    except (ValueError, zlib.error, struct.error, MemoryError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return width, height, bit_depth, channels
+
+
 def read_png(path):
     """Decode a non-interlaced 8-bit gray, RGB or RGBA, or 16-bit PNG into a numpy array
     ((H, W) for one channel); ValueError "PATH: reason" for anything else or anything damaged."""

@@ -252,23 +252,21 @@ def _suffix(pass_name, key, relative):
 
 
 def _check_file(bundle, pass_name, key, frame, relative, problems):
-    """Decode each file as the engine will (PNGs whole; .npy headers, whose data size is
-    checked exactly), so a bundle `check` accepts never fails later in generate. Returns
-    False when the file is refused."""
+    """Prove each file decodes as the engine will read it (PNG streams whole, .npy headers
+    with their exact data size), so a bundle `check` accepts never fails later in generate.
+    Returns False when the file is refused."""
     path, suffix = bundle.path(pass_name, key, frame), _suffix(pass_name, key, relative)
     try:
         if not path.is_file():
             problems.append(f"missing {relative}")
             return False
         if suffix == ".png":
-            pixels = png.read_png(path)
-            channels = (pixels.shape[2:] or (1,))[0]
+            width, height, bit_depth, channels = png.check_png(path)
             dtype, allowed = _PNG_LAYOUT.get((pass_name, key), (None, (1, 3, 4)))
-            if pixels.shape[:2] != (bundle.height, bundle.width):
-                problems.append(f"{relative} is {pixels.shape[1]}x{pixels.shape[0]}, the bundle says "
-                                f"{bundle.width}x{bundle.height}")
-            elif (dtype is not None and pixels.dtype != dtype) or channels not in allowed:
-                problems.append(f"{relative} is a {pixels.dtype} PNG with {channels} channel(s), which the "
+            if (width, height) != (bundle.width, bundle.height):
+                problems.append(f"{relative} is {width}x{height}, the bundle says {bundle.width}x{bundle.height}")
+            elif (dtype is not None and np.dtype(dtype).itemsize * 8 != bit_depth) or channels not in allowed:
+                problems.append(f"{relative} is a {bit_depth}-bit PNG with {channels} channel(s), which the "
                                 f"{pass_name} pass does not use: {_REEXPORT}")
             else:
                 return True
