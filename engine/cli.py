@@ -73,6 +73,8 @@ def build_parser():
     gen.add_argument("--no-actor-prompts", action="store_true",
                      help="do not append the actors' descriptions from the bundle to the prompt")
     gen.add_argument("--negative", default="", help="negative prompt")
+    gen.add_argument("--reference", type=Path, metavar="FILE",
+                     help="the shot's reference image (PNG or JPEG): its palette and grade steer the look")
     gen.add_argument("--seed", type=int, default=0, help="first take's seed; take k uses seed+k (default: 0)")
     gen.add_argument("--takes", type=int, default=1, help="how many takes, one seed each (default: 1)")
     gen.add_argument("--steps", type=int, help="denoising steps (default: the backend's)")
@@ -133,7 +135,8 @@ def backend_report():
                        "controls": list(backend.controls), "passes": passes,
                        "default_weights": backend.default_weights, "max_controls": backend.max_controls,
                        "frames": backend.frame_rule, "size": backend.size_rule(),
-                       "init_video": backend.supports_init_video, "models": models})
+                       "init_video": backend.supports_init_video, "ignores": list(backend.ignores),
+                       "models": models})
     return report
 
 
@@ -168,7 +171,7 @@ def run_generate(args):
         seed=args.seed, takes=args.takes, steps=args.steps, guidance=args.guidance, weights=args.control,
         size=args.size, device=args.device, models=dict(args.model), init_video=args.init_video,
         strength=args.strength, offload=args.offload, vae_tiling=args.vae_tiling, vae_slicing=args.vae_slicing,
-        actor_prompts=not args.no_actor_prompts)
+        actor_prompts=not args.no_actor_prompts, reference=args.reference)
     try:
         generation = Generation(options, progress, cancel)
         takes = generation.run()

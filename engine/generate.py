@@ -22,6 +22,7 @@ from .backends.device import pick_device
 from .backends.models import ModelError, model_specs, resolve_model
 from .bundle import BundleError, read_bundle, validate_bundle
 from .bundle.schema import CONTROLS_DIR
+from .looks.inputs import read_cast_inputs, unused_by_backend
 from .takes import TakeWriter, check_takes_dir
 
 ASPECT_TOLERANCE = 0.02
@@ -29,6 +30,17 @@ ASPECT_TOLERANCE = 0.02
 
 class RequestError(Exception):
     """The request does not fit the backend or the bundle; the message says what to change."""
+
+
+SHOT_REFERENCE_FILE = "reference.png"   # the --reference image, copied into each take
+
+
+def read_cast_inputs_or_refuse(bundle, reference):
+    """The cast's reference images and the shot's, checked (RequestError) before any model loads."""
+    try:
+        return read_cast_inputs(bundle, reference)
+    except ValueError as exc:
+        raise RequestError(str(exc)) from None
 
 
 class UsageError(RequestError):
@@ -72,6 +84,7 @@ class GenerateOptions:
     vae_tiling: bool = False
     vae_slicing: bool = False
     actor_prompts: bool = True         # append each actor's description from the bundle to the prompt
+    reference: Path | None = None      # --reference FILE: the shot's reference image (palette and grade)
 
 
 def compose_prompt(prompt, actors):
@@ -114,7 +127,6 @@ def choose_weights(backend, bundle, requested):
         raise RequestError(f"{backend.name} needs the {', '.join(missing)} control(s) too: add them to --control, "
                            f"or leave --control out for {backend.name}'s defaults")
     if missing:
-
         passes = ",".join(controls.needed_pass(kind) for kind in backend.required_controls)
         raise RequestError(f"{backend.name} needs the {', '.join(missing)} control(s), from the bundle's "
                            f"{', '.join(controls.needed_pass(kind) for kind in missing)} pass(es): re-export "
@@ -177,7 +189,9 @@ class Generation:
         self.backend = backends.create(options.backend)
         self.weights = choose_weights(self.backend, self.bundle, options.weights)
         self.size = generation_size(self.backend, self.bundle, options.size)
-        self.prompt = compose_prompt(options.prompt, self.bundle.actors if options.actor_prompts else [])
+        self.prompt = compose_prompt(options.prompt, self.bundle.actors if options.actor_prompts and not
+                                     getattr(self.backend, "reads_cast", False) else [])
+        self.cast_inputs = read_cast_inputs_or_refuse(self.bundle, options.reference)
         if options.init_video is not None:
             if not self.backend.supports_init_video:
                 raise RequestError(f"--init-video: {self.backend.name} takes no init video")
@@ -248,8 +262,10 @@ class Generation:
             clock[0] = now
             self.progress.emit("step", take=take.take_id, step=step, total=total)
 
+        inputs = self.cast_inputs
         request = Request(self.prompt, options.negative, seed, steps, guidance, self.weights, built, frames,
-                          width, height, init, options.strength)
+                          width, height, init, options.strength, cast=bundle.cast, object_names=inputs.object_names,
+                          references=inputs.references, shot_reference=inputs.shot_reference)
         started = time.perf_counter()
         video = backend.generate(request, Hooks(on_step=on_step, check_cancel=self.cancel.check))
         generate_s = time.perf_counter() - started
@@ -261,14 +277,28 @@ class Generation:
             written.append(take.write_frame(frame_number, pixels, bundle.width, bundle.height))
             self.progress.emit("frame", take=take.take_id, index=index, frame=frame_number, path=written[-1])
         preview = take.write_preview(bundle.fps)
+        if self.cast_inputs.shot_reference is not None:
+            take.write_image(SHOT_REFERENCE_FILE, self.cast_inputs.shot_reference)
         record = self._record(seed, steps, guidance, windows, written, preview, {
             "load_s": self.load_s, "controls_s": self.controls_s, "generate_s": generate_s,
             "write_s": time.perf_counter() - started, "steps": len(step_times),
             "per_step_s": sum(step_times) / max(len(step_times), 1)})
+        record.update(self._cast_record())
         path = take.commit(record)
         self.progress.emit("done", take=take.take_id, path=str(path), frames=len(written),
                            seconds=round(generate_s, 3))
         return path
+
+    def _cast_record(self):
+        """take.json's look fields: what each object looked like, what was understood and
+        ignored of the words and references, the grade, and the references used."""
+        notes, inputs = self.backend.take_notes(), self.cast_inputs
+        ignored = list(notes.get("ignored", [])) + unused_by_backend(self.backend, self.options, inputs,
+                                                                     self.bundle.cast)
+        return {"look": notes.get("look"), "understood": list(notes.get("understood", [])), "ignored": ignored,
+                "grade": notes.get("grade"), "references": dict(inputs.reference_files),
+                "shot_reference": None if inputs.shot_reference is None else
+                {"file": SHOT_REFERENCE_FILE, "source": inputs.shot_reference_path}}
 
     def _record(self, seed, steps, guidance, windows, written, preview, timings):
         options, bundle, backend = self.options, self.bundle, self.backend

@@ -40,7 +40,7 @@ def load_backend(weights):
 
 def generate(backend, bundle, built, seed, steps):
     request = Request("", "", seed, steps, 1.0, {kind: 1.0 for kind in CONTROL_KINDS}, built, len(bundle.frames),
-                      bundle.width, bundle.height)
+                      bundle.width, bundle.height, object_names=bundle.object_names())
     return backend.generate(request, Hooks())
 
 

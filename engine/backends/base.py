@@ -54,6 +54,9 @@ class Request:
     shot_reference: object = None        # PIL RGB image for the shot's palette/grade, or None
 
 
+IGNORABLE = ("prompt", "negative_prompt", "guidance", "references", "shot_reference", "descriptions")
+
+
 def snap(value, multiple):
     """Nearest positive multiple (halves round up)."""
     return max(multiple, int(value / multiple + 0.5) * multiple)
@@ -76,6 +79,7 @@ class Backend:
     frame_rule = "any number of frames"
     supports_init_video = False
     settings = {}                 # what `load` chose (dtype, scheduler, ...), recorded in take.json
+    ignores = ()                  # request fields it does not use, from IGNORABLE (shown beside them)
 
     def size_rule(self):
         return f"width and height multiples of {self.size_multiple}; default long side {self.default_long_side}"
@@ -103,6 +107,11 @@ class Backend:
         """Load weights. models: role -> engine.backends.models.ResolvedModel; controls: the
         control kinds that will be used; device: engine.backends.device.Device."""
         raise NotImplementedError
+
+    def take_notes(self):
+        """What the last `generate` made of the request, for take.json: any of "look",
+        "understood", "ignored", "grade" (see engine.generate); {} when it says nothing."""
+        return {}
 
     def generate(self, request, hooks):
         """Exactly request.num_frames frames (the shot's, whatever the model made) as an

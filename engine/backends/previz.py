@@ -1,27 +1,37 @@
 """`previz`: Blockcast's embedded model — runs on a CPU, needs no download, the default.
 
-It reads the blocking's own passes (clay shading, depth, normals, object ids), samples a
-colour for every object with a small diffusion UNet at about 112x64, and composes the
-frames at the shot's size as clay shading x object colour: silhouettes, shadows and light
-stay exactly the blocking's, each object keeps one colour across the shot, and the seed
-picks the look. It has no text encoder: the prompt is recorded, not used.
+Each object's look is decided once per scene, from the cast, the look seed and the
+object's name only (engine.looks.plan): a locked colour, a colour word of its
+description, its reference image, the shot reference's palette, or else the previz UNet's
+own choice sampled on a fixed canonical shot (engine.previz.prior), never on this shot —
+so an actor looks the same in a shot and its reverse. Frames are composed at the shot's
+size as clay shading x object colour (silhouettes, shadows and light stay exactly the
+blocking's), then graded by the prompt's mood words and toward the shot's reference.
 """
 
 import numpy as np
-from PIL import Image
 
-from ..imaging import resize_cover
+from ..looks.colour_space import hex_to_srgb8, srgb_to_linear
+from ..looks.measure import albedo_to_ratio
+from ..looks.mood import grade_for
+from ..looks.palette import lab_statistics, take_statistics, transfer
+from ..looks.plan import plan_looks
 from ..previz import appearance
-from ..previz.model import CONTROL_KINDS, WEIGHTS_DIR, native_size
+from ..previz.model import CONTROL_KINDS, WEIGHTS_DIR
 from .base import Backend, ModelRole, snap
 
 MAX_LONG_SIDE = 1920
 
 
+def _ratio(colour_hex):
+    return albedo_to_ratio(srgb_to_linear(hex_to_srgb8(colour_hex) / 255.0)).astype(np.float32)
+
+
 class PrevizBackend(Backend):
     name = "previz"
-    description = ("Blockcast's embedded previz model (3.7M parameters, runs on a CPU): a colour per object "
-                   "on the shot's clay shading; ignores the prompt")
+    description = ("Blockcast's embedded previz model (3.7M parameters, runs on a CPU): one look per object for "
+                   "the whole scene (colour words, locked colours, references, else the model's choice) on the "
+                   "shot's clay shading; mood words of the prompt set a grade")
     controls = CONTROL_KINDS
     default_weights = {kind: 1.0 for kind in CONTROL_KINDS}
     required_controls = CONTROL_KINDS
@@ -30,10 +40,12 @@ class PrevizBackend(Backend):
     default_guidance = 1.0
     size_multiple = 2
     default_long_side = MAX_LONG_SIDE
+    ignores = ("negative_prompt", "guidance")
+    reads_cast = True        # descriptions come from the cast, so the prompt is the shot's own
 
     def size_rule(self):
         return (f"frames composed at the shot's size (long side at most {MAX_LONG_SIDE}); "
-                "the network itself runs at about 112x64 with the shot's aspect")
+                "the network itself samples colours at 112x64 on a canonical shot")
 
     def model_size(self, shot_w, shot_h, requested=None):
         if requested is None:
@@ -43,24 +55,45 @@ class PrevizBackend(Backend):
 
     def load(self, models, controls, device):
         from ..previz.model import PrevizSampler
+        from ..previz.prior import ColourPrior
 
         self.sampler = PrevizSampler(models["previz"].path, device.kind)
-        self.settings = {"dtype": "float32", "scheduler": "DDIM", "prompt": "not used (the seed picks the look)",
+        self.prior = ColourPrior(self.sampler, models["previz"].path)
+        self.settings = {"dtype": "float32", "scheduler": "DDIM",
+                         "prompt": "mood words set a grade; descriptions come from the cast",
                          "trained": self.sampler.info.get("training", {}), "calibration": self.sampler.calibration}
+        self.notes = {}
+
+    def look_colours(self, request, hooks):
+        """(LookPlan, {object name: '#rrggbb'}) for every object of the objects pass."""
+        from ..bundle.cast import Cast
+
+        plan = plan_looks(request.cast or Cast(), request.object_names, request.seed, request.references,
+                          request.shot_reference)
+        colours = {name: look.colour for name, look in plan.objects.items() if look.colour is not None}
+        colours.update(self.prior.choose(plan.undecided(), plan.known(), request.steps, hooks.on_step,
+                                         hooks.check_cancel))
+        return plan, colours
 
     def generate(self, request, hooks):
-        from ..previz.model import conditions
-
-        width, height = native_size(request.width, request.height)
-        self.settings["native_size"] = [width, height]
-        small = {kind: [resize_cover(image, width, height, Image.NEAREST if kind == "objects" else Image.BICUBIC)
-                        for image in request.controls[kind]] for kind in CONTROL_KINDS}
-        encoded = self.sampler.sample(conditions(small), request.seed, request.steps, hooks.on_step,
-                                      hooks.check_cancel)
-        small_ids = np.stack([np.asarray(image, np.int64) for image in small["objects"]])
-        ratios = appearance.calibrate(appearance.pool_by_object(encoded, small_ids), **self.sampler.calibration)
+        plan, colours = self.look_colours(request, hooks)
+        ratios = {index: _ratio(colours[name]) for index, name in enumerate(request.object_names, start=1)}
+        grade, understood, ignored = grade_for(request.prompt)
         frames = np.empty((request.num_frames, request.height, request.width, 3), np.uint8)
         for index, (clay, ids) in enumerate(zip(request.controls["shading"], request.controls["objects"])):
             hooks.check_cancel()
             frames[index] = appearance.compose(np.asarray(clay.convert("RGB")), np.asarray(ids, np.int64), ratios)
+            if grade is not None:
+                frames[index] = grade.apply(frames[index])
+        if request.shot_reference is not None:
+            take_stats, target_stats = take_statistics(frames), lab_statistics(request.shot_reference)
+            for index in range(len(frames)):
+                hooks.check_cancel()
+                frames[index] = transfer(frames[index], take_stats, target_stats)
+        self.notes = {"look": {"look_seed": plan.look_seed, "objects": colours},
+                      "understood": plan.understood + understood, "ignored": plan.ignored + ignored,
+                      "grade": grade.name if grade is not None else None}
         return frames
+
+    def take_notes(self):
+        return self.notes
