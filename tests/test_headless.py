@@ -141,6 +141,27 @@ def test_demo_scene_is_not_overwritten_silently(demo_blend):
     assert sha256(demo_blend) == before
 
 
+def test_demo_reverse_shot_is_a_second_camera_across_the_line(tmp_path):
+    """--reverse-shot: markers A and B bound to two cameras, each shot --frames long, and the
+    actors swap sides of the frame between them (the cameras face each other across the line)."""
+    from engine.bundle import read_bundle
+    from engine.bundle.pose import people_keypoints
+
+    blend = tmp_path / "reverse.blend"
+    result = run_script("make_demo_scene.py", "--save", blend, "--frames", "2", "--size", "64x36", "--reverse-shot")
+    assert result.returncode == 0, result.stderr
+    necks = {}
+    for shot, frames, camera in (("A", [1, 2], "Camera"), ("B", [3, 4], "Reverse camera")):
+        result = run_script("export_passes.py", blend, "--out", tmp_path / shot, "--shot", shot, "--quiet")
+        assert result.returncode == 0, result.stderr
+        bundle = read_bundle(tmp_path / shot)
+        assert bundle.frames == frames and bundle.manifest["shot"]["camera"] == camera
+        assert [(a["name"], a["description"]) for a in bundle.actors] == [
+            ("Ana", "a woman in a long red coat, dark hair in a bun"), ("Ben", "a tall man in a green jacket")]
+        necks[shot] = [people[1, 0] for people in people_keypoints(bundle.openpose(frames[0]))]
+    assert necks["A"][0] < necks["A"][1] and necks["B"][0] > necks["B"][1]  # Ana left of Ben, then right
+
+
 @pytest.fixture
 def tiny_disk(tmp_path):
     """A real 2 MiB filesystem (tmpfs), to fill up for real; needs root, as CI and this machine have."""
