@@ -7,22 +7,21 @@ fields, and every reader turns a damaged file into a BundleError naming the file
 
 import json
 import math
-import string
 from pathlib import Path
 
 import numpy as np
 
 from . import png
-from .npy import npy_header, read_npy
 from .camera import parse_re10k
 from .cast import Cast, CastError
+from .npy import npy_header, read_npy
+from .patterns import REEXPORT as _REEXPORT
+from .patterns import pass_patterns
 from .pose import COCO18_KEYPOINTS
 from .schema import MANIFEST_NAME, PASS_FILES, SCHEMA_NAME, SCHEMA_VERSION, schema_compatible
 from .storage import BundleError
 
 _REQUIRED_KEYS = ("schema", "schema_version", "shot", "resolution", "passes", "actors", "source")
-_FRAME_SPECS = ("", "d") + tuple(f"{zero}{width}d" for zero in ("", "0") for width in range(1, 10))
-_REEXPORT = "re-export the shot's passes"
 # What the engine's controls take from each PNG: (dtype, channel counts allowed).
 _PNG_LAYOUT = {("depth", "control"): (np.uint16, (1,)), ("objects", "index"): (None, (1,)),
                ("mask", "actors"): (np.uint8, (1,)), ("shading", "image"): (np.uint8, (1, 3, 4)),
@@ -35,17 +34,6 @@ def _whole(value):
 
 def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _pattern_fields(pattern):
-    """The {frame} fields of a file pattern; ValueError for any other field or a malformed one."""
-    fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(pattern)
-              if name is not None]
-    for name, spec, conversion in fields:
-        if name != "frame" or conversion or spec not in _FRAME_SPECS:
-            raise ValueError(f"field {{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}} "
-                             "is not {frame} or {frame:04d}")
-    return fields
 
 
 class Bundle:
@@ -76,7 +64,7 @@ class Bundle:
                 f"this reader takes {SCHEMA_NAME} {SCHEMA_VERSION.split('.')[0]}.x: re-export with this version"
             )
         self._read_fields(manifest_path)
-        self._patterns = {name: self._read_pass(name, entry, manifest_path) for name, entry in self.passes.items()}
+        self._patterns = {name: pass_patterns(name, entry, manifest_path) for name, entry in self.passes.items()}
         names = self.passes.get("objects", {}).get("objects", [])
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             raise BundleError(f"{manifest_path}: the objects pass's objects must be a list of names: {_REEXPORT}")
@@ -105,28 +93,6 @@ class Bundle:
         self.name, self.frames, self.fps = shot["name"], list(shot["frames"]), float(shot["fps"])
         self.width, self.height = resolution["width"], resolution["height"]
         self.passes, self.actors = passes, actors
-
-    def _read_pass(self, name, entry, manifest_path):
-        """{key: (pattern, per_frame)} of one pass, refused unless every pattern is plain."""
-        files = entry.get("files") if isinstance(entry, dict) else None
-        if not isinstance(files, dict):
-            raise BundleError(f"{manifest_path}: the {name} pass has no files object: {_REEXPORT}")
-        patterns = {}
-        for key, pattern in files.items():
-            if not isinstance(pattern, str) or not pattern:
-                raise BundleError(f"{manifest_path}: the {name} pass's {key} file is {pattern!r}, not a path: "
-                                  f"{_REEXPORT}")
-            try:
-                patterns[key] = (pattern, bool(_pattern_fields(pattern)))
-            except ValueError as exc:
-                raise BundleError(f"{manifest_path}: the {name} pass's {key} pattern {pattern!r} is refused "
-                                  f"({exc}): {_REEXPORT}") from None
-            canonical = PASS_FILES.get(name, {}).get(key)
-            if canonical is not None and patterns[key][1] != bool(_pattern_fields(canonical)):
-                raise BundleError(f"{manifest_path}: the {name} pass's {key} file {pattern!r} must be "
-                                  f"{'one file per frame ({frame})' if patterns[key][1] is False else 'one file'}: "
-                                  f"{_REEXPORT}")
-        return patterns
 
     def inside(self, relative):
         """The bundle file at `relative`, refused (BundleError) unless it resolves, after
