@@ -200,8 +200,20 @@ class Generation:
                                    "lacks: re-export with --passes including shading")
         self.out = check_takes_dir(options.out)
         specs = model_specs(self.backend, options.models)
-        needed = self.backend.required_roles(self.weights)
+        needed = self.backend.required_roles(list(self.weights) + (["references"] if self.has_references() else []))
         self.models = {role.name: resolve_model(role.name, specs[role.name]) for role in needed}
+
+    def has_references(self):
+        inputs = self.cast_inputs
+        return any(inputs.references.values()) or inputs.shot_reference is not None
+
+    def reference_controls(self):
+        """Unweighted controls the backend reads to place member references (not given to `load`,
+        so no ControlNet is looked for): only when there are member references and their pass."""
+        if not any(self.cast_inputs.references.values()):
+            return []
+        return [kind for kind in self.backend.reference_controls
+                if kind not in self.weights and self.bundle.has(controls.needed_pass(kind))]
 
     def run(self):
         """Generate every take; returns their folders. Raises Cancelled after cleaning up."""
@@ -221,7 +233,7 @@ class Generation:
 
         started = time.perf_counter()
         width, height = self.size
-        built = controls.build_controls(bundle, list(self.weights), width, height)
+        built = controls.build_controls(bundle, list(self.weights) + self.reference_controls(), width, height)
         init = controls.shading_frames(bundle, width, height) if options.init_video else None
         self.controls_s = time.perf_counter() - started
         try:

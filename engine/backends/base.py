@@ -80,6 +80,8 @@ class Backend:
     supports_init_video = False
     settings = {}                 # what `load` chose (dtype, scheduler, ...), recorded in take.json
     ignores = ()                  # request fields it does not use, from IGNORABLE (shown beside them)
+    reference_controls = ()       # controls built (unweighted) when a take has cast references, e.g. the
+                                  # objects pass that places each member's reference
 
     def size_rule(self):
         return f"width and height multiples of {self.size_multiple}; default long side {self.default_long_side}"
@@ -97,6 +99,8 @@ class Backend:
         return snap(requested[0], self.size_multiple), snap(requested[1], self.size_multiple)
 
     def required_roles(self, controls):
+        """Roles needed for these control kinds; the pseudo-control "references" stands for a
+        take with cast or shot reference images (e.g. an IP-Adapter loads only then)."""
         return [role for role in self.roles if role.control is None or role.control in controls]
 
     def windows(self, num_frames):

@@ -187,3 +187,51 @@ def test_backends_declare_what_they_use_and_load_the_adapter_only_for_references
     for name in ("wan-vace", "animatediff"):
         assert create(name).ignores == () and create(name).reference_controls == ("objects",)
     assert "ip_adapter" not in [role.name for role in create("animatediff").required_roles(["depth"])]
+
+
+@pytest.fixture(scope="module")
+def bundle_with_cast(demo_blend, tmp_path_factory):
+    """A real exported bundle (objects pass included) whose cast gives the first actor a reference
+    image in cast/, as the add-on writes it."""
+    import json
+    import shutil
+
+    from conftest import BLENDER_PYTHON, _run
+    from engine.bundle import read_bundle
+
+    exported = tmp_path_factory.mktemp("bundles") / "exported"
+    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", exported, "--frames", "3-6",
+          "--passes", "depth,pose,camera,objects", "--quiet"])
+    bundle = tmp_path_factory.mktemp("bundles") / "with_cast"
+    shutil.copytree(exported, bundle)
+    actor = read_bundle(bundle).actors[0]
+    body = next(name for name in read_bundle(bundle).object_names() if name.startswith(actor["object"]))
+    (bundle / "cast").mkdir()
+    solid((200, 30, 30), (40, 60)).save(bundle / "cast" / "actor-1.png")
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    manifest["cast"] = Cast(members=(CastMember(actor["name"], "actor", (body,), actor["description"],
+                                                ("cast/actor-1.png",)),)).to_json()
+    (bundle / "bundle.json").write_text(json.dumps(manifest))
+    return bundle, actor["name"]
+
+
+@pytest.mark.parametrize("backend, roles", [
+    ("animatediff", ("base", "motion_adapter", "controlnet_depth", "ip_adapter")), ("wan-vace", ("pipeline",))])
+def test_generate_sends_the_bundles_cast_references_and_places_them_by_the_objects_pass(
+        engine_main, bundle_with_cast, tiny_models, tmp_path, backend, roles):
+    """Through the command line: the references role loads only because the cast has references,
+    and the objects pass is built (unweighted) to place them, although --control names only depth."""
+    import json
+
+    bundle, member = bundle_with_cast
+    models = [arg for role in roles for arg in ("--model", f"{role}={tiny_models[role]}")]
+    code, events = engine_main("generate", bundle, "--out", tmp_path, "--backend", backend, *models,
+                               "--control", "depth=1", "--steps", "2", "--size", "64x36")
+    assert code == 0, [e for e in events if e["event"] == "error"]
+    record = json.loads(next(tmp_path.glob("take-*/take.json")).read_text())
+    settings = record["parameters"]["backend_settings"]
+    assert settings["references"] == {member: 1} and record["references"] == {member: ["cast/actor-1.png"]}
+    assert record["parameters"]["controls"] == {"depth": 1.0}  # objects placed the reference, unweighted
+    assert ("ip_adapter" in record["models"]) == (backend == "animatediff")
+    if backend == "animatediff":
+        assert settings["reference_masks"] == "objects pass"
