@@ -207,17 +207,19 @@ def backend_entry(report, backend):
     return next((entry for entry in entries if entry["name"] == backend), None)
 
 
-def added_passes(chosen, report, backend):
-    """The bundle passes `backend` cannot do without (its report entry's `passes`) that `chosen`
-    lacks; none when the report is missing or does not list the backend."""
-    needed = (backend_entry(report, backend) or {}).get("passes", [])
-    return [name for name in needed if name not in chosen]
+def added_passes(chosen, report, backend, with_references=False):
+    """The bundle passes `backend` cannot do without (its report entry's `passes`, and with cast
+    references its `reference_passes`, e.g. the objects pass that places each reference) that
+    `chosen` lacks; none when the report is missing or does not list the backend."""
+    entry = backend_entry(report, backend) or {}
+    needed = entry.get("passes", []) + (entry.get("reference_passes", []) if with_references else [])
+    return [name for name in dict.fromkeys(needed) if name not in chosen]
 
 
-def passes_to_export(chosen, report, backend):
+def passes_to_export(chosen, report, backend, with_references=False):
     """The artist's passes plus those `backend` needs, so Generate never exports a bundle the
     backend refuses. Without a report, the chosen ones alone: the engine then says what is missing."""
-    return list(chosen) + added_passes(chosen, report, backend)
+    return list(chosen) + added_passes(chosen, report, backend, with_references)
 
 
 def weighted_controls(offered, report, backend):

@@ -131,8 +131,10 @@ def backend_report():
             models.append({"role": role.name, "default": role.default_id, "description": role.description,
                            "for_control": role.control, "present": present, "download": download})
         passes = list(dict.fromkeys(needed_pass(kind) for kind in backend.required_controls))
+        reference_passes = list(dict.fromkeys(needed_pass(kind) for kind in backend.reference_controls))
         report.append({"name": name, "default": name == backends.DEFAULT_BACKEND, "description": backend.description,
                        "controls": list(backend.controls), "passes": passes,
+                       "reference_passes": reference_passes,
                        "default_weights": backend.default_weights, "max_controls": backend.max_controls,
                        "frames": backend.frame_rule, "size": backend.size_rule(),
                        "init_video": backend.supports_init_video, "ignores": list(backend.ignores),

@@ -226,6 +226,9 @@ def test_check_engine_lists_the_real_engines_backends():
     assert ep.report_default_backend(report) == "previz"
     passes = {entry["name"]: entry["passes"] for entry in report["backends"]}
     assert passes["animatediff"] == passes["wan-vace"] == []
+    # With cast references, the diffusion backends need the objects pass to place each one.
+    assert ep.passes_to_export(["depth"], report, "wan-vace", with_references=True) == ["depth", "objects"]
+    assert ep.passes_to_export(["depth"], report, "wan-vace") == ["depth"]
     assert ep.passes_to_export(["depth", "pose", "camera"], report, "previz") == [
         "depth", "pose", "camera", "shading", "normal", "objects"]
     weighted = {name: ep.weighted_controls(WEIGHTED, report, name) for name in ("previz", "animatediff", "wan-vace")}

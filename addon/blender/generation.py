@@ -26,7 +26,7 @@ from ..preferences import engine_report, engine_setup, model_folder, takes_root
 from ..strip_layout import PREFIX, LayoutError, next_seed
 from ..take_folders import TakeRecordError, new_bundle_dir, read_take, shot_takes_dir
 from . import errors, sequencer
-from .cast import shot_reference_file
+from .cast import scene_cast, shot_reference_file
 from .export import iter_export_shot
 
 JOB_ERRORS = errors.USER_ERRORS + (EngineError, TakeRecordError, LayoutError, CastInputError)
@@ -197,7 +197,9 @@ def shot_job(scene, shot, prefs, passes, size=None):
         models=local_models(model_folder(prefs), backend), reference=shot_reference_file(settings.reference_image))
     takes_dir = shot_takes_dir(takes_root(prefs), bpy.data.filepath, shot.name)
     bundle_dir = new_bundle_dir(takes_dir)
-    steps = iter_export_shot(scene, shot, bundle_dir, passes_to_export(passes, report, backend), size)
+    cast, _ = scene_cast(scene)
+    with_references = any(member.references for member in cast.members)
+    steps = iter_export_shot(scene, shot, bundle_dir, passes_to_export(passes, report, backend, with_references), size)
     return GenerationJob(scene, shot.name, request, setup, takes_dir, bundle_dir, steps)
 
 
