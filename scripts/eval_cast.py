@@ -1,14 +1,15 @@
 """Measure the cast on the default backend: continuity across a shot and its reverse shot,
 colour words, mood grades and a reference image (docs/cast.md records the figures).
 
-    .venv/bin/python scripts/eval_cast.py [--seeds 5] [--colour-seeds 4] [--frames 4] [--size 128x72]
+    .venv/bin/python scripts/eval_cast.py [--seeds 5] [--colour-seeds 4] [--frames 2] [--size 128x72]
         [--json out/eval_cast.json] [--work DIR] [--engine-python .venv-engine/bin/python]
 
 Runs with Blender's Python (bpy) for the scene: the demo scene with its reverse shot (two
 described actors, props, cameras on opposite sides of the line), fixed real materials for
-Blender's own reference render; every take comes from the engine, run as its own process
-exactly as the add-on runs it. Shot A and shot B are generated in separate engine processes
-with the same seeds, so nothing but the cast and the look seed can carry a look across.
+Blender's own reference render; every take comes from the engine's own command line
+(`python -m engine generate`) in the engine's environment, in a process of its own. Shot A
+and shot B are generated in separate engine processes with the same seeds, so nothing but
+the bundles' cast and the look seed can carry a look across.
 Albedo = median of take ÷ clay over an object's pixels, in CIELAB (engine/looks/measure.py).
 """
 
@@ -260,23 +261,31 @@ def moods_and_reference(bundle, work, args, timings):
                work / "engine_moods.log")
     timings["engine_moods_s"] = time.perf_counter() - started
     takes = {label: takes_by_seed(work / f"takes_{index}") for index, label in enumerate(runs)}
-    moods = {label: dict(zip(("L", "b"), np.mean([mean_lab(f) for _, f in takes[label].values()], axis=0)))
+    return mood_figures(takes), reference_figures(takes, np.asarray(Image.open(reference).convert("RGB")))
+
+
+def mood_figures(takes):
+    """Mean L* and b* per prompt, and at how many seeds night is both darker and bluer than sunny."""
+    means = {label: np.mean([mean_lab(frames) for _, frames in takes[label].values()], axis=0)
              for label in ("no prompt", *MOODS)}
     night, sunny = (takes[mood] for mood in MOODS)
-    darker_bluer = [mean_lab(night[s][1])[0] < mean_lab(sunny[s][1])[0]
-                    and mean_lab(night[s][1])[1] < mean_lab(sunny[s][1])[1] for s in night]
-    picture = np.asarray(Image.open(reference).convert("RGB"))
+    darker_bluer = [all(n < s for n, s in zip(mean_lab(night[seed][1]), mean_lab(sunny[seed][1]))) for seed in night]
+    return {"means": {label: {"L": float(m[0]), "b": float(m[1])} for label, m in means.items()},
+            "night_darker_and_bluer": sum(darker_bluer), "seeds": len(darker_bluer), "passes": all(darker_bluer)}
+
+
+def reference_figures(takes, picture):
+    """Palette distance of each seed's take to the reference picture, without and with it."""
     ratios = []
     for seed in takes["reference"]:
         without = palette_distance(takes["no prompt"][seed][1], picture)
         with_reference = palette_distance(takes["reference"][seed][1], picture)
         ratios.append({"seed": seed, "without": without, "with": with_reference,
                        "ratio": without / max(with_reference, 1e-9)})
-    return ({"means": {k: {"L": float(v["L"]), "b": float(v["b"])} for k, v in moods.items()},
-             "night_darker_and_bluer": sum(darker_bluer), "seeds": len(darker_bluer),
-             "passes": all(darker_bluer)},
-            {"seeds": ratios, "min_ratio": min(r["ratio"] for r in ratios),
-             "passes": all(r["ratio"] >= GOALS["reference_ratio"] for r in ratios)})
+    mean_without, mean_with = (float(np.mean([r[key] for r in ratios])) for key in ("without", "with"))
+    return {"seeds": ratios, "min_ratio": min(r["ratio"] for r in ratios),
+            "mean_ratio": mean_without / max(mean_with, 1e-9),
+            "passes": all(r["ratio"] >= GOALS["reference_ratio"] for r in ratios)}
 
 
 def build_parser():

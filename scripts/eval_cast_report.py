@@ -43,10 +43,12 @@ def mood_table(mood):
 def reference_table(ref, goals):
     return "\n".join([
         f"Reference image: the take's palette distance to it (sliced Wasserstein in CIELAB, ΔE units), "
-        f"without / with --reference (goal ≥ {goals['reference_ratio']:g}x): {_mark(ref['passes'])}",
+        f"without / with --reference (goal ≥ {goals['reference_ratio']:g}x at every seed): {_mark(ref['passes'])}",
         _table([("seed", "without", "with", "ratio")]
                + [(str(r["seed"]), f"{r['without']:.1f}", f"{r['with']:.1f}", f"{r['ratio']:.2f}")
-                  for r in ref["seeds"]])])
+                  for r in ref["seeds"]]
+               + [("mean", f"{sum(r['without'] for r in ref['seeds']) / len(ref['seeds']):.1f}",
+                   f"{sum(r['with'] for r in ref['seeds']) / len(ref['seeds']):.1f}", f"{ref['mean_ratio']:.2f}")])])
 
 
 def tables(result):
