@@ -59,7 +59,9 @@ def wanted_record(args, backend):
 
 
 def made_seeds(takes_root, bundle_sha, wanted):
-    """Seeds of the complete takes under `takes_root` that match this bundle and request."""
+    """Seeds of the complete takes under `takes_root` that match this bundle and request. An
+    override for a role the take did not load is no difference: the same bundle and request load
+    the same roles again."""
     seeds = set()
     for record_path in takes_root.glob("*/take-*/take.json"):
         try:
@@ -71,7 +73,8 @@ def made_seeds(takes_root, bundle_sha, wanted):
                 and take.get("backend") == wanted["backend"] and take.get("prompt") == wanted["prompt"]
                 and parameters.get("steps") == wanted["steps"]
                 and parameters.get("requested_size") == wanted["requested_size"]
-                and all(models.get(role, {}).get("source") == spec for role, spec in wanted["models"].items())):
+                and all(models[role].get("source") == spec for role, spec in wanted["models"].items()
+                        if role in models)):  # a role the take did not load (no references: no IP-Adapter)
             seeds.add(take.get("seed"))
     return seeds
 
