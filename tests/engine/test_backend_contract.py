@@ -7,6 +7,7 @@ does not opt in fails `test_every_registered_backend_runs_the_contract`.
 """
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,10 +28,13 @@ TAKE_FIELDS = ("status", "created", "backend", "models", "prompt", "composed_pro
 
 @pytest.fixture(scope="session")
 def plugin_path(tmp_path_factory):
-    """The test plug-in, installed by pip (as a user would) into a folder put on sys.path."""
+    """The test plug-in, installed by pip (as a user would) into a folder put on sys.path; built
+    from a copy, so the build leaves nothing in the repository."""
+    source = tmp_path_factory.mktemp("plugin-source") / "plugin_backend"
+    shutil.copytree(PLUGIN_SOURCE, source)
     target = tmp_path_factory.mktemp("plugin-site")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", "--target", str(target), str(PLUGIN_SOURCE)],
+                    "--disable-pip-version-check", "--target", str(target), str(source)],
                    check=True, capture_output=True, timeout=300)
     sys.path.append(str(target))
     return target
