@@ -18,6 +18,22 @@ def blockcast():
 
 
 @pytest.fixture
+def glue(blockcast):
+    """The add-on's Blender-side modules the export and cast tests drive, as attributes."""
+    from types import SimpleNamespace
+
+    import blockcast.addon.blender.actors as actors
+    import blockcast.addon.blender.cast as cast
+    import blockcast.addon.blender.export as export
+    import blockcast.addon.blender.shots as shots
+    import blockcast.addon.cast as core
+    import blockcast.addon.engine_process as engine_process
+
+    return SimpleNamespace(actors=actors, cast=cast, export=export, shots=shots, core=core,
+                           engine_process=engine_process)
+
+
+@pytest.fixture
 def empty_scene():
     """A factory-fresh, empty Blender file for each test that builds a scene."""
     bpy = pytest.importorskip("bpy")

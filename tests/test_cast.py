@@ -25,22 +25,6 @@ SIZE = (32, 18)
 RED = "#c8281e"
 
 
-@pytest.fixture
-def glue(blockcast):
-    import blockcast.addon.blender.actors as actors
-    import blockcast.addon.blender.cast as cast
-    import blockcast.addon.blender.export as export
-    import blockcast.addon.blender.shots as shots
-    import blockcast.addon.cast as core
-    import blockcast.addon.engine_process as engine_process
-
-    class Glue:
-        pass
-
-    Glue.actors, Glue.cast, Glue.export, Glue.shots, Glue.core = actors, cast, export, shots, core
-    Glue.engine_process = engine_process
-    return Glue
-
 
 def _camera(scene, name, location, rotation):
     import bpy

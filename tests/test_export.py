@@ -13,18 +13,6 @@ from engine.bundle.pose import BEHIND, COCO18_KEYPOINTS, OCCLUDED, OUTSIDE, VISI
 WIDTH, HEIGHT = 160, 90
 
 
-@pytest.fixture
-def glue(blockcast):
-    import blockcast.addon.blender.actors as actors
-    import blockcast.addon.blender.export as export
-    import blockcast.addon.blender.shots as shots
-
-    class Glue:
-        pass
-
-    Glue.actors, Glue.export, Glue.shots = actors, export, shots
-    return Glue
-
 
 def _camera(scene, location=(0, 0, 0), rotation=(0, 0, 0), lens=50):
     import bpy

@@ -23,18 +23,6 @@ KP = {name: index for index, name in enumerate(COCO18_KEYPOINTS)}
 BODY = [i for name, i in KP.items() if name not in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")]
 
 
-@pytest.fixture
-def glue(blockcast):
-    import blockcast.addon.blender.actors as actors
-    import blockcast.addon.blender.export as export
-    import blockcast.addon.blender.shots as shots
-
-    class Glue:
-        pass
-
-    Glue.actors, Glue.export, Glue.shots = actors, export, shots
-    return Glue
-
 
 @pytest.fixture
 def scratch_dir(tmp_path, monkeypatch):
