@@ -136,15 +136,21 @@ def _decode_pillow(data, width, height, bit_depth, channels):
     return pixels.reshape(height, width, channels)
 
 
+def _read_signed(path):
+    """The file's bytes, refused unless they start with the PNG signature."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if not data.startswith(_SIGNATURE):
+        raise ValueError(f"{path}: not a PNG file")
+    return data
+
+
 def check_png(path):
     """(width, height, bit depth, channels) of a PNG that read_png decodes, proven without
     building the image (every chunk's CRC, the whole image stream inflated to exactly its
     size, each row's filter type): several times faster than decoding, so `check` can
     afford every frame. ValueError "PATH: reason" otherwise."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    if not data.startswith(_SIGNATURE):
-        raise ValueError(f"{path}: not a PNG file")
+    data = _read_signed(path)
     try:
         chunks = _chunks(data)
         width, height, bit_depth, channels = _header(chunks)
@@ -164,10 +170,7 @@ def check_png(path):
 def read_png(path):
     """Decode a non-interlaced 8-bit gray, RGB or RGBA, or 16-bit PNG into a numpy array
     ((H, W) for one channel); ValueError "PATH: reason" for anything else or anything damaged."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    if not data.startswith(_SIGNATURE):
-        raise ValueError(f"{path}: not a PNG file")
+    data = _read_signed(path)
     try:
         chunks = _chunks(data)
         width, height, bit_depth, channels = _header(chunks)
