@@ -17,6 +17,18 @@ def blockcast():
     return import_blockcast()
 
 
+@pytest.fixture(scope="session")
+def extension_zip(tmp_path_factory):
+    """The extension zip, built once per run as an artist gets it (scripts/build_extension.py)."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("ext")
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "build_extension.py"), "--out-dir", str(out)],
+                            capture_output=True, text=True, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture
 def glue(blockcast):
     """The add-on's Blender-side modules the export and cast tests drive, as attributes."""

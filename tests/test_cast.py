@@ -308,14 +308,6 @@ print("REPORT " + json.dumps(report))
 """
 
 
-@pytest.fixture(scope="module")
-def extension_zip(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ext")
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "build_extension.py"), "--out-dir", str(out)],
-                            capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout.strip().splitlines()[-1]
-
 
 def test_cast_panel_stores_the_cast_in_the_blend_and_locks_a_takes_look(glue, extension_zip, tmp_path):
     import bpy

@@ -41,14 +41,6 @@ print("REPORT " + json.dumps(report, default=list))
 """
 
 
-@pytest.fixture(scope="module")
-def extension_zip(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ext")
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "build_extension.py"), "--out-dir", str(out)],
-                            capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return Path(result.stdout.strip().splitlines()[-1])
-
 
 def test_zip_ships_the_addon_and_bundle_format_only(extension_zip):
     names = zipfile.ZipFile(extension_zip).namelist()

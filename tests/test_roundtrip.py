@@ -56,11 +56,6 @@ def demo_blend(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def extension_zip(tmp_path_factory):
-    built = _run([sys.executable, REPO / "scripts" / "build_extension.py", "--out-dir", tmp_path_factory.mktemp("ext")])
-    return built.stdout.strip().splitlines()[-1]
-
 
 @pytest.fixture
 def scenario(extension_zip, demo_blend, model_folders, tmp_path):
