@@ -65,6 +65,18 @@ def bundle10(demo_blend, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def previz_shots(tmp_path_factory):
+    """Two held-out shots of the previz dataset generator (6 frames at 112x64): different
+    cameras and objects, the same object names, for the previz and cast tests."""
+    if not BLENDER_PYTHON.exists():
+        pytest.skip("needs the Blender venv to render test shots: scripts/setup_env.sh blender")
+    out = tmp_path_factory.mktemp("previz-shots")
+    _run([BLENDER_PYTHON, "scripts/make_previz_dataset.py", "--out", out, "--clips", "2", "--first-seed", "990000",
+          "--frames", "6", "--size", "112x64", "--beauty-samples", "1"])
+    return [path / "bundle" for path in sorted(out.glob("clip_*"))]
+
+
+@pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     from engine.random_models import save_animatediff_models, save_wan_vace_models
 

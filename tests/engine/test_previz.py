@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import BLENDER_PYTHON, _run, read_frames
+from conftest import read_frames
 
 from engine.backends import DEFAULT_BACKEND, create
 from engine.bundle import read_bundle
@@ -17,15 +17,6 @@ from engine.previz.model import WEIGHTS_DIR, PrevizSampler, native_size
 
 SEEDS = ("--seed", "5", "--steps", "6")
 
-
-@pytest.fixture(scope="module")
-def previz_shots(tmp_path_factory):
-    if not BLENDER_PYTHON.exists():
-        pytest.skip("needs the Blender venv to render test shots: scripts/setup_env.sh blender")
-    out = tmp_path_factory.mktemp("previz-shots")
-    _run([BLENDER_PYTHON, "scripts/make_previz_dataset.py", "--out", out, "--clips", "2", "--first-seed", "990000",
-          "--frames", "6", "--size", "112x64", "--beauty-samples", "1"])
-    return [path / "bundle" for path in sorted(out.glob("clip_*"))]
 
 
 @pytest.fixture(scope="module")

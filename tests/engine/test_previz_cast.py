@@ -11,7 +11,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import BLENDER_PYTHON, _run, read_frames
+from conftest import read_frames
 from PIL import Image
 from test_looks import _png_claiming
 
@@ -33,15 +33,6 @@ class Silent:
     def check(self):
         pass
 
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory):
-    if not BLENDER_PYTHON.exists():
-        pytest.skip("needs the Blender venv to render test shots: scripts/setup_env.sh blender")
-    out = tmp_path_factory.mktemp("cast-shots")
-    _run([BLENDER_PYTHON, "scripts/make_previz_dataset.py", "--out", out, "--clips", "2", "--first-seed", "990000",
-          "--frames", "4", "--size", "112x64", "--beauty-samples", "1"])
-    return [path / "bundle" for path in sorted(out.glob("clip_*"))]
 
 
 def with_cast(bundle, folder, members, look_seed=None, files=None):
@@ -74,10 +65,10 @@ def generate(bundle, out, seed=0, takes=1, **options):
                       Silent(), Silent()).run()
 
 
-def test_same_look_seed_same_albedo_in_two_shots_whatever_the_take_seed(shots, tmp_path):
+def test_same_look_seed_same_albedo_in_two_shots_whatever_the_take_seed(previz_shots, tmp_path):
     members = [anna("a woman in a long red coat"), {"name": "Crate", "role": "prop", "objects": ["Prop 0"]}]
-    first = with_cast(shots[0], tmp_path / "shot", members, look_seed=11)
-    reverse = with_cast(shots[1], tmp_path / "reverse", members, look_seed=11)
+    first = with_cast(previz_shots[0], tmp_path / "shot", members, look_seed=11)
+    reverse = with_cast(previz_shots[1], tmp_path / "reverse", members, look_seed=11)
     (take_a,) = generate(reverse, tmp_path / "takes", seed=2)   # the reverse first: order does not matter
     (take_b,) = generate(first, tmp_path / "takes", seed=7)
     look_a = json.loads((take_a / "take.json").read_text())["look"]
@@ -90,17 +81,17 @@ def test_same_look_seed_same_albedo_in_two_shots_whatever_the_take_seed(shots, t
     both = [name for name in shared if name in measured_a and name in measured_b]
     differences = {name: float(delta_e76(measured_a[name], measured_b[name])) for name in both}
     assert len(both) >= 4 and max(differences.values()) <= 5.0, differences
-    other = with_cast(shots[0], tmp_path / "other-seed", members, look_seed=12)
+    other = with_cast(previz_shots[0], tmp_path / "other-seed", members, look_seed=12)
     (take_c,) = generate(other, tmp_path / "takes", seed=7)
     look_c = json.loads((take_c / "take.json").read_text())["look"]["objects"]
     assert look_c[ACTOR] == "#e50000" and look_c["Floor"] != look_b["objects"]["Floor"]
 
 
-def test_colour_words_on_an_actor_come_out_as_named(shots, tmp_path):
+def test_colour_words_on_an_actor_come_out_as_named(previz_shots, tmp_path):
     named_labs = {name: srgb8_to_lab(hex_to_srgb8(colour)) for name, colour in NAMED.items()}
     hits, cases = 0, []
     for word in NAMED:
-        bundle = with_cast(shots[0], tmp_path / word, [anna(f"a woman in a long {word} coat")])
+        bundle = with_cast(previz_shots[0], tmp_path / word, [anna(f"a woman in a long {word} coat")])
         for take in generate(bundle, tmp_path / f"takes-{word}", seed=0, takes=4):
             measured = albedos(take, bundle)[ACTOR]
             nearest = min(named_labs, key=lambda name: delta_e76(measured, named_labs[name]))
@@ -109,11 +100,11 @@ def test_colour_words_on_an_actor_come_out_as_named(shots, tmp_path):
     assert len(cases) == 32 and hits / len(cases) >= 0.9, cases
 
 
-def test_night_is_darker_and_bluer_than_sunny_and_no_mood_is_todays_take(shots, tmp_path, engine_main):
+def test_night_is_darker_and_bluer_than_sunny_and_no_mood_is_todays_take(previz_shots, tmp_path, engine_main):
     frames = {}
     for name, prompt in (("none", ""), ("words", "a wide shot of them"), ("night", "night, blue moonlight"),
                          ("sunny", "sunny afternoon")):
-        code, _ = engine_main("generate", shots[0], "--out", tmp_path / name, "--seed", "4", "--prompt", prompt, *STEPS)
+        code, _ = engine_main("generate", previz_shots[0], "--out", tmp_path / name, "--seed", "4", "--prompt", prompt, *STEPS)
         assert code == 0
         take = tmp_path / name / "take-001-previz-s4"
         frames[name] = np.stack(list(read_frames(take).values())).astype(np.float64)
@@ -124,7 +115,7 @@ def test_night_is_darker_and_bluer_than_sunny_and_no_mood_is_todays_take(shots, 
     assert frames["night"].mean() < 0.7 * frames["sunny"].mean() and blue["night"] > blue["sunny"] + 0.03
 
 
-def test_a_shot_reference_halves_the_palette_distance(shots, tmp_path, engine_main):
+def test_a_shot_reference_halves_the_palette_distance(previz_shots, tmp_path, engine_main):
     rng = np.random.default_rng(5)
     reference = np.zeros((60, 90, 3))
     reference[:, :50], reference[:, 50:] = (35, 110, 120), (210, 120, 50)   # teal and orange
@@ -132,7 +123,7 @@ def test_a_shot_reference_halves_the_palette_distance(shots, tmp_path, engine_ma
     Image.fromarray(reference).save(tmp_path / "ref.png")
     distances = {}
     for name, extra in (("plain", ()), ("referenced", ("--reference", tmp_path / "ref.png"))):
-        code, _ = engine_main("generate", shots[0], "--out", tmp_path / name, "--seed", "1", *extra, *STEPS)
+        code, _ = engine_main("generate", previz_shots[0], "--out", tmp_path / name, "--seed", "1", *extra, *STEPS)
         assert code == 0
         take = tmp_path / name / "take-001-previz-s1"
         distances[name] = palette_distance(np.stack(list(read_frames(take).values())), reference)
@@ -143,9 +134,9 @@ def test_a_shot_reference_halves_the_palette_distance(shots, tmp_path, engine_ma
     assert distances["referenced"] <= 0.5 * distances["plain"], distances
 
 
-def test_take_records_what_was_understood_and_ignored(shots, tmp_path, engine_main):
+def test_take_records_what_was_understood_and_ignored(previz_shots, tmp_path, engine_main):
     portrait = Image.new("RGB", (40, 60), (30, 160, 60))
-    bundle = with_cast(shots[1], tmp_path / "b", [
+    bundle = with_cast(previz_shots[1], tmp_path / "b", [
         anna("a woman in a long red coat with a bun"),
         {"name": "Bo", "role": "actor", "objects": ["Actor 1_body"], "references": ["cast/bo.png"]},
         {"name": "Crate", "role": "prop", "objects": ["Prop 0"], "colors": {"Prop 0": "#123456"}}],
@@ -164,7 +155,7 @@ def test_take_records_what_was_understood_and_ignored(shots, tmp_path, engine_ma
 
 
 @pytest.mark.parametrize("problem", ["missing", "corrupt", "huge", "locked", "member-reference"])
-def test_bad_cast_input_is_refused_before_any_model_loads(shots, tmp_path, engine_main, problem):
+def test_bad_cast_input_is_refused_before_any_model_loads(previz_shots, tmp_path, engine_main, problem):
     (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
     (tmp_path / "huge.png").write_bytes(_png_claiming(9000, 6000))
     members, extra = [anna("red coat")], []
@@ -174,7 +165,7 @@ def test_bad_cast_input_is_refused_before_any_model_loads(shots, tmp_path, engin
         members.append({"name": "Cup", "role": "prop", "objects": ["Cup"], "colors": {"Cup": "#ffffff"}})
     else:
         members[0]["references"] = ["cast/anna.png"]
-    bundle = with_cast(shots[0], tmp_path / "b", members)
+    bundle = with_cast(previz_shots[0], tmp_path / "b", members)
     code, events = engine_main("generate", bundle, "--out", tmp_path / "takes", *extra, *STEPS)
     assert code == 1 and not any(event["event"] == "load" for event in events)
     message = events[-1]["message"]
