@@ -1,7 +1,7 @@
-"""Registers the add-on's modules; each module owns one concern."""
+"""Registers the add-on's UI modules (addon/ui/); each module owns one concern."""
 
-from . import operators, operators_generate, operators_takes, panels, panels_sequencer, preferences, properties
-from . import operators_cast, operators_farm, panels_cast, panels_farm, properties_farm
+from .ui import operators, operators_generate, operators_takes, panels, panels_sequencer, preferences, properties
+from .ui import operators_cast, operators_farm, panels_cast, panels_farm, properties_farm
 
 _MODULES = (preferences, properties, operators, operators_generate, operators_takes, panels, panels_sequencer)
 _MODULES += (operators_cast, panels_cast, properties_farm, operators_farm, panels_farm)

@@ -84,7 +84,7 @@ def main(argv=None):
     import bpy
 
     import_blockcast()
-    from blockcast.addon import preferences, properties
+    from blockcast.addon.ui import preferences, properties
     from blockcast.addon.blender import errors
     from blockcast.addon.blender.blend_files import check_save_path, open_scene, save_blend
     from blockcast.addon.blender.generation import JOB_ERRORS, shot_job

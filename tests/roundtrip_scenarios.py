@@ -30,10 +30,10 @@ def setup(zip_path, repo, blend, model_folder, takes_dir):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
     prefs = bpy.context.preferences.addons[PACKAGE].preferences
-    report = {"idname": type(prefs).bl_idname, "default_takes_root": str(module("preferences").takes_root(prefs)),
+    report = {"idname": type(prefs).bl_idname, "default_takes_root": str(module("ui.preferences").takes_root(prefs)),
               "user_dir": bpy.utils.extension_path_user(PACKAGE)}
     try:
-        module("preferences").engine_setup(prefs)
+        module("ui.preferences").engine_setup(prefs)
     except Exception as exc:  # the extension ships no engine: it must be pointed at one
         report["without_engine"] = str(exc)
     prefs.engine_python = str(Path(repo) / ".venv-engine" / "bin" / "python")
@@ -76,7 +76,7 @@ def cancel(settings, _out_blend):
     generation = module("blender.generation")
     scene = bpy.context.scene
     job = generation.shot_job(scene, module("blender.shots").resolve_shot(scene),
-                              module("preferences").preferences(), ["depth", "pose", "camera"])
+                              module("ui.preferences").preferences(), ["depth", "pose", "camera"])
     deadline = time.monotonic() + 120
     while job.tick() and job.progress.step < 1 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -108,7 +108,7 @@ def previz(settings, _out_blend):
     """Generate with no backend named anywhere and no Check Engine done: the add-on asks the
     engine for its default (previz) and exports the passes it needs beside the chosen ones."""
     bpy.context.preferences.addons[PACKAGE].preferences.default_backend = ""
-    preferences = module("preferences")
+    preferences = module("ui.preferences")
     report = {"report_before": preferences.ENGINE_CHECK["report"] is not None,
               "chosen": bpy.context.scene.blockcast.passes(), "generate": call(bpy.ops.blockcast.generate),
               "known_backends": preferences.known_backends()}

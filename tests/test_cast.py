@@ -285,7 +285,7 @@ class Layout:
     def template_icon(self, icon_value=0, scale=1.0): Layout.drawn.append("thumbnail")
     def progress(self, **kwargs): pass
 
-module("addon.preferences").ENGINE_CHECK["report"] = {"backends": [
+module("addon.ui.preferences").ENGINE_CHECK["report"] = {"backends": [
     {"name": "previz", "default": True, "controls": ["depth"], "passes": ["depth"], "models": [],
      "ignores": ["negative_prompt", "descriptions"]}]}
 scene.blockcast.shot_generation_settings(shot.name, create=True)
@@ -295,7 +295,7 @@ for index in range(len(cast.members)):
         getattr(bpy.types, panel).draw(type("Panel", (), {"layout": Layout()})(), bpy.context)
 report["labels"], report["drawn"] = sorted(set(Layout.labels)), sorted(set(Layout.drawn))
 anna_reference = cast.members["Anna"].references[0].filepath
-report["thumbnail"] = list(module("addon.panels_cast").thumbnail(anna_reference).image_size)
+report["thumbnail"] = list(module("addon.ui.panels_cast").thumbnail(anna_reference).image_size)
 bpy.ops.wm.save_as_mainfile(filepath=str(work / "cast.blend"))
 bpy.ops.wm.open_mainfile(filepath=str(work / "cast.blend"))
 cast = bpy.context.scene.blockcast_cast

@@ -235,7 +235,7 @@ def test_check_engine_lists_the_real_engines_backends():
     assert weighted == {"previz": [], "animatediff": ["depth", "pose"], "wan-vace": ["depth", "pose"]}
 
 
-WEIGHTED = ("depth", "pose")  # the add-on's weight settings (addon/properties.py CONTROL_KINDS)
+WEIGHTED = ("depth", "pose")  # the add-on's weight settings (addon/ui/properties.py CONTROL_KINDS)
 REPORT = {"backends": [
     {"name": "animatediff", "default": False, "controls": ["depth", "pose"], "passes": []},
     {"name": "previz", "default": True, "controls": ["shading", "depth", "normal", "objects"],

@@ -22,7 +22,7 @@ from ..cast import CastInputError
 from ..engine_process import (EXIT_CANCELLED, EngineError, EngineProcess, GenerateRequest, control_weights,
                               generation_backend, generation_size, local_models, passes_to_export)
 from ..generation_progress import GenerationProgress
-from ..preferences import engine_report, engine_setup, model_folder, takes_root
+from ..ui.preferences import engine_report, engine_setup, model_folder, takes_root
 from ..strip_layout import PREFIX, LayoutError, next_seed
 from ..take_folders import TakeRecordError, new_bundle_dir, read_take, shot_takes_dir
 from . import errors, sequencer

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import bpy
 
-from ..farm import flamenco_job, openjd
-from ..farm.job import FarmJob
-from ..farm.layout import LayoutError
+from ...farm import flamenco_job, openjd
+from ...farm.job import FarmJob
+from ...farm.layout import LayoutError
 from .properties_farm import chosen_shots
 
 FLAMENCO_JOB = "flamenco_job.json"

@@ -2,9 +2,9 @@
 
 import bpy
 
-from .blender.sequencer import sequence_editor, shot_takes
+from ..blender.sequencer import sequence_editor, shot_takes
 from .panels import draw_job_status
-from .strip_layout import PREFIX
+from ..strip_layout import PREFIX
 
 
 def selected_shot(context):

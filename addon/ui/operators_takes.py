@@ -5,9 +5,9 @@ from pathlib import Path
 import bpy
 from bpy.props import StringProperty
 
-from .blender import errors
-from .blender.sequencer import accept_take, add_control_strips, find_take
-from .take_folders import TakeRecordError
+from ..blender import errors
+from ..blender.sequencer import accept_take, add_control_strips, find_take
+from ..take_folders import TakeRecordError
 
 
 class _OnTake:

@@ -11,8 +11,8 @@ from pathlib import Path
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from .engine_process import EngineError, EngineSetup, check_engine, local_models, venv_python
-from .take_folders import fallback_takes_root
+from ..engine_process import EngineError, EngineSetup, check_engine, local_models, venv_python
+from ..take_folders import fallback_takes_root
 
 # The extension's root package: "blockcast" from a checkout, "bl_ext.<repo>.blockcast" installed.
 ROOT_PACKAGE = __name__.rpartition(".addon.")[0]

@@ -10,10 +10,10 @@ import bpy
 from bpy.props import StringProperty
 
 from . import preferences as prefs_module
-from .blender import errors
-from .blender.generation import JOB_ERRORS, regenerate_job, running_job, shot_job
-from .blender.sequencer import find_take
-from .blender.shots import resolve_shot
+from ..blender import errors
+from ..blender.generation import JOB_ERRORS, regenerate_job, running_job, shot_job
+from ..blender.sequencer import find_take
+from ..blender.shots import resolve_shot
 
 PROGRESS_STEPS = 1000
 TICK_S = 0.05

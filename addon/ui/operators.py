@@ -5,11 +5,11 @@ from pathlib import Path
 import bpy
 from bpy.props import StringProperty
 
-from ..engine.bundle.storage import OutputFolderError
-from .blender import errors
-from .blender.actors import add_proxy_actor, make_actor_from_rig
-from .blender.export import export_shot, iter_export_shot
-from .blender.shots import resolve_shot
+from ...engine.bundle.storage import OutputFolderError
+from ..blender import errors
+from ..blender.actors import add_proxy_actor, make_actor_from_rig
+from ..blender.export import export_shot, iter_export_shot
+from ..blender.shots import resolve_shot
 
 
 def _export_request(context):
@@ -142,7 +142,7 @@ class BLOCKCAST_OT_add_demo_scene(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        from .blender.demo_scene import build_demo_scene
+        from ..blender.demo_scene import build_demo_scene
 
         scene = bpy.data.scenes.new("Blockcast demo")
         build_demo_scene(scene)

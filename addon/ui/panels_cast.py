@@ -6,9 +6,9 @@ import os
 import bpy
 import bpy.utils.previews
 
-from .blender.actors import DESCRIPTION, scene_actors
+from ..blender.actors import DESCRIPTION, scene_actors
 from .operators_cast import accepted_take
-from .strip_layout import PREFIX
+from ..strip_layout import PREFIX
 
 _PREVIEWS = {}  # "thumbnails": a bpy.utils.previews collection while registered
 

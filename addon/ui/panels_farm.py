@@ -2,8 +2,8 @@
 
 import bpy
 
-from ..farm.job import added_passes
-from ..farm.layout import LayoutError
+from ...farm.job import added_passes
+from ...farm.layout import LayoutError
 from .properties_farm import chosen_shots
 
 

@@ -6,10 +6,10 @@ Kept apart from the other scene settings so the farm job writer owns its own sta
 import bpy
 from bpy.props import BoolProperty, IntProperty, PointerProperty, StringProperty
 
-from ..farm.flamenco_job import shots_json
-from ..farm.job import DEFAULT_BACKEND, DEFAULT_PASSES, FarmShot, select_shots
-from ..farm.layout import LayoutError
-from .blender.shots import scene_shots
+from ...farm.flamenco_job import shots_json
+from ...farm.job import DEFAULT_BACKEND, DEFAULT_PASSES, FarmShot, select_shots
+from ...farm.layout import LayoutError
+from ..blender.shots import scene_shots
 
 
 def chosen_shots(scene, text):

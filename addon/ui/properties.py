@@ -10,12 +10,12 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
                        IntProperty, PointerProperty, StringProperty)
 from bpy.types import PropertyGroup
 
-from ..engine.bundle.schema import DEFAULT_PASSES, PASSES
-from .blender.actors import is_actor
-from .blender.export import GEOMETRY_TYPES
-from .cast import ROLE_NUMBERS
+from ...engine.bundle.schema import DEFAULT_PASSES, PASSES
+from ..blender.actors import is_actor
+from ..blender.export import GEOMETRY_TYPES
+from ..cast import ROLE_NUMBERS
 from .preferences import known_backends
-from .rigs import PRESETS
+from ..rigs import PRESETS
 
 _PASS_HELP = {
     "depth": "Metric planar depth and a shot-normalised 16-bit disparity control image",
@@ -32,7 +32,7 @@ _shot_items_cache = []  # Blender needs the enum items kept alive while they are
 
 
 def _shot_items(settings, context):
-    from .blender.shots import scene_shots
+    from ..blender.shots import scene_shots
 
     _shot_items_cache[:] = [
         (shot.name, shot.name, f"{shot.camera_name or 'no camera'}, frames {shot.frame_start}-{shot.frame_end}")
