@@ -1,5 +1,6 @@
-"""The engine as a child process: its command line, its backends report, its JSON-lines events,
-stopping it (bpy-free).
+"""The engine as a child process: starting it, its JSON-lines events, its exit messages,
+stopping it (bpy-free). What to ask it is engine_request's; what it says of its backends,
+engine_report's.
 
 Blender never imports the engine (torch stays out of Blender's Python): it starts
 `python -m engine` in the engine's own environment and reads one JSON event per stdout
@@ -17,14 +18,13 @@ import subprocess
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 CANCEL_GRACE_S = 10.0
 OUTPUT_DRAIN_S = 5.0  # after exit, how long to wait for output still held open by a grandchild
 CHECK_TIMEOUT_S = 60.0
 EXIT_CANCELLED = 130
-TAKE_REFERENCE = "reference.png"  # where the engine keeps the shot reference a take used
 
 
 class EngineError(Exception):
@@ -68,75 +68,6 @@ class EngineSetup:
         if self.engine_dir is not None and not (Path(self.engine_dir) / "engine" / "cli.py").is_file():
             raise EngineError(f"{self.engine_dir} holds no engine package (engine/cli.py): set the engine folder in "
                               "Preferences ▸ Add-ons ▸ Blockcast to the Blockcast checkout, or leave it empty")
-
-
-@dataclass
-class GenerateRequest:
-    """What to generate; empty or zero values leave the engine's (or backend's) default."""
-
-    backend: str = ""
-    prompt: str = ""
-    negative: str = ""
-    seed: int = 0
-    takes: int = 1
-    steps: int = 0
-    size: tuple | None = None          # generation size (W, H)
-    weights: dict | None = None        # control kind -> weight; None: the backend's defaults
-    device: str = "auto"
-    models: dict = field(default_factory=dict)  # role -> hub id or local folder
-    reference: str = ""                # the shot's reference image (PNG/JPEG file); "": none
-
-    @classmethod
-    def from_take(cls, record, seed, device="auto", take_dir=None):
-        """The request that made a take (its take.json), with another seed: one take like it. The
-        shot reference it used is the copy the engine kept in the take folder (reference.png)."""
-        parameters = record.get("parameters", {})
-        requested = parameters.get("requested_size")
-        kept = Path(take_dir) / TAKE_REFERENCE if take_dir is not None else None
-        return cls(backend=record["backend"], prompt=record.get("prompt", ""),
-                   negative=record.get("negative_prompt", ""), seed=seed, takes=1, steps=parameters.get("steps") or 0,
-                   size=tuple(requested) if requested else None, weights=parameters.get("controls"), device=device,
-                   models={role: model["source"] for role, model in record.get("models", {}).items()},
-                   reference=str(kept) if kept is not None and kept.is_file() else "")
-
-    def arguments(self, bundle, out):
-        """`generate` arguments for this request."""
-        args = ["generate", str(bundle), "--out", str(out), "--seed", str(self.seed), "--takes", str(self.takes),
-                "--prompt", self.prompt, "--negative", self.negative, "--device", self.device]
-        if self.backend:
-            args += ["--backend", self.backend]
-        if self.steps:
-            args += ["--steps", str(self.steps)]
-        if self.size:
-            args += ["--size", f"{self.size[0]}x{self.size[1]}"]
-        if self.weights is not None:
-            args += ["--control", ",".join(f"{kind}={weight:g}" for kind, weight in self.weights.items())]
-        for role, spec in sorted(self.models.items()):
-            args += ["--model", f"{role}={spec}"]
-        if self.reference:
-            args += ["--reference", str(self.reference)]
-        return args
-
-
-def generation_size(long_side, width, height):
-    """(W, H) with the shot's aspect and `long_side` as its longer side; None for long_side 0
-    (the backend's default size)."""
-    if not long_side:
-        return None
-    scale = long_side / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def local_models(model_folder, backend):
-    """{role: folder} for each MODEL_FOLDER/<backend>/<role>/ folder: local copies that replace
-    the role's hub model. Empty when there is no such folder."""
-    if not model_folder or not backend:
-        return {}
-    folder = Path(model_folder) / backend
-    if not folder.is_dir():
-        return {}
-    return {child.name: str(child) for child in sorted(folder.iterdir())
-            if child.is_dir() and not child.name.startswith(".")}
 
 
 def parse_event(line):
@@ -187,77 +118,6 @@ def check_engine(setup, timeout=CHECK_TIMEOUT_S):
     except json.JSONDecodeError as exc:
         raise EngineError(f"`engine backends --json` printed no JSON ({exc}): is {setup.python} Blockcast's "
                           "engine environment?") from exc
-
-
-def report_default_backend(report):
-    """The backend the engine uses when none is named, from its `backends --json` report; "" if unknown."""
-    entries = (report or {}).get("backends", [])
-    return next((entry["name"] for entry in entries if entry.get("default")), "")
-
-
-def generation_backend(shot_backend, preferred_backend, report):
-    """The backend a shot is generated with: its own, else the preferences' default, else the
-    engine's; "" leaves the choice to the engine (when it could not be asked)."""
-    return shot_backend or preferred_backend or report_default_backend(report)
-
-
-def backend_entry(report, backend):
-    """The report's entry for `backend`; None without a report or when it does not list the backend."""
-    entries = (report or {}).get("backends", [])
-    return next((entry for entry in entries if entry["name"] == backend), None)
-
-
-def added_passes(chosen, report, backend, with_references=False):
-    """The bundle passes `backend` cannot do without (its report entry's `passes`, and with cast
-    references its `reference_passes`, e.g. the objects pass that places each reference) that
-    `chosen` lacks; none when the report is missing or does not list the backend."""
-    entry = backend_entry(report, backend) or {}
-    needed = entry.get("passes", []) + (entry.get("reference_passes", []) if with_references else [])
-    return [name for name in dict.fromkeys(needed) if name not in chosen]
-
-
-def passes_to_export(chosen, report, backend, with_references=False):
-    """The artist's passes plus those `backend` needs, so Generate never exports a bundle the
-    backend refuses. Without a report, the chosen ones alone: the engine then says what is missing."""
-    return list(chosen) + added_passes(chosen, report, backend, with_references)
-
-
-def weighted_controls(offered, report, backend):
-    """The controls of `offered` (those the add-on has weight settings for) whose weights the artist
-    may set for `backend`: the ones it accepts, and none when it needs every control it accepts
-    (previz: a weight could only switch a needed control off, which it refuses). A control reads
-    the bundle pass of its name, so the needed ones are those among the entry's `passes`. Without
-    a report, or for a backend it does not list, all of `offered`: the engine then says what it refuses."""
-    entry = backend_entry(report, backend)
-    if entry is None or "controls" not in entry:
-        return list(offered)
-    accepted = entry["controls"]
-    if set(accepted) <= set(entry.get("passes", [])):
-        return []
-    return [kind for kind in offered if kind in accepted]
-
-
-def control_weights(weights, report, backend):
-    """The artist's weights (None: the backend's defaults) for the controls `backend` lets them set,
-    so a request never names a control the backend refuses (previz takes no pose); None when none is left."""
-    if weights is None:
-        return None
-    allowed = weighted_controls(weights, report, backend)
-    return {kind: weight for kind, weight in weights.items() if kind in allowed} or None
-
-
-def ignored_fields(report, backend):
-    """The request fields `backend` does not use (its report entry's `ignores`: prompt,
-    negative_prompt, guidance, references, shot_reference, descriptions); none without a report."""
-    return set((backend_entry(report, backend) or {}).get("ignores", []))
-
-
-def no_weights_note(report, backend):
-    """Why no control weights are offered for `backend` (where weighted_controls gives none)."""
-    controls = (backend_entry(report, backend) or {}).get("controls", [])
-    if not controls:
-        return f"{backend} takes no controls; no weights"
-    return f"{backend} uses {', '.join(controls)}; no weights"
 
 
 class EngineProcess:

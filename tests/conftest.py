@@ -39,10 +39,11 @@ def glue(blockcast):
     import blockcast.addon.blender.export as export
     import blockcast.addon.blender.shots as shots
     import blockcast.addon.cast as core
-    import blockcast.addon.engine_process as engine_process
+    import blockcast.addon.engine_report as engine_report
+    import blockcast.addon.engine_request as engine_request
 
     return SimpleNamespace(actors=actors, cast=cast, export=export, shots=shots, core=core,
-                           engine_process=engine_process)
+                           engine_report=engine_report, engine_request=engine_request)
 
 
 @pytest.fixture

@@ -161,7 +161,7 @@ def test_cast_mistakes_are_named_in_the_panels_words(glue, empty_scene, tmp_path
 
 
 def test_shot_reference_goes_to_the_engine_and_regenerate_reuses_the_takes_copy(glue, tmp_path):
-    process = glue.engine_process
+    process, report_of = glue.engine_request, glue.engine_report
     reference = _reference_png(tmp_path / "mood.png")
     assert glue.cast.shot_reference_file(str(reference)) == str(reference)
     assert glue.cast.shot_reference_file("") == ""
@@ -176,8 +176,8 @@ def test_shot_reference_goes_to_the_engine_and_regenerate_reuses_the_takes_copy(
     assert again.reference == str(tmp_path / process.TAKE_REFERENCE)
     assert process.GenerateRequest.from_take(record, 4, take_dir=tmp_path / "none").reference == ""
     report = {"backends": [{"name": "previz", "ignores": ["prompt", "negative_prompt"]}]}
-    assert process.ignored_fields(report, "previz") == {"prompt", "negative_prompt"}
-    assert process.ignored_fields(None, "previz") == set()
+    assert report_of.ignored_fields(report, "previz") == {"prompt", "negative_prompt"}
+    assert report_of.ignored_fields(None, "previz") == set()
 
 
 CAST_SCENARIO = r"""

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-BPY_FREE = ("engine_process", "generation_progress", "strip_layout", "take_folders")
+BPY_FREE = ("engine_process", "engine_report", "engine_request", "generation_progress", "strip_layout",
+            "take_folders")
 ENGINE_PYTHON = REPO / ".venv-engine" / "bin" / "python"
 
 
@@ -32,6 +33,8 @@ def load_bpy_free(name):
 
 
 ep = load_bpy_free("engine_process")
+rep = load_bpy_free("engine_report")
+req = load_bpy_free("engine_request")
 gp = load_bpy_free("generation_progress")
 
 
@@ -47,7 +50,7 @@ def test_module_imports_neither_bpy_nor_the_engine(name):
 
 
 def test_generate_arguments_carry_every_choice():
-    request = ep.GenerateRequest(backend="wan-vace", prompt="a kite", negative="blur", seed=7, takes=2, steps=4,
+    request = req.GenerateRequest(backend="wan-vace", prompt="a kite", negative="blur", seed=7, takes=2, steps=4,
                                  size=(64, 36), weights={"depth": 1.0, "pose": 0.5}, device="cpu",
                                  models={"pipeline": "/m/wan", "base": "x/y"})
     args = request.arguments("/b", "/t")
@@ -60,7 +63,7 @@ def test_generate_arguments_carry_every_choice():
 
 
 def test_defaults_leave_the_engine_to_choose():
-    args = ep.GenerateRequest().arguments("/b", "/t")
+    args = req.GenerateRequest().arguments("/b", "/t")
     assert not {"--backend", "--steps", "--size", "--control", "--model"} & set(args)
 
 
@@ -68,7 +71,7 @@ def test_a_take_record_gives_back_its_request_with_a_new_seed():
     record = {"backend": "animatediff", "prompt": "p", "negative_prompt": "n", "seed": 3,
               "models": {"base": {"source": "/m/sd15", "path": "/m/sd15"}},
               "parameters": {"steps": 9, "requested_size": [64, 36], "controls": {"depth": 0.8}}}
-    request = ep.GenerateRequest.from_take(record, seed=11, device="cuda")
+    request = req.GenerateRequest.from_take(record, seed=11, device="cuda")
     assert (request.backend, request.prompt, request.negative, request.seed, request.takes) == (
         "animatediff", "p", "n", 11, 1)
     assert (request.steps, request.size, request.weights, request.models, request.device) == (
@@ -76,17 +79,17 @@ def test_a_take_record_gives_back_its_request_with_a_new_seed():
 
 
 def test_generation_size_keeps_the_shot_aspect():
-    assert ep.generation_size(0, 512, 288) is None
-    assert ep.generation_size(64, 512, 288) == (64, 36)
-    assert ep.generation_size(96, 288, 512) == (54, 96)
+    assert req.generation_size(0, 512, 288) is None
+    assert req.generation_size(64, 512, 288) == (64, 36)
+    assert req.generation_size(96, 288, 512) == (54, 96)
 
 
 def test_local_models_are_model_folder_backend_role(tmp_path):
     (tmp_path / "wan-vace" / "pipeline").mkdir(parents=True)
     (tmp_path / "wan-vace" / ".cache").mkdir()
     (tmp_path / "wan-vace" / "notes.txt").write_text("")
-    assert ep.local_models(tmp_path, "wan-vace") == {"pipeline": str(tmp_path / "wan-vace" / "pipeline")}
-    assert ep.local_models(tmp_path, "animatediff") == {} and ep.local_models("", "wan-vace") == {}
+    assert req.local_models(tmp_path, "wan-vace") == {"pipeline": str(tmp_path / "wan-vace" / "pipeline")}
+    assert req.local_models(tmp_path, "animatediff") == {} and req.local_models("", "wan-vace") == {}
 
 
 def test_parse_event_takes_event_objects_only():
@@ -223,15 +226,15 @@ def test_check_engine_lists_the_real_engines_backends():
     names = [entry["name"] for entry in report["backends"]]
     assert {"animatediff", "previz", "wan-vace"} <= set(names)
     assert all("present" in model for entry in report["backends"] for model in entry["models"])
-    assert ep.report_default_backend(report) == "previz"
+    assert rep.report_default_backend(report) == "previz"
     passes = {entry["name"]: entry["passes"] for entry in report["backends"]}
     assert passes["animatediff"] == passes["wan-vace"] == []
     # With cast references, the diffusion backends need the objects pass to place each one.
-    assert ep.passes_to_export(["depth"], report, "wan-vace", with_references=True) == ["depth", "objects"]
-    assert ep.passes_to_export(["depth"], report, "wan-vace") == ["depth"]
-    assert ep.passes_to_export(["depth", "pose", "camera"], report, "previz") == [
+    assert rep.passes_to_export(["depth"], report, "wan-vace", with_references=True) == ["depth", "objects"]
+    assert rep.passes_to_export(["depth"], report, "wan-vace") == ["depth"]
+    assert rep.passes_to_export(["depth", "pose", "camera"], report, "previz") == [
         "depth", "pose", "camera", "shading", "normal", "objects"]
-    weighted = {name: ep.weighted_controls(WEIGHTED, report, name) for name in ("previz", "animatediff", "wan-vace")}
+    weighted = {name: rep.weighted_controls(WEIGHTED, report, name) for name in ("previz", "animatediff", "wan-vace")}
     assert weighted == {"previz": [], "animatediff": ["depth", "pose"], "wan-vace": ["depth", "pose"]}
 
 
@@ -245,39 +248,39 @@ REPORT = {"backends": [
 
 
 def test_the_backend_is_the_shots_else_the_preferences_else_the_engines():
-    assert ep.generation_backend("wan-vace", "animatediff", REPORT) == "wan-vace"
-    assert ep.generation_backend("", "animatediff", REPORT) == "animatediff"
-    assert ep.generation_backend("", "", REPORT) == "previz"
-    assert ep.generation_backend("", "", None) == ""  # the engine could not be asked: it chooses
-    assert ep.report_default_backend({"backends": [{"name": "a"}]}) == ""
+    assert rep.generation_backend("wan-vace", "animatediff", REPORT) == "wan-vace"
+    assert rep.generation_backend("", "animatediff", REPORT) == "animatediff"
+    assert rep.generation_backend("", "", REPORT) == "previz"
+    assert rep.generation_backend("", "", None) == ""  # the engine could not be asked: it chooses
+    assert rep.report_default_backend({"backends": [{"name": "a"}]}) == ""
 
 
 def test_generate_exports_the_chosen_passes_plus_those_the_backend_needs():
     chosen = ["depth", "pose", "camera"]
-    assert ep.passes_to_export(chosen, REPORT, "previz") == ["depth", "pose", "camera", "shading", "normal", "objects"]
-    assert ep.added_passes(["shading", "objects"], REPORT, "previz") == ["depth", "normal"]
-    assert ep.passes_to_export(chosen, REPORT, "animatediff") == chosen
+    assert rep.passes_to_export(chosen, REPORT, "previz") == ["depth", "pose", "camera", "shading", "normal", "objects"]
+    assert rep.added_passes(["shading", "objects"], REPORT, "previz") == ["depth", "normal"]
+    assert rep.passes_to_export(chosen, REPORT, "animatediff") == chosen
     # Without a report, or for a backend it does not list, the artist's choice stands.
-    assert ep.passes_to_export(chosen, None, "previz") == chosen
-    assert ep.passes_to_export(chosen, REPORT, "a-plug-in") == chosen
-    assert ep.passes_to_export(chosen, {"backends": [{"name": "animatediff"}]}, "animatediff") == chosen  # no `passes`
+    assert rep.passes_to_export(chosen, None, "previz") == chosen
+    assert rep.passes_to_export(chosen, REPORT, "a-plug-in") == chosen
+    assert rep.passes_to_export(chosen, {"backends": [{"name": "animatediff"}]}, "animatediff") == chosen  # no `passes`
 
 
 def test_weights_are_offered_and_sent_only_for_controls_the_backend_lets_the_artist_set():
-    assert ep.weighted_controls(WEIGHTED, REPORT, "animatediff") == ["depth", "pose"]
-    assert ep.weighted_controls(WEIGHTED, REPORT, "depth-only") == ["depth"]
-    assert ep.weighted_controls(WEIGHTED, REPORT, "previz") == []  # it needs every control it takes
-    assert ep.no_weights_note(REPORT, "previz") == "previz uses shading, depth, normal, objects; no weights"
+    assert rep.weighted_controls(WEIGHTED, REPORT, "animatediff") == ["depth", "pose"]
+    assert rep.weighted_controls(WEIGHTED, REPORT, "depth-only") == ["depth"]
+    assert rep.weighted_controls(WEIGHTED, REPORT, "previz") == []  # it needs every control it takes
+    assert rep.no_weights_note(REPORT, "previz") == "previz uses shading, depth, normal, objects; no weights"
     chosen = {"depth": 0.8, "pose": 0.5}
-    assert ep.control_weights(chosen, REPORT, "animatediff") == chosen
-    assert ep.control_weights(chosen, REPORT, "depth-only") == {"depth": 0.8}
-    assert ep.control_weights(chosen, REPORT, "previz") is None  # the backend's own controls, no refused pose
-    assert ep.control_weights(None, REPORT, "animatediff") is None
-    request = ep.GenerateRequest(backend="previz", weights=ep.control_weights(chosen, REPORT, "previz"))
+    assert rep.control_weights(chosen, REPORT, "animatediff") == chosen
+    assert rep.control_weights(chosen, REPORT, "depth-only") == {"depth": 0.8}
+    assert rep.control_weights(chosen, REPORT, "previz") is None  # the backend's own controls, no refused pose
+    assert rep.control_weights(None, REPORT, "animatediff") is None
+    request = req.GenerateRequest(backend="previz", weights=rep.control_weights(chosen, REPORT, "previz"))
     assert "--control" not in request.arguments("/b", "/t")
     # Without a report, or for a backend it does not list, the artist's weights go as set: the engine judges them.
-    assert ep.weighted_controls(WEIGHTED, None, "previz") == list(WEIGHTED)
-    assert ep.control_weights(chosen, None, "") == ep.control_weights(chosen, REPORT, "a-plug-in") == chosen
+    assert rep.weighted_controls(WEIGHTED, None, "previz") == list(WEIGHTED)
+    assert rep.control_weights(chosen, None, "") == rep.control_weights(chosen, REPORT, "a-plug-in") == chosen
 
 
 def _event(kind, at, **fields):

@@ -19,8 +19,9 @@ import bpy
 
 from ...engine.bundle import camera as camera_math
 from ..cast import CastInputError
-from ..engine_process import (EXIT_CANCELLED, EngineError, EngineProcess, GenerateRequest, control_weights,
-                              generation_backend, generation_size, local_models, passes_to_export)
+from ..engine_process import EXIT_CANCELLED, EngineError, EngineProcess
+from ..engine_report import control_weights, generation_backend, passes_to_export
+from ..engine_request import GenerateRequest, generation_size, local_models
 from ..generation_progress import GenerationProgress
 from ..ui.preferences import engine_report, engine_setup, model_folder, takes_root
 from ..strip_layout import PREFIX, LayoutError, next_seed

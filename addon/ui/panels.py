@@ -8,7 +8,7 @@ from ...engine.bundle.schema import PASSES
 from ..blender.actors import scene_actors
 from ..blender.generation import running_job
 from ..blender.sequencer import shot_takes
-from ..engine_process import added_passes, generation_backend, ignored_fields, no_weights_note, weighted_controls
+from ..engine_report import added_passes, generation_backend, ignored_fields, no_weights_note, weighted_controls
 from .preferences import ENGINE_CHECK, preferences
 from .properties import CONTROL_KINDS, pass_property_name, weight_property_name
 from ..strip_layout import PREFIX

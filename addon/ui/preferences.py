@@ -11,7 +11,8 @@ from pathlib import Path
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..engine_process import EngineError, EngineSetup, check_engine, local_models, venv_python
+from ..engine_process import EngineError, EngineSetup, check_engine, venv_python
+from ..engine_request import local_models
 from ..take_folders import fallback_takes_root
 
 # The extension's root package: "blockcast" from a checkout, "bl_ext.<repo>.blockcast" installed.

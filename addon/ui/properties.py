@@ -46,7 +46,7 @@ def pass_property_name(pass_name):
 
 
 # The controls a shot can weigh: the optional ones of the diffusion backends. Generate sends only
-# those the shot's backend accepts (engine_process.control_weights); previz, which needs all of
+# those the shot's backend accepts (engine_report.control_weights); previz, which needs all of
 # its controls, gets none.
 CONTROL_KINDS = ("depth", "pose")
 
@@ -91,7 +91,7 @@ class BlockcastShotGeneration(bpy.types.PropertyGroup):
 
     def weights(self):
         """{control: weight} the artist set, or None for the backend's defaults (Generate keeps
-        those the backend takes: engine_process.control_weights)."""
+        those the backend takes: engine_report.control_weights)."""
         if not self.use_custom_weights:
             return None
         return {kind: getattr(self, weight_property_name(kind)) for kind in CONTROL_KINDS}

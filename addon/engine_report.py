@@ -1,0 +1,79 @@
+"""The engine's backends report (`python -m engine backends --json`) read for the add-on
+(bpy-free): which backend a shot uses, which passes Generate exports for it, which control
+weights and request fields it takes.
+
+The report is the engine's own account of its backends, asked through
+engine_process.check_engine, so the add-on never keeps its own copy of a backend's rules;
+without a report every helper here falls back to the artist's choice and the engine judges it.
+"""
+
+
+def report_default_backend(report):
+    """The backend the engine uses when none is named, from its `backends --json` report; "" if unknown."""
+    entries = (report or {}).get("backends", [])
+    return next((entry["name"] for entry in entries if entry.get("default")), "")
+
+
+def generation_backend(shot_backend, preferred_backend, report):
+    """The backend a shot is generated with: its own, else the preferences' default, else the
+    engine's; "" leaves the choice to the engine (when it could not be asked)."""
+    return shot_backend or preferred_backend or report_default_backend(report)
+
+
+def backend_entry(report, backend):
+    """The report's entry for `backend`; None without a report or when it does not list the backend."""
+    entries = (report or {}).get("backends", [])
+    return next((entry for entry in entries if entry["name"] == backend), None)
+
+
+def added_passes(chosen, report, backend, with_references=False):
+    """The bundle passes `backend` cannot do without (its report entry's `passes`, and with cast
+    references its `reference_passes`, e.g. the objects pass that places each reference) that
+    `chosen` lacks; none when the report is missing or does not list the backend."""
+    entry = backend_entry(report, backend) or {}
+    needed = entry.get("passes", []) + (entry.get("reference_passes", []) if with_references else [])
+    return [name for name in dict.fromkeys(needed) if name not in chosen]
+
+
+def passes_to_export(chosen, report, backend, with_references=False):
+    """The artist's passes plus those `backend` needs, so Generate never exports a bundle the
+    backend refuses. Without a report, the chosen ones alone: the engine then says what is missing."""
+    return list(chosen) + added_passes(chosen, report, backend, with_references)
+
+
+def weighted_controls(offered, report, backend):
+    """The controls of `offered` (those the add-on has weight settings for) whose weights the artist
+    may set for `backend`: the ones it accepts, and none when it needs every control it accepts
+    (previz: a weight could only switch a needed control off, which it refuses). A control reads
+    the bundle pass of its name, so the needed ones are those among the entry's `passes`. Without
+    a report, or for a backend it does not list, all of `offered`: the engine then says what it refuses."""
+    entry = backend_entry(report, backend)
+    if entry is None or "controls" not in entry:
+        return list(offered)
+    accepted = entry["controls"]
+    if set(accepted) <= set(entry.get("passes", [])):
+        return []
+    return [kind for kind in offered if kind in accepted]
+
+
+def control_weights(weights, report, backend):
+    """The artist's weights (None: the backend's defaults) for the controls `backend` lets them set,
+    so a request never names a control the backend refuses (previz takes no pose); None when none is left."""
+    if weights is None:
+        return None
+    allowed = weighted_controls(weights, report, backend)
+    return {kind: weight for kind, weight in weights.items() if kind in allowed} or None
+
+
+def ignored_fields(report, backend):
+    """The request fields `backend` does not use (its report entry's `ignores`: prompt,
+    negative_prompt, guidance, references, shot_reference, descriptions); none without a report."""
+    return set((backend_entry(report, backend) or {}).get("ignores", []))
+
+
+def no_weights_note(report, backend):
+    """Why no control weights are offered for `backend` (where weighted_controls gives none)."""
+    controls = (backend_entry(report, backend) or {}).get("controls", [])
+    if not controls:
+        return f"{backend} takes no controls; no weights"
+    return f"{backend} uses {', '.join(controls)}; no weights"
