@@ -17,7 +17,7 @@ from ..take_folders import fallback_takes_root
 
 # The extension's root package: "blockcast" from a checkout, "bl_ext.<repo>.blockcast" installed.
 ROOT_PACKAGE = __name__.rpartition(".addon.")[0]
-CHECKOUT = Path(__file__).resolve().parents[1]
+CHECKOUT = Path(__file__).resolve().parents[2]
 DEVICES = (("auto", "Auto", "CUDA when the engine sees a GPU, else CPU"),
            ("cpu", "CPU", "Always the CPU (slow, but needs no GPU)"),
            ("cuda", "CUDA", "An NVIDIA GPU; fails if the engine sees none"))
