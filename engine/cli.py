@@ -6,7 +6,6 @@ JSON event for generate), 2 bad arguments, 130 cancelled (finished takes kept).
 
 import argparse
 import json
-import math
 import os
 import sys
 import traceback
@@ -18,40 +17,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from . import __version__, backends  # noqa: E402
 from .backends.models import ModelError, cached_snapshot, download_hint, looks_like_path  # noqa: E402
 from .bundle import BundleError, read_bundle, validate_bundle  # noqa: E402
+from .bundle.request import GenerateRequest, RequestUsageError, add_arguments  # noqa: E402
 from .controls import CONTROL_KINDS, needed_pass  # noqa: E402  (numpy and PIL only, which previz loads anyway)
-
-
-def parse_size(text):
-    width, sep, height = text.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
-        raise argparse.ArgumentTypeError(f"size {text!r} is not of the form WxH (e.g. 512x288)")
-    return int(width), int(height)
-
-
-def parse_weights(text):
-    """'depth=1.0,pose=0.8' -> {'depth': 1.0, 'pose': 0.8}; a bare name means weight 1."""
-    weights = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition("=")
-        try:
-            weight = float(value) if sep else 1.0
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"control weight {item!r} is not NAME=NUMBER (e.g. depth=1.0)") from None
-        if name.strip() not in CONTROL_KINDS:
-            raise argparse.ArgumentTypeError(f"{name.strip()!r} is not a control: choose from {', '.join(CONTROL_KINDS)}")
-        if not math.isfinite(weight) or weight < 0:
-            raise argparse.ArgumentTypeError(f"control weight {item!r} must be a number from 0 up (0 drops the control)")
-        weights[name.strip()] = weight
-    if not weights:
-        raise argparse.ArgumentTypeError("--control needs at least one NAME=WEIGHT")
-    return weights
-
-
-def parse_model(text):
-    role, sep, spec = text.partition("=")
-    if not sep or not role or not spec:
-        raise argparse.ArgumentTypeError(f"--model {text!r} is not ROLE=ID_OR_PATH (e.g. base=/models/sd15)")
-    return role.strip(), spec.strip()
 
 
 def build_parser():
@@ -68,28 +35,7 @@ def build_parser():
     gen = commands.add_parser("generate", help="generate takes from a bundle")
     gen.add_argument("bundle", type=Path)
     gen.add_argument("--out", type=Path, required=True, help="the takes folder (created if missing)")
-    gen.add_argument("--backend", default=backends.DEFAULT_BACKEND, choices=backends.names(), help="default: %(default)s")
-    gen.add_argument("--prompt", default="", help="the shot's prompt; each actor's description is appended")
-    gen.add_argument("--no-actor-prompts", action="store_true",
-                     help="do not append the actors' descriptions from the bundle to the prompt")
-    gen.add_argument("--negative", default="", help="negative prompt")
-    gen.add_argument("--reference", type=Path, metavar="FILE",
-                     help="the shot's reference image (PNG or JPEG): its palette and grade steer the look")
-    gen.add_argument("--seed", type=int, default=0, help="first take's seed; take k uses seed+k (default: 0)")
-    gen.add_argument("--takes", type=int, default=1, help="how many takes, one seed each (default: 1)")
-    gen.add_argument("--steps", type=int, help="denoising steps (default: the backend's)")
-    gen.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the backend's)")
-    gen.add_argument("--control", type=parse_weights, help="weights per control, e.g. depth=1.0,pose=0.8")
-    gen.add_argument("--size", type=parse_size,
-                     help="generation size WxH with the shot's aspect (default: the backend's)")
-    gen.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    gen.add_argument("--model", type=parse_model, action="append", default=[], metavar="ROLE=ID_OR_PATH",
-                     help="use this hub id or local folder for a model role (see `backends`)")
-    gen.add_argument("--init-video", choices=("shading",), help="start from the bundle's shading pass")
-    gen.add_argument("--strength", type=float, default=0.6, help="how far to move from the init video (0..1)")
-    gen.add_argument("--offload", action="store_true", help="model CPU offload, for small GPUs")
-    gen.add_argument("--vae-tiling", action="store_true", help="decode in tiles, for small GPUs")
-    gen.add_argument("--vae-slicing", action="store_true", help="decode frame by frame, for small GPUs")
+    add_arguments(gen, backends=backends.names(), controls=CONTROL_KINDS)
     return parser
 
 
@@ -163,26 +109,21 @@ def run_backends(args):
 
 def run_generate(args):
     from .backends.device import DeviceError
-    from .generate import GenerateOptions, Generation, RequestError, UsageError
+    from .generate import Generation, RequestError
     from .progress import CancelToken, Cancelled, Progress
     from .takes import TakeError
 
     progress, cancel, generation = Progress(), CancelToken().install(), None
-    options = GenerateOptions(
-        bundle=args.bundle, out=args.out, backend=args.backend, prompt=args.prompt, negative=args.negative,
-        seed=args.seed, takes=args.takes, steps=args.steps, guidance=args.guidance, weights=args.control,
-        size=args.size, device=args.device, models=dict(args.model), init_video=args.init_video,
-        strength=args.strength, offload=args.offload, vae_tiling=args.vae_tiling, vae_slicing=args.vae_slicing,
-        actor_prompts=not args.no_actor_prompts, reference=args.reference)
+    request = GenerateRequest.from_arguments(args)
     try:
-        generation = Generation(options, progress, cancel)
+        generation = Generation(request, args.bundle, args.out, progress, cancel)
         takes = generation.run()
     except Cancelled as exc:
         progress.emit("cancelled", take=generation and generation.current_take,
                       message="unfinished take removed; finished takes kept")
         print(f"engine: {exc}; the unfinished take was removed, finished takes are kept", file=sys.stderr)
         return 130
-    except UsageError as exc:  # an option wrong whatever the bundle: a bad argument, as argparse's own
+    except RequestUsageError as exc:  # an option wrong whatever the bundle: a bad argument, as argparse's own
         progress.emit("error", take=None, message=str(exc))
         print(f"engine: error: {exc}", file=sys.stderr)
         return 2

@@ -8,10 +8,8 @@ step, removes the take being made and keeps the finished ones.
 """
 
 import hashlib
-import math
 import platform
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -41,50 +39,6 @@ def read_cast_inputs_or_refuse(bundle, reference):
         return read_cast_inputs(bundle, reference)
     except ValueError as exc:
         raise RequestError(str(exc)) from None
-
-
-class UsageError(RequestError):
-    """An option's value is wrong on its own, whatever the bundle (the CLI exits 2)."""
-
-
-MAX_SEED = 2**63 - 1  # the largest seed every backend's generator and a cast's look seed take
-
-
-def check_options(options):
-    """Refuse option values that are wrong whatever the bundle, before anything is read."""
-    if options.takes < 1 or (options.steps is not None and options.steps < 1):
-        raise UsageError("--takes and --steps must be at least 1")
-    if not 0 <= options.seed <= MAX_SEED - (options.takes - 1):
-        raise UsageError(f"--seed {options.seed} is out of range: seeds (take k uses --seed + k) run from 0 to "
-                         f"{MAX_SEED}")
-    if not 0 < options.strength <= 1:
-        raise UsageError(f"--strength {options.strength} is outside (0, 1]: 1 ignores the init video entirely")
-    if options.guidance is not None and not 0 <= options.guidance < math.inf:
-        raise UsageError(f"--guidance {options.guidance} must be a number from 0 up")
-
-
-@dataclass
-class GenerateOptions:
-    bundle: Path
-    out: Path
-    backend: str = backends.DEFAULT_BACKEND
-    prompt: str = ""
-    negative: str = ""
-    seed: int = 0
-    takes: int = 1
-    steps: int | None = None
-    guidance: float | None = None
-    weights: dict | None = None        # control kind -> weight; None: the backend's defaults
-    size: tuple | None = None          # generation size (W, H); None: the backend's default
-    device: str = "auto"
-    models: dict = field(default_factory=dict)  # role -> hub id or local folder
-    init_video: str | None = None      # "shading" to start from the bundle's clay render
-    strength: float = 0.6
-    offload: bool = False
-    vae_tiling: bool = False
-    vae_slicing: bool = False
-    actor_prompts: bool = True         # append each actor's description from the bundle to the prompt
-    reference: Path | None = None      # --reference FILE: the shot's reference image (palette and grade)
 
 
 def compose_prompt(prompt, actors):
@@ -181,25 +135,25 @@ def _versions():
 class Generation:
     """One `generate` command: checked up front by the constructor, run by `run`."""
 
-    def __init__(self, options, progress, cancel):
-        self.options, self.progress, self.cancel = options, progress, cancel
+    def __init__(self, request, bundle, out, progress, cancel):
+        """request: an engine.bundle.request.GenerateRequest; bundle: its folder; out: the takes folder."""
+        self.request, self.progress, self.cancel = request.check(), progress, cancel
         self.current_take = None  # the take being made, for error and cancel reports
-        check_options(options)
-        self.bundle = open_bundle(options.bundle)
-        self.backend = backends.create(options.backend)
-        self.weights = choose_weights(self.backend, self.bundle, options.weights)
-        self.size = generation_size(self.backend, self.bundle, options.size)
-        self.prompt = compose_prompt(options.prompt, self.bundle.actors if options.actor_prompts and not
+        self.bundle = open_bundle(bundle)
+        self.backend = backends.create(request.backend_name)
+        self.weights = choose_weights(self.backend, self.bundle, request.controls)
+        self.size = generation_size(self.backend, self.bundle, request.size)
+        self.prompt = compose_prompt(request.prompt, self.bundle.actors if request.actor_prompts and not
                                      getattr(self.backend, "reads_cast", False) else [])
-        self.cast_inputs = read_cast_inputs_or_refuse(self.bundle, options.reference)
-        if options.init_video is not None:
+        self.cast_inputs = read_cast_inputs_or_refuse(self.bundle, request.reference)
+        if request.init_video is not None:
             if not self.backend.supports_init_video:
                 raise RequestError(f"--init-video: {self.backend.name} takes no init video")
             if not self.bundle.has("shading"):
                 raise RequestError(f"--init-video shading needs the bundle's shading pass, which {self.bundle.root} "
                                    "lacks: re-export with --passes including shading")
-        self.out = check_takes_dir(options.out)
-        specs = model_specs(self.backend, options.models)
+        self.out = check_takes_dir(out)
+        specs = model_specs(self.backend, request.models)
         needed = self.backend.required_roles(list(self.weights) + (["references"] if self.has_references() else []))
         self.models = {role.name: resolve_model(role.name, specs[role.name]) for role in needed}
 
@@ -217,9 +171,9 @@ class Generation:
 
     def run(self):
         """Generate every take; returns their folders. Raises Cancelled after cleaning up."""
-        options, bundle, backend = self.options, self.bundle, self.backend
+        request, bundle, backend = self.request, self.bundle, self.backend
         self.cancel.check()
-        device = pick_device(options.device, options.offload, options.vae_tiling, options.vae_slicing)
+        device = pick_device(request.device, request.offload, request.vae_tiling, request.vae_slicing)
         self.progress.emit("load", backend=backend.name, device=device.name,
                            models={role: m.source for role, m in self.models.items()})
         started = time.perf_counter()
@@ -234,7 +188,7 @@ class Generation:
         started = time.perf_counter()
         width, height = self.size
         built = controls.build_controls(bundle, list(self.weights) + self.reference_controls(), width, height)
-        init = controls.shading_frames(bundle, width, height) if options.init_video else None
+        init = controls.shading_frames(bundle, width, height) if request.init_video else None
         self.controls_s = time.perf_counter() - started
         try:
             review = controls.write_review(bundle, built)
@@ -243,12 +197,12 @@ class Generation:
             self.progress.emit("warning", message=f"could not write control images into {bundle.root} ({exc}); "
                                                   "generating anyway")
         self.context = {"device": device, "hash": bundle_hash(bundle), "versions": _versions()}
-        return [self._take(options.seed + index, built, init) for index in range(options.takes)]
+        return [self._take(request.seed + index, built, init) for index in range(request.takes)]
 
     def _take(self, seed, built, init):
-        options, backend = self.options, self.backend
-        steps = options.steps or backend.default_steps
-        guidance = backend.default_guidance if options.guidance is None else options.guidance
+        request, backend = self.request, self.backend
+        steps = request.steps or backend.default_steps
+        guidance = backend.default_guidance if request.guidance is None else request.guidance
         with TakeWriter(self.out, f"{backend.name}-s{seed}") as take:
             self.current_take = take.take_id
             path = self._make_take(take, seed, built, init, steps, guidance)
@@ -256,7 +210,7 @@ class Generation:
         return path
 
     def _make_take(self, take, seed, built, init, steps, guidance):
-        options, bundle, backend = self.options, self.bundle, self.backend
+        request, bundle, backend = self.request, self.bundle, self.backend
         width, height = self.size
         frames = len(bundle.frames)
         windows = backend.windows(frames)
@@ -275,11 +229,13 @@ class Generation:
             self.progress.emit("step", take=take.take_id, step=step, total=total)
 
         inputs = self.cast_inputs
-        request = Request(self.prompt, options.negative, seed, steps, guidance, self.weights, built, frames,
-                          width, height, init, options.strength, cast=bundle.cast, object_names=inputs.object_names,
-                          references=inputs.references, shot_reference=inputs.shot_reference)
+        take_inputs = Request(
+            prompt=self.prompt, negative_prompt=request.negative_prompt, seed=seed, steps=steps, guidance=guidance,
+            weights=self.weights, controls=built, num_frames=frames, width=width, height=height, init_video=init,
+            strength=request.strength, cast=bundle.cast, object_names=inputs.object_names,
+            references=inputs.references, shot_reference=inputs.shot_reference)
         started = time.perf_counter()
-        video = backend.generate(request, Hooks(on_step=on_step, check_cancel=self.cancel.check))
+        video = backend.generate(take_inputs, Hooks(on_step=on_step, check_cancel=self.cancel.check))
         generate_s = time.perf_counter() - started
         if len(video) != frames:
             raise RuntimeError(f"backend {backend.name} returned {len(video)} frames for a {frames}-frame shot")
@@ -305,7 +261,7 @@ class Generation:
         """take.json's look fields: what each object looked like, what was understood and
         ignored of the words and references, the grade, and the references used."""
         notes, inputs = self.backend.take_notes(), self.cast_inputs
-        ignored = list(notes.get("ignored", [])) + unused_by_backend(self.backend, self.options, inputs,
+        ignored = list(notes.get("ignored", [])) + unused_by_backend(self.backend, self.request, inputs,
                                                                      self.bundle.cast)
         return {"look": notes.get("look"), "understood": list(notes.get("understood", [])), "ignored": ignored,
                 "grade": notes.get("grade"), "references": dict(inputs.reference_files),
@@ -313,7 +269,7 @@ class Generation:
                 {"file": SHOT_REFERENCE_FILE, "source": inputs.shot_reference_path}}
 
     def _record(self, seed, steps, guidance, windows, written, preview, timings):
-        options, bundle, backend = self.options, self.bundle, self.backend
+        options, bundle, backend = self.request, self.bundle, self.backend
         device = self.context["device"]
         return {
             "status": "complete",
@@ -322,7 +278,7 @@ class Generation:
             "models": {role: model.record() for role, model in self.models.items()},
             "prompt": options.prompt,
             "composed_prompt": self.prompt,
-            "negative_prompt": options.negative,
+            "negative_prompt": options.negative_prompt,
             "seed": seed,
             "parameters": {
                 "steps": steps, "guidance": guidance, "controls": self.weights,

@@ -12,13 +12,13 @@ Importing this package stays torch-free (a plug-in's module must be too: torch i
 import sys
 from importlib.metadata import entry_points
 
+from ..bundle.request import DEFAULT_BACKEND
 from .animatediff import AnimateDiffBackend
 from .base import Backend, Hooks, ModelRole, Request
 from .previz import PrevizBackend
 from .wan_vace import WanVaceBackend
 
 _REGISTRY = {}
-DEFAULT_BACKEND = "previz"
 
 
 def register(backend_class):

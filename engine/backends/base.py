@@ -30,9 +30,10 @@ class Hooks:
     check_cancel: object = lambda: None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Request:
-    """One take's inputs, already at the generation size and frame count of the shot."""
+    """One take's inputs, already at the generation size and frame count of the shot (built
+    with keywords only: fourteen fields are too many to keep in order by position)."""
 
     prompt: str
     negative_prompt: str

@@ -58,11 +58,11 @@ def read_cast_inputs(bundle, shot_reference_path=None):
     return inputs
 
 
-def unused_by_backend(backend, options, inputs, cast):
+def unused_by_backend(backend, request, inputs, cast):
     """['negative prompt (previz does not use it)', ...]: what the user gave that the
     backend's `ignores` says it drops."""
-    given = {"prompt": bool(options.prompt.strip()), "negative_prompt": bool(options.negative.strip()),
-             "guidance": options.guidance is not None, "references": bool(inputs.references),
+    given = {"prompt": bool(request.prompt.strip()), "negative_prompt": bool(request.negative_prompt.strip()),
+             "guidance": request.guidance is not None, "references": bool(inputs.references),
              "shot_reference": inputs.shot_reference is not None,
              "descriptions": any(member.description.strip() for member in cast.members)}
     return [f"{_FIELD_LABELS[name]} ({backend.name} does not use it)" for name in backend.ignores if given.get(name)]

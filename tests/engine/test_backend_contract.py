@@ -18,7 +18,8 @@ from conftest import BLENDER_PYTHON, REPO_ROOT, _run, read_frames
 
 from engine import backends
 from engine.bundle import read_bundle
-from engine.generate import GenerateOptions, Generation, RequestError
+from engine.bundle.request import GenerateRequest
+from engine.generate import Generation, RequestError
 from engine.progress import Cancelled
 
 PLUGIN_SOURCE = Path(__file__).parent / "plugin_backend"
@@ -55,8 +56,8 @@ class Recorder:
     def __init__(self, cancel_after_steps=None):
         self.events, self.cancel_after_steps = [], cancel_after_steps
 
-    def emit(self, event, **fields):
-        self.events.append({"event": event, **fields})
+    def emit(self, event):
+        self.events.append(event.to_json())
 
     def check(self):
         steps = sum(1 for event in self.events if event["event"] == "step")
@@ -82,10 +83,9 @@ class BackendContract:
         return {role: str(tiny[role]) for role in self.model_roles}
 
     def generate(self, bundle, out, models, seed=0, recorder=None, **extra):
-        options = GenerateOptions(bundle=bundle, out=out, backend=self.backend_name, seed=seed, steps=2,
-                                  models=models, size=self.size, **extra)
+        request = GenerateRequest(backend=self.backend_name, seed=seed, steps=2, models=models, size=self.size, **extra)
         recorder = recorder or Recorder()
-        return Generation(options, recorder, recorder).run(), recorder
+        return Generation(request, bundle, out, recorder, recorder).run(), recorder
 
     def test_declares_what_it_accepts(self):
         backend = backends.create(self.backend_name)

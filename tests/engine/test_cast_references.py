@@ -60,7 +60,8 @@ def depth_frames(frames, width, height):
 
 def request(frames, width, height, seed=1, references=True, guidance=7.5):
     controls = {"depth": depth_frames(frames, width, height), "objects": id_frames(frames, width, height)}
-    return Request("two people talk", "blurry", seed, 2, guidance, {"depth": 1.0}, controls, frames, width, height,
+    return Request(prompt="two people talk", negative_prompt="blurry", seed=seed, steps=2, guidance=guidance,
+                   weights={"depth": 1.0}, controls=controls, num_frames=frames, width=width, height=height,
                    cast=CAST, object_names=OBJECTS, references=REFERENCES if references else {},
                    shot_reference=take_frame() if references else None)
 

@@ -16,7 +16,8 @@ from PIL import Image
 from test_looks import _png_claiming
 
 from engine.bundle import read_bundle
-from engine.generate import GenerateOptions, Generation
+from engine.bundle.request import GenerateRequest
+from engine.generate import Generation
 from engine.looks.colour_space import hex_to_srgb8, srgb8_to_lab
 from engine.looks.measure import delta_e76, object_albedos, palette_distance
 
@@ -61,7 +62,7 @@ def albedos(take, bundle_dir):
 
 
 def generate(bundle, out, seed=0, takes=1, **options):
-    return Generation(GenerateOptions(bundle=bundle, out=out, seed=seed, takes=takes, steps=3, **options),
+    return Generation(GenerateRequest(seed=seed, takes=takes, steps=3, **options), bundle, out,
                       Silent(), Silent()).run()
 
 

@@ -1,0 +1,204 @@
+"""The generate request: what to generate, one vocabulary from the Generate panel through
+`python -m engine generate` to take.json and back (stdlib only).
+
+A field is named once, here: the add-on builds a GenerateRequest from its panel and turns it
+into a command line with `to_arguments`; the engine's parser declares its generate flags from
+FLAGS and reads them back with `from_arguments`; take.json's mapping to a request lives in
+engine.bundle.take_record (TakeRecord.request). Empty values (None, "", the defaults) leave
+the choice to the engine or the backend.
+"""
+
+import argparse
+import math
+from dataclasses import MISSING, dataclass, field, fields
+
+DEFAULT_BACKEND = "previz"  # the embedded model: no download, runs on a CPU
+DEVICES = ("auto", "cpu", "cuda")
+INIT_VIDEOS = ("shading",)  # the bundle pass an init video starts from
+MAX_SEED = 2**63 - 1  # the largest seed every backend's generator and a cast's look seed take
+
+
+class RequestUsageError(ValueError):
+    """A request value wrong on its own, whatever the bundle; the message names the CLI flag."""
+
+
+@dataclass
+class GenerateRequest:
+    """What to generate from one bundle."""
+
+    backend: str = ""                  # "": DEFAULT_BACKEND
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0                      # take k uses seed + k
+    takes: int = 1
+    steps: int | None = None           # None: the backend's
+    guidance: float | None = None      # None: the backend's
+    controls: dict | None = None       # control kind -> weight (0 drops it); None: the backend's defaults
+    size: tuple | None = None          # generation size (W, H) with the shot's aspect; None: the backend's
+    device: str = "auto"
+    models: dict = field(default_factory=dict)  # role -> hub id or local folder
+    reference: str | None = None       # the shot's reference image (PNG or JPEG): its palette and grade
+    init_video: str | None = None      # "shading": start from the bundle's clay render
+    strength: float = 0.6              # how far to move from the init video
+    offload: bool = False
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+    actor_prompts: bool = True         # append each actor's description from the bundle to the prompt
+
+    @property
+    def backend_name(self):
+        return self.backend or DEFAULT_BACKEND
+
+    def check(self):
+        """Refuse values that are wrong whatever the bundle, before anything is read."""
+        if self.takes < 1 or (self.steps is not None and self.steps < 1):
+            raise RequestUsageError("--takes and --steps must be at least 1")
+        if not 0 <= self.seed <= MAX_SEED - (self.takes - 1):
+            raise RequestUsageError(f"--seed {self.seed} is out of range: seeds (take k uses --seed + k) run from 0 "
+                                    f"to {MAX_SEED}")
+        if not 0 < self.strength <= 1:
+            raise RequestUsageError(f"--strength {self.strength} is outside (0, 1]: 1 ignores the init video "
+                                    "entirely")
+        if self.guidance is not None and not 0 <= self.guidance < math.inf:
+            raise RequestUsageError(f"--guidance {self.guidance} must be a number from 0 up")
+        return self
+
+    def to_arguments(self, bundle, out):
+        """The `generate` command line (after `python -m engine`); each value as `--flag=VALUE`, so
+        a prompt starting with '-' stays the prompt. Fields at their default are left out."""
+        args = ["generate", str(bundle), f"--out={out}"]
+        defaults = _defaults()
+        for flag in FLAGS:
+            value = getattr(self, flag.field)
+            if value == defaults[flag.field] or (flag.field == "controls" and not value):
+                continue
+            if flag.switch:
+                args.append(flag.flag)
+            elif flag.field == "models":
+                args += [f"{flag.flag}={role}={spec}" for role, spec in sorted(value.items())]
+            else:
+                args.append(f"{flag.flag}={flag.text(value)}")
+        return args
+
+    @classmethod
+    def from_arguments(cls, namespace):
+        """The request a parsed command line asks for (a parser given the flags by add_arguments)."""
+        values = {flag.field: getattr(namespace, flag.field) for flag in FLAGS}
+        values["models"] = dict(values["models"] or ())
+        values["reference"] = None if values["reference"] is None else str(values["reference"])
+        return cls(**values)
+
+
+def parse_size(text):
+    """'512x288' -> (512, 288)."""
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+        raise argparse.ArgumentTypeError(f"size {text!r} is not of the form WxH (e.g. 512x288)")
+    return int(width), int(height)
+
+
+def controls_parser(kinds):
+    """An argparse type for --control, refusing kinds not in `kinds` (the engine's controls)."""
+
+    def parse_controls(text):
+        """'depth=1.0,pose=0.8' -> {'depth': 1.0, 'pose': 0.8}; a bare name means weight 1."""
+        weights = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            name, sep, value = item.partition("=")
+            try:
+                weight = float(value) if sep else 1.0
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"control weight {item!r} is not NAME=NUMBER (e.g. depth=1.0)") from None
+            if name.strip() not in kinds:
+                raise argparse.ArgumentTypeError(f"{name.strip()!r} is not a control: choose from {', '.join(kinds)}")
+            if not math.isfinite(weight) or weight < 0:
+                raise argparse.ArgumentTypeError(f"control weight {item!r} must be a number from 0 up "
+                                                 "(0 drops the control)")
+            weights[name.strip()] = weight
+        if not weights:
+            raise argparse.ArgumentTypeError("--control needs at least one NAME=WEIGHT")
+        return weights
+
+    return parse_controls
+
+
+def parse_model(text):
+    """'base=/models/sd15' -> ('base', '/models/sd15')."""
+    role, sep, spec = text.partition("=")
+    if not sep or not role.strip() or not spec.strip():
+        raise argparse.ArgumentTypeError(f"--model {text!r} is not ROLE=ID_OR_PATH (e.g. base=/models/sd15)")
+    return role.strip(), spec.strip()
+
+
+def _weights_text(weights):
+    return ",".join(f"{kind}={float(weight)!r}" for kind, weight in weights.items())
+
+
+@dataclass(frozen=True)
+class Flag:
+    """How one request field is spelled on the command line. A switch takes no value: given, the
+    field is the opposite of its default. `deprecated` spellings are still read, never shown."""
+
+    field: str
+    flag: str
+    help: str
+    parse: object = str            # text -> value (an argparse type)
+    text: object = str             # value -> text
+    metavar: str | None = None
+    choices: tuple | None = None
+    switch: bool = False
+    deprecated: tuple = ()
+
+
+FLAGS = (
+    Flag("backend", "--backend", f"default: {DEFAULT_BACKEND}"),
+    Flag("prompt", "--prompt", "the shot's prompt; each actor's description is appended", metavar="TEXT"),
+    Flag("actor_prompts", "--no-actor-prompts", "do not append the actors' descriptions from the bundle to the prompt",
+         switch=True),
+    Flag("negative_prompt", "--negative-prompt", "what the takes should not show", metavar="TEXT",
+         deprecated=("--negative",)),
+    Flag("reference", "--reference", "the shot's reference image (PNG or JPEG): its palette and grade steer the look",
+         metavar="FILE"),
+    Flag("seed", "--seed", "first take's seed; take k uses seed+k (default: 0)", parse=int),
+    Flag("takes", "--takes", "how many takes, one seed each (default: 1)", parse=int),
+    Flag("steps", "--steps", "denoising steps (default: the backend's)", parse=int),
+    Flag("guidance", "--guidance", "classifier-free guidance scale (default: the backend's)", parse=float, text=repr),
+    Flag("controls", "--control", "weights per control, e.g. depth=1.0,pose=0.8 (default: the backend's)",
+         text=_weights_text, metavar="KIND=WEIGHT,..."),
+    Flag("size", "--size", "generation size WxH with the shot's aspect (default: the backend's)", parse=parse_size,
+         text=lambda size: f"{size[0]}x{size[1]}", metavar="WxH"),
+    Flag("device", "--device", "default: auto", choices=DEVICES),
+    Flag("models", "--model", "use this hub id or local folder for a model role (see `backends`); repeatable",
+         parse=parse_model, metavar="ROLE=ID_OR_PATH"),
+    Flag("init_video", "--init-video", "start from the bundle's shading pass", choices=INIT_VIDEOS),
+    Flag("strength", "--strength", "how far to move from the init video (0..1, default: 0.6)", parse=float, text=repr),
+    Flag("offload", "--offload", "model CPU offload, for small GPUs", switch=True),
+    Flag("vae_tiling", "--vae-tiling", "decode in tiles, for small GPUs", switch=True),
+    Flag("vae_slicing", "--vae-slicing", "decode frame by frame, for small GPUs", switch=True),
+)
+
+
+def _defaults():
+    return {f.name: f.default if f.default is not MISSING else f.default_factory() for f in fields(GenerateRequest)}
+
+
+def add_arguments(parser, backends=None, controls=()):
+    """Declare every request field's flag on `parser` (the engine's `generate`), with the backend
+    names and control kinds the engine knows as the choices."""
+    defaults = _defaults()
+    for flag in FLAGS:
+        options = {"dest": flag.field, "help": flag.help}
+        if flag.switch:
+            options.update(action="store_const", const=not defaults[flag.field], default=defaults[flag.field])
+        else:
+            parse = controls_parser(tuple(controls)) if flag.field == "controls" else flag.parse
+            choices = tuple(backends) if flag.field == "backend" and backends is not None else flag.choices
+            options.update(type=parse, choices=choices, metavar=flag.metavar)
+            if flag.field == "models":
+                options.update(action="append", default=None)
+            else:
+                options.update(default=defaults[flag.field])
+        parser.add_argument(flag.flag, **options)
+        for old in flag.deprecated:
+            parser.add_argument(old, **{**options, "help": argparse.SUPPRESS})
+    return parser
