@@ -1,59 +1,17 @@
-"""The add-on's generate request (bpy-free): what to generate, as engine arguments, and the
-helpers that turn the Generate panel's settings into one.
+"""The generate request the Generate panel asks for (bpy-free): the panel's settings and the
+engine's backends report turned into the contract's GenerateRequest (engine.bundle.request),
+whose `to_arguments` is the engine's command line.
+
+The panel keeps "0: the backend's" for steps and long side, and "" for no reference image;
+the request says None for each, so the engine reads one vocabulary whoever asks.
 """
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..engine.bundle.request import GenerateRequest
+from .engine_report import control_weights
+
 TAKE_REFERENCE = "reference.png"  # where the engine keeps the shot reference a take used
-
-
-@dataclass
-class GenerateRequest:
-    """What to generate; empty or zero values leave the engine's (or backend's) default."""
-
-    backend: str = ""
-    prompt: str = ""
-    negative: str = ""
-    seed: int = 0
-    takes: int = 1
-    steps: int = 0
-    size: tuple | None = None          # generation size (W, H)
-    weights: dict | None = None        # control kind -> weight; None: the backend's defaults
-    device: str = "auto"
-    models: dict = field(default_factory=dict)  # role -> hub id or local folder
-    reference: str = ""                # the shot's reference image (PNG/JPEG file); "": none
-
-    @classmethod
-    def from_take(cls, record, seed, device="auto", take_dir=None):
-        """The request that made a take (its take.json), with another seed: one take like it. The
-        shot reference it used is the copy the engine kept in the take folder (reference.png)."""
-        parameters = record.get("parameters", {})
-        requested = parameters.get("requested_size")
-        kept = Path(take_dir) / TAKE_REFERENCE if take_dir is not None else None
-        return cls(backend=record["backend"], prompt=record.get("prompt", ""),
-                   negative=record.get("negative_prompt", ""), seed=seed, takes=1, steps=parameters.get("steps") or 0,
-                   size=tuple(requested) if requested else None, weights=parameters.get("controls"), device=device,
-                   models={role: model["source"] for role, model in record.get("models", {}).items()},
-                   reference=str(kept) if kept is not None and kept.is_file() else "")
-
-    def arguments(self, bundle, out):
-        """`generate` arguments for this request."""
-        args = ["generate", str(bundle), "--out", str(out), "--seed", str(self.seed), "--takes", str(self.takes),
-                "--prompt", self.prompt, "--negative", self.negative, "--device", self.device]
-        if self.backend:
-            args += ["--backend", self.backend]
-        if self.steps:
-            args += ["--steps", str(self.steps)]
-        if self.size:
-            args += ["--size", f"{self.size[0]}x{self.size[1]}"]
-        if self.weights is not None:
-            args += ["--control", ",".join(f"{kind}={weight:g}" for kind, weight in self.weights.items())]
-        for role, spec in sorted(self.models.items()):
-            args += ["--model", f"{role}={spec}"]
-        if self.reference:
-            args += ["--reference", str(self.reference)]
-        return args
 
 
 def generation_size(long_side, width, height):
@@ -75,3 +33,30 @@ def local_models(model_folder, backend):
         return {}
     return {child.name: str(child) for child in sorted(folder.iterdir())
             if child.is_dir() and not child.name.startswith(".")}
+
+
+def shot_request(settings, report, backend, device, shot_size, models, reference):
+    """The request for a shot from its Generate panel `settings` (prompt, negative_prompt, seed,
+    takes, steps, long_side and weights(), as scene.blockcast keeps them per shot): weights only
+    for the controls `backend` lets the artist set (engine_report.control_weights), the size
+    from the long side and the exported `shot_size` (W, H)."""
+    return GenerateRequest(
+        backend=backend, prompt=settings.prompt, negative_prompt=settings.negative_prompt, seed=settings.seed,
+        takes=settings.takes, steps=settings.steps or None,
+        controls=control_weights(settings.weights(), report, backend),
+        size=generation_size(settings.long_side, *shot_size), device=device, models=models,
+        reference=reference or None)
+
+
+def take_request(record, seed, device="auto", take_dir=None):
+    """The request that made a take (its take.json), with another seed: one take like it. The
+    shot reference it used is the copy the engine kept in the take folder (reference.png)."""
+    parameters = record.get("parameters", {})
+    requested = parameters.get("requested_size")
+    kept = Path(take_dir) / TAKE_REFERENCE if take_dir is not None else None
+    return GenerateRequest(
+        backend=record["backend"], prompt=record.get("prompt", ""), negative_prompt=record.get("negative_prompt", ""),
+        seed=seed, steps=parameters.get("steps"), size=tuple(requested) if requested else None,
+        controls=parameters.get("controls"), device=device,
+        models={role: model["source"] for role, model in record.get("models", {}).items()},
+        reference=str(kept) if kept is not None and kept.is_file() else None)

@@ -167,14 +167,14 @@ def test_shot_reference_goes_to_the_engine_and_regenerate_reuses_the_takes_copy(
     assert glue.cast.shot_reference_file("") == ""
     with pytest.raises(glue.core.CastInputError, match="Generate panel: Reference Image: .* does not exist"):
         glue.cast.shot_reference_file(str(tmp_path / "gone.png"))
-    args = process.GenerateRequest(reference=str(reference)).arguments("B", "T")
-    assert args[args.index("--reference") + 1] == str(reference)
-    assert "--reference" not in process.GenerateRequest().arguments("B", "T")
+    args = process.GenerateRequest(reference=str(reference)).to_arguments("B", "T")
+    assert f"--reference={reference}" in args
+    assert not any(arg.startswith("--reference") for arg in process.GenerateRequest().to_arguments("B", "T"))
     record = {"backend": "previz", "parameters": {}}
     _reference_png(tmp_path / process.TAKE_REFERENCE)
-    again = process.GenerateRequest.from_take(record, 4, take_dir=tmp_path)
+    again = process.take_request(record, 4, take_dir=tmp_path)
     assert again.reference == str(tmp_path / process.TAKE_REFERENCE)
-    assert process.GenerateRequest.from_take(record, 4, take_dir=tmp_path / "none").reference == ""
+    assert process.take_request(record, 4, take_dir=tmp_path / "none").reference is None
     report = {"backends": [{"name": "previz", "ignores": ["prompt", "negative_prompt"]}]}
     assert report_of.ignored_fields(report, "previz") == {"prompt", "negative_prompt"}
     assert report_of.ignored_fields(None, "previz") == set()

@@ -13,6 +13,7 @@ import signal
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,14 @@ ENGINE_PYTHON = REPO / ".venv-engine" / "bin" / "python"
 
 
 def load_bpy_free(name):
-    """An add-on module imported from its file alone: it must not need bpy or its package."""
-    spec = importlib.util.spec_from_file_location(f"bpy_free_{name}", REPO / "addon" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """An add-on module imported without bpy and without the add-on's package (whose __init__
+    registers the UI): only the bpy-free modules and engine.bundle contracts it imports load with it."""
+    for dotted, folder in (("bpy_free", REPO), ("bpy_free.addon", REPO / "addon")):
+        if dotted not in sys.modules:
+            package = types.ModuleType(dotted)
+            package.__path__ = [str(folder)]
+            sys.modules[dotted] = package
+    return importlib.import_module(f"bpy_free.addon.{name}")
 
 
 ep = load_bpy_free("engine_process")
@@ -40,41 +43,65 @@ gp = load_bpy_free("generation_progress")
 
 @pytest.mark.parametrize("name", BPY_FREE)
 def test_module_imports_neither_bpy_nor_the_engine(name):
+    """Relative imports reach only the other bpy-free modules and the stdlib-only contracts in
+    engine/bundle (engine.bundle.request, ...), which ship inside the extension."""
     tree = ast.parse((REPO / "addon" / f"{name}.py").read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
-    relative = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level > 0]
-    assert not imported & {"bpy", "mathutils", "torch", "diffusers", "engine"} and not relative
+    relative = [(node.level, node.module, [alias.name for alias in node.names]) for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.level > 0]
+    assert not imported & {"bpy", "mathutils", "torch", "diffusers", "engine"}
+
+    def a_contract(module, names):  # a submodule of engine.bundle, never the package's own (numpy) names
+        return module.startswith("engine.bundle.") or (
+            module == "engine.bundle" and all((REPO / "engine" / "bundle" / f"{n}.py").is_file() for n in names))
+
+    assert all((level == 1 and module in BPY_FREE) or (level == 2 and a_contract(module, names))
+               for level, module, names in relative), relative
+
+
+class PanelSettings(types.SimpleNamespace):
+    """A shot's Generate panel settings as scene.blockcast keeps them (addon/ui/properties.py)."""
+
+    def weights(self):
+        return dict(self.chosen_weights)
+
+
+def panel_settings(**changes):
+    values = {"prompt": "a kite", "negative_prompt": "blur", "seed": 7, "takes": 2, "steps": 4, "long_side": 64,
+              "chosen_weights": {"depth": 1.0, "pose": 0.5}}
+    return PanelSettings(**{**values, **changes})
 
 
 def test_generate_arguments_carry_every_choice():
-    request = req.GenerateRequest(backend="wan-vace", prompt="a kite", negative="blur", seed=7, takes=2, steps=4,
-                                 size=(64, 36), weights={"depth": 1.0, "pose": 0.5}, device="cpu",
-                                 models={"pipeline": "/m/wan", "base": "x/y"})
-    args = request.arguments("/b", "/t")
-    assert args[:4] == ["generate", "/b", "--out", "/t"]
-    pairs = dict(zip(args[4::2], args[5::2]))
-    assert pairs == {"--seed": "7", "--takes": "2", "--prompt": "a kite", "--negative": "blur", "--device": "cpu",
-                     "--backend": "wan-vace", "--steps": "4", "--size": "64x36", "--control": "depth=1,pose=0.5",
-                     "--model": "pipeline=/m/wan"}
-    assert args[-4:] == ["--model", "base=x/y", "--model", "pipeline=/m/wan"]
+    request = req.shot_request(panel_settings(), None, "wan-vace", "cpu", (512, 288),
+                               {"pipeline": "/m/wan", "base": "x/y"}, "")
+    args = request.to_arguments("/b", "/t")
+    assert args[:3] == ["generate", "/b", "--out=/t"]
+    pairs = dict(arg.split("=", 1) for arg in args[3:])
+    assert pairs == {"--seed": "7", "--takes": "2", "--prompt": "a kite", "--negative-prompt": "blur",
+                     "--device": "cpu", "--backend": "wan-vace", "--steps": "4", "--size": "64x36",
+                     "--control": "depth=1.0,pose=0.5", "--model": "pipeline=/m/wan"}
+    assert args[-2:] == ["--model=base=x/y", "--model=pipeline=/m/wan"]
 
 
-def test_defaults_leave_the_engine_to_choose():
-    args = req.GenerateRequest().arguments("/b", "/t")
-    assert not {"--backend", "--steps", "--size", "--control", "--model"} & set(args)
+def test_the_panels_zeros_leave_the_engine_to_choose():
+    request = req.shot_request(panel_settings(steps=0, long_side=0, seed=0, takes=1, prompt="", negative_prompt=""),
+                               None, "", "auto", (512, 288), {}, "")
+    assert (request.steps, request.size, request.reference) == (None, None, None)
+    assert request.to_arguments("/b", "/t") == ["generate", "/b", "--out=/t", "--control=depth=1.0,pose=0.5"]
 
 
 def test_a_take_record_gives_back_its_request_with_a_new_seed():
     record = {"backend": "animatediff", "prompt": "p", "negative_prompt": "n", "seed": 3,
               "models": {"base": {"source": "/m/sd15", "path": "/m/sd15"}},
               "parameters": {"steps": 9, "requested_size": [64, 36], "controls": {"depth": 0.8}}}
-    request = req.GenerateRequest.from_take(record, seed=11, device="cuda")
-    assert (request.backend, request.prompt, request.negative, request.seed, request.takes) == (
+    request = req.take_request(record, seed=11, device="cuda")
+    assert (request.backend, request.prompt, request.negative_prompt, request.seed, request.takes) == (
         "animatediff", "p", "n", 11, 1)
-    assert (request.steps, request.size, request.weights, request.models, request.device) == (
+    assert (request.steps, request.size, request.controls, request.models, request.device) == (
         9, (64, 36), {"depth": 0.8}, {"base": "/m/sd15"}, "cuda")
 
 
@@ -276,8 +303,8 @@ def test_weights_are_offered_and_sent_only_for_controls_the_backend_lets_the_art
     assert rep.control_weights(chosen, REPORT, "depth-only") == {"depth": 0.8}
     assert rep.control_weights(chosen, REPORT, "previz") is None  # the backend's own controls, no refused pose
     assert rep.control_weights(None, REPORT, "animatediff") is None
-    request = req.GenerateRequest(backend="previz", weights=rep.control_weights(chosen, REPORT, "previz"))
-    assert "--control" not in request.arguments("/b", "/t")
+    request = req.shot_request(panel_settings(chosen_weights=chosen), REPORT, "previz", "auto", (512, 288), {}, "")
+    assert request.controls is None and not any(arg.startswith("--control") for arg in request.to_arguments("/b", "/t"))
     # Without a report, or for a backend it does not list, the artist's weights go as set: the engine judges them.
     assert rep.weighted_controls(WEIGHTED, None, "previz") == list(WEIGHTED)
     assert rep.control_weights(chosen, None, "") == rep.control_weights(chosen, REPORT, "a-plug-in") == chosen

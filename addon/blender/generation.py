@@ -20,8 +20,8 @@ import bpy
 from ...engine.bundle import camera as camera_math
 from ..cast import CastInputError
 from ..engine_process import EXIT_CANCELLED, EngineError, EngineProcess
-from ..engine_report import control_weights, generation_backend, passes_to_export
-from ..engine_request import GenerateRequest, generation_size, local_models
+from ..engine_report import generation_backend, passes_to_export
+from ..engine_request import local_models, shot_request, take_request
 from ..generation_progress import GenerationProgress
 from ..ui.preferences import engine_report, engine_setup, model_folder, takes_root
 from ..strip_layout import PREFIX, LayoutError, next_seed
@@ -120,7 +120,7 @@ class GenerationJob:
         self.progress.export_frame(done, total)
 
     def _start_engine(self):
-        self._engine = EngineProcess(self.setup, self.request.arguments(self.bundle_dir, self.takes_dir))
+        self._engine = EngineProcess(self.setup, self.request.to_arguments(self.bundle_dir, self.takes_dir))
         self.progress.engine_started()
 
     def _engine_step(self):
@@ -191,11 +191,8 @@ def shot_job(scene, shot, prefs, passes, size=None):
     setup = engine_setup(prefs)
     report = engine_report(setup)
     backend = generation_backend(settings.backend, prefs.default_backend, report)
-    request = GenerateRequest(
-        backend=backend, prompt=settings.prompt, negative=settings.negative_prompt, seed=settings.seed,
-        takes=settings.takes, steps=settings.steps, weights=control_weights(settings.weights(), report, backend),
-        device=prefs.device, size=generation_size(settings.long_side, *_export_size(scene, size)),
-        models=local_models(model_folder(prefs), backend), reference=shot_reference_file(settings.reference_image))
+    request = shot_request(settings, report, backend, prefs.device, _export_size(scene, size),
+                           local_models(model_folder(prefs), backend), shot_reference_file(settings.reference_image))
     takes_dir = shot_takes_dir(takes_root(prefs), bpy.data.filepath, shot.name)
     bundle_dir = new_bundle_dir(takes_dir)
     cast, _ = scene_cast(scene)
@@ -213,7 +210,7 @@ def regenerate_job(scene, strip, prefs):
     if not bundle.is_dir():
         raise errors.UserError(f"the take's bundle {bundle} is gone: use Generate to export the shot again")
     seed = next_seed(take.get(PREFIX + "seed", 0) for take in sequencer.shot_takes(scene, shot))
-    request = GenerateRequest.from_take(record, seed, prefs.device, Path(strip[PREFIX + "take_json"]).parent)
+    request = take_request(record, seed, prefs.device, Path(strip[PREFIX + "take_json"]).parent)
     return GenerationJob(scene, shot, request, engine_setup(prefs), Path(strip[PREFIX + "take_json"]).parent.parent,
                          bundle)
 
