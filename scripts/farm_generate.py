@@ -25,8 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 from engine import backends  # noqa: E402
 from engine.bundle import BundleError  # noqa: E402
+from engine.bundle.request import GenerateRequest, parse_model, parse_size  # noqa: E402
 from engine.cli import main as engine_main  # noqa: E402
-from engine.cli import parse_size  # noqa: E402
 from engine.generate import bundle_hash, open_bundle  # noqa: E402
 from farm import literal  # noqa: E402
 from farm.layout import LayoutError, batch_folder, batch_takes  # noqa: E402
@@ -90,15 +90,17 @@ def runs(numbers):
     return groups
 
 
+def model_overrides(text):
+    """'base=/m/sd15;vae=x/y' (the farms' one job parameter) -> {'base': '/m/sd15', 'vae': 'x/y'}."""
+    return dict(parse_model(item) for item in filter(None, (m.strip() for m in text.split(";"))))
+
+
 def engine_args(args, out, seeds):
-    """The engine's command line; `--option=VALUE`, so a prompt starting with '-' stays the prompt."""
-    command = ["generate", str(args.bundle.absolute()), f"--out={out}", f"--seed={seeds[0]}", f"--takes={len(seeds)}",
-               f"--backend={args.backend}", f"--prompt={args.prompt}", f"--device={args.device}"]
-    command += [f"--steps={args.steps}"] if args.steps else []
-    command += [f"--size={args.size}"] if args.size else []
-    for item in filter(None, (m.strip() for m in args.models.split(";"))):
-        command += [f"--model={item}"]
-    return command
+    """The engine's command line for `seeds` (consecutive), written by the request contract."""
+    request = GenerateRequest(backend=args.backend, prompt=args.prompt, seed=seeds[0], takes=len(seeds),
+                              steps=args.steps or None, size=parse_size(args.size) if args.size else None,
+                              device=args.device, models=model_overrides(args.models))
+    return request.to_arguments(args.bundle.absolute(), out)
 
 
 def main(argv=None):

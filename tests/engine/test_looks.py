@@ -73,6 +73,23 @@ def test_dominant_colours_and_transfer_toward_a_reference():
     assert measure.lab_histogram_distance(reference, reference) == pytest.approx(0, abs=1e-6)
 
 
+def test_transfer_lends_the_references_shadow_and_highlight_colours_smoothly():
+    # A dusk reference: deep blue darks, orange lights. A take of one grey-violet wall lit from
+    # one side (one colour, a smooth lightness ramp): a mean and a spread cannot split it.
+    reference = np.zeros((40, 60, 3), np.uint8)
+    reference[:20], reference[20:] = (30, 40, 110), (245, 150, 60)
+    ramp = np.linspace(0, 1, 256)[None, :, None]
+    take = np.clip(np.array([70, 62, 80]) + ramp * np.array([110, 100, 120]), 0, 255).astype(np.uint8)
+    take = np.repeat(take, 8, axis=0)[None]
+    statistics = palette.take_statistics(take, stride=1), palette.lab_statistics(Image.fromarray(reference))
+    moved = srgb8_to_lab(palette.transfer(take[0], *statistics))[0]
+    assert moved[:64, 2].mean() < -15 and moved[-64:, 2].mean() > 25      # blue shadows, warm lights
+    step = measure.delta_e76(moved[1:], moved[:-1]).max()
+    assert step < 6, step             # no band: neighbouring 8-bit steps stay close (matching histograms jumps ~100)
+    plain = np.stack([palette.transfer(take[0], palette.take_statistics(take, stride=1), statistics[1])])
+    assert measure.palette_distance(plain, reference) < 0.5 * measure.palette_distance(take, reference)
+
+
 def test_albedo_reads_back_through_take_over_clay():
     rng = np.random.default_rng(2)
     clay = rng.integers(40, 180, (2, 12, 12, 3)).astype(np.uint8)
