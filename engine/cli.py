@@ -110,6 +110,7 @@ def run_backends(args):
 def run_generate(args):
     from .backends.device import DeviceError
     from .generate import Generation, RequestError
+    from .bundle import events
     from .progress import CancelToken, Cancelled, Progress
     from .takes import TakeError
 
@@ -119,25 +120,25 @@ def run_generate(args):
         generation = Generation(request, args.bundle, args.out, progress, cancel)
         takes = generation.run()
     except Cancelled as exc:
-        progress.emit("cancelled", take=generation and generation.current_take,
-                      message="unfinished take removed; finished takes kept")
+        progress.emit(events.CancelledEvent(take=generation and generation.current_take,
+                                            message="unfinished take removed; finished takes kept"))
         print(f"engine: {exc}; the unfinished take was removed, finished takes are kept", file=sys.stderr)
         return 130
     except RequestUsageError as exc:  # an option wrong whatever the bundle: a bad argument, as argparse's own
-        progress.emit("error", take=None, message=str(exc))
+        progress.emit(events.ErrorEvent(take=None, message=str(exc)))
         print(f"engine: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # every failure becomes an `error` event the caller can show
         expected = (BundleError, ModelError, RequestError, TakeError, DeviceError, ValueError, OSError)
         message = str(exc)
-        progress.emit("error", take=generation and generation.current_take, message=message)
+        progress.emit(events.ErrorEvent(take=generation and generation.current_take, message=message))
         if not isinstance(exc, expected):
             traceback.print_exc()
         print(f"engine: error: {message}", file=sys.stderr)
         return 1
     finally:
         cancel.uninstall()
-    progress.emit("finished", takes=[str(path) for path in takes])
+    progress.emit(events.FinishedEvent(takes=[str(path) for path in takes]))
     return 0
 
 

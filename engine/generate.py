@@ -18,7 +18,7 @@ from . import __version__, backends, controls
 from .backends.base import Hooks, Request
 from .backends.device import pick_device
 from .backends.models import ModelError, model_specs, resolve_model
-from .bundle import BundleError, read_bundle, validate_bundle
+from .bundle import BundleError, events, read_bundle, validate_bundle
 from .bundle.schema import CONTROLS_DIR
 from .looks.inputs import read_cast_inputs, unused_by_backend
 from .takes import TakeWriter, check_takes_dir
@@ -174,8 +174,8 @@ class Generation:
         request, bundle, backend = self.request, self.bundle, self.backend
         self.cancel.check()
         device = pick_device(request.device, request.offload, request.vae_tiling, request.vae_slicing)
-        self.progress.emit("load", backend=backend.name, device=device.name,
-                           models={role: m.source for role, m in self.models.items()})
+        self.progress.emit(events.LoadEvent(backend=backend.name, device=device.name,
+                                            models={role: m.source for role, m in self.models.items()}))
         started = time.perf_counter()
         try:
             backend.load(self.models, list(self.weights), device)
@@ -192,10 +192,10 @@ class Generation:
         self.controls_s = time.perf_counter() - started
         try:
             review = controls.write_review(bundle, built)
-            self.progress.emit("controls", path=str(review), kinds=list(built))
+            self.progress.emit(events.ControlsEvent(path=str(review), kinds=list(built)))
         except (OSError, BundleError) as exc:
-            self.progress.emit("warning", message=f"could not write control images into {bundle.root} ({exc}); "
-                                                  "generating anyway")
+            self.progress.emit(events.WarningEvent(
+                message=f"could not write control images into {bundle.root} ({exc}); generating anyway"))
         self.context = {"device": device, "hash": bundle_hash(bundle), "versions": _versions()}
         return [self._take(request.seed + index, built, init) for index in range(request.takes)]
 
@@ -214,11 +214,11 @@ class Generation:
         width, height = self.size
         frames = len(bundle.frames)
         windows = backend.windows(frames)
-        self.progress.emit("start", take=take.take_id, backend=backend.name, seed=seed, frames=frames,
-                           steps=steps, size=[width, height], windows=len(windows))
+        self.progress.emit(events.StartEvent(take=take.take_id, backend=backend.name, seed=seed, frames=frames,
+                                             steps=steps, size=[width, height], windows=len(windows)))
         for index, (start, end) in enumerate(windows):
-            self.progress.emit("window", take=take.take_id, index=index, count=len(windows),
-                               start=bundle.frames[start], end=bundle.frames[min(end, frames) - 1])
+            self.progress.emit(events.WindowEvent(take=take.take_id, index=index, count=len(windows),
+                                                  start=bundle.frames[start], end=bundle.frames[min(end, frames) - 1]))
         step_times = []
         clock = [time.perf_counter()]
 
@@ -226,7 +226,7 @@ class Generation:
             now = time.perf_counter()
             step_times.append(now - clock[0])
             clock[0] = now
-            self.progress.emit("step", take=take.take_id, step=step, total=total)
+            self.progress.emit(events.StepEvent(take=take.take_id, step=step, total=total))
 
         inputs = self.cast_inputs
         take_inputs = Request(
@@ -243,7 +243,7 @@ class Generation:
         written = []
         for index, (frame_number, pixels) in enumerate(zip(bundle.frames, video)):
             written.append(take.write_frame(frame_number, pixels, bundle.width, bundle.height))
-            self.progress.emit("frame", take=take.take_id, index=index, frame=frame_number, path=written[-1])
+            self.progress.emit(events.FrameEvent(take=take.take_id, index=index, frame=frame_number, path=written[-1]))
         preview = take.write_preview(bundle.fps)
         if self.cast_inputs.shot_reference is not None:
             take.write_image(SHOT_REFERENCE_FILE, self.cast_inputs.shot_reference)
@@ -253,8 +253,8 @@ class Generation:
             "per_step_s": sum(step_times) / max(len(step_times), 1)})
         record.update(self._cast_record())
         path = take.commit(record)
-        self.progress.emit("done", take=take.take_id, path=str(path), frames=len(written),
-                           seconds=round(generate_s, 3))
+        self.progress.emit(events.DoneEvent(take=take.take_id, path=str(path), frames=len(written),
+                                            seconds=round(generate_s, 3)))
         return path
 
     def _cast_record(self):

@@ -1,15 +1,17 @@
 """Progress reporting and cancellation for long generations.
 
-Callers (the add-on, batch scripts, farm tasks) read one JSON object per line on stdout;
-a person at a terminal gets a one-line bar on stderr instead of scrolling JSON. Cancelling
+Callers (the add-on, batch scripts, farm tasks) read one JSON event per line on stdout (the
+records of engine/bundle/events.py); a person at a terminal gets a one-line bar on stderr
+instead of scrolling JSON. Cancelling
 is cooperative: a signal only raises a flag, and the generation loop stops at its next
 denoising step, so the take being written can be cleaned up instead of torn mid-file.
 """
 
-import json
 import signal
 import sys
 import time
+
+from .bundle import events
 
 
 class Cancelled(Exception):
@@ -61,26 +63,29 @@ class Progress:
         self.show_bar = self.bar_stream.isatty() if show_bar is None else show_bar
         self._bar_open = False
 
-    def emit(self, event, **fields):
-        record = {"event": event, "time": round(time.time(), 3), **fields}
-        self.stream.write(json.dumps(record, default=str) + "\n")
+    def emit(self, event):
+        """Stamp a typed event (engine/bundle/events.py) with the time, write it as one JSON line
+        and draw it on the bar; returns the event."""
+        event.time = round(time.time(), 3)
+        self.stream.write(event.to_line() + "\n")
         self.stream.flush()
         if self.show_bar:
-            self._draw(record)
-        return record
+            self._draw(event)
+        return event
 
-    def _draw(self, record):
-        event, take = record["event"], record.get("take") or ""
-        if event == "step":
-            done = record["step"] / max(record["total"], 1)
+    def _draw(self, event):
+        take = getattr(event, "take", None) or ""
+        if isinstance(event, events.StepEvent):
+            done = event.step / max(event.total, 1)
             filled = int(done * self.BAR_WIDTH)
             bar = "#" * filled + "-" * (self.BAR_WIDTH - filled)
-            self.bar_stream.write(f"\r{take} [{bar}] step {record['step']}/{record['total']}")
+            self.bar_stream.write(f"\r{take} [{bar}] step {event.step}/{event.total}")
             self._bar_open = True
-        elif event in ("done", "error", "cancelled", "load", "start"):
+        elif isinstance(event, (events.DoneEvent, events.ErrorEvent, events.CancelledEvent, events.LoadEvent,
+                                events.StartEvent)):
             if self._bar_open:
                 self.bar_stream.write("\n")
                 self._bar_open = False
-            text = record.get("message") or record.get("path") or record.get("backend") or ""
-            self.bar_stream.write(f"{event} {take} {text}".rstrip() + "\n")
+            text = getattr(event, "message", "") or getattr(event, "path", "") or getattr(event, "backend", "")
+            self.bar_stream.write(f"{event.event} {take} {text}".rstrip() + "\n")
         self.bar_stream.flush()

@@ -39,6 +39,7 @@ def prepare(variant, backend_name, bundle_path, models, steps, size):
     from engine.backends.device import pick_device
     from engine.backends.models import resolve_model
     from engine.bundle import read_bundle
+    from engine.bundle.events import StepEvent
     from engine.progress import CancelToken, Progress
 
     bundle = read_bundle(bundle_path)
@@ -57,7 +58,7 @@ def prepare(variant, backend_name, bundle_path, models, steps, size):
 
         def on_step(step, total):
             stamps.append(time.perf_counter())
-            progress.emit("step", take="bench", step=step, total=total)
+            progress.emit(StepEvent(take="bench", step=step, total=total))
 
         request = Request(prompt, "", 0, steps, backend.default_guidance, backend.default_weights, built, frames,
                           width, height)
