@@ -37,7 +37,8 @@ def build_parser():
     parser.add_argument("--backend", help="default: the shot's, else the add-on's default backend")
     parser.add_argument("--takes", type=int, help="how many takes (default: the shot's setting, else 1)")
     parser.add_argument("--prompt", help="default: the shot's prompt")
-    parser.add_argument("--negative", help="negative prompt; default: the shot's")
+    parser.add_argument("--negative-prompt", dest="negative_prompt", help="negative prompt; default: the shot's")
+    parser.add_argument("--negative", dest="negative_prompt", help=argparse.SUPPRESS)  # the old spelling, still read
     parser.add_argument("--seed", type=int, help="first take's seed; default: the shot's")
     parser.add_argument("--steps", type=int, help="denoising steps; default: the backend's")
     parser.add_argument("--long-side", type=int, help="generation size's long side; default: the backend's")
@@ -59,11 +60,10 @@ def _preferences(args, installed):
 
 
 def _apply_shot_options(settings, args):
-    for option, prop in (("backend", "backend"), ("takes", "takes"), ("prompt", "prompt"),
-                         ("negative", "negative_prompt"), ("seed", "seed"), ("steps", "steps"),
-                         ("long_side", "long_side")):
-        if getattr(args, option) is not None:
-            setattr(settings, prop, getattr(args, option))
+    """The options given, onto the shot's Generate settings (each option is named as its setting)."""
+    for name in ("backend", "takes", "prompt", "negative_prompt", "seed", "steps", "long_side"):
+        if getattr(args, name) is not None:
+            setattr(settings, name, getattr(args, name))
 
 
 def _reporter(quiet):

@@ -1,0 +1,174 @@
+"""The generate request contract (engine/bundle/request.py) across the rooms: the add-on's
+request, built from panel values by the add-on's own bpy-free code, goes through
+`to_arguments` and the engine's real parser and comes back the same; every field has one
+flag; the farm's command lines spell the contract's flags; a take.json the engine wrote
+gives back the request that made it (TakeRecord.request)."""
+
+import importlib
+import re
+import sys
+import types
+from dataclasses import fields
+
+import pytest
+from conftest import REPO_ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import backends
+from engine.bundle.request import FLAGS, MAX_SEED, GenerateRequest, RequestUsageError
+from engine.cli import build_parser
+
+
+def load_addon_module(name):
+    """A bpy-free add-on module (addon/NAME.py) without the add-on's package (whose __init__
+    registers the UI with bpy); its `..engine.bundle.request` is this process's engine.bundle.request,
+    as in Blender, where the add-on and engine/bundle are one package."""
+    for dotted, folder in (("addon_core", REPO_ROOT), ("addon_core.addon", REPO_ROOT / "addon")):
+        if dotted not in sys.modules:
+            package = types.ModuleType(dotted)
+            package.__path__ = [str(folder)]
+            sys.modules[dotted] = package
+    for module in ("engine", "engine.bundle", "engine.bundle.request"):
+        sys.modules.setdefault(f"addon_core.{module}", importlib.import_module(module))
+    return importlib.import_module(f"addon_core.addon.{name}")
+
+
+addon_request = load_addon_module("engine_request")
+FIELDS = [f.name for f in fields(GenerateRequest)]
+
+
+def round_trip(request):
+    return GenerateRequest.from_arguments(build_parser().parse_args(request.to_arguments("/b", "/t")))
+
+
+class PanelSettings(types.SimpleNamespace):
+    """A shot's Generate panel settings as scene.blockcast keeps them (addon/ui/properties.py)."""
+
+    def weights(self):
+        return dict(self.chosen_weights)
+
+
+# Text as a user types it: no NUL (never in a command line) and no lone surrogates (not text).
+TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+WEIGHT = st.floats(min_value=0, max_value=10, allow_nan=False)
+PATHS = st.from_regex(r"/[A-Za-z0-9_./ =-]{0,30}[A-Za-z0-9_]", fullmatch=True)  # as --model strips them
+MODELS = st.dictionaries(st.sampled_from(["base", "pipeline", "motion_adapter", "previz"]), PATHS, max_size=3)
+REPORT = {"backends": [
+    {"name": "animatediff", "default": False, "controls": ["depth", "pose"], "passes": []},
+    {"name": "previz", "default": True, "controls": ["shading", "depth", "normal", "objects"],
+     "passes": ["shading", "depth", "normal", "objects"]},
+]}
+
+
+@settings(max_examples=300, deadline=None)
+@given(prompt=TEXT, negative=TEXT, seed=st.integers(0, MAX_SEED), takes=st.integers(1, 50),
+       steps=st.integers(0, 200), long_side=st.sampled_from([0, 64, 96, 512, 1280]),
+       weights=st.dictionaries(st.sampled_from(["depth", "pose"]), WEIGHT, max_size=2),
+       backend=st.sampled_from(["", "previz", "animatediff", "wan-vace"]), report=st.sampled_from([None, REPORT]),
+       device=st.sampled_from(["auto", "cpu", "cuda"]), shot=st.sampled_from([(512, 288), (288, 512), (128, 72)]),
+       models=MODELS, reference=st.sampled_from(["", "/refs/mood board.png", "/refs/-dash.jpg"]))
+def test_the_addons_request_comes_back_through_the_engines_parser(prompt, negative, seed, takes, steps, long_side,
+                                                                 weights, backend, report, device, shot, models,
+                                                                 reference):
+    settings_ = PanelSettings(prompt=prompt, negative_prompt=negative, seed=seed, takes=takes, steps=steps,
+                              long_side=long_side, chosen_weights=weights)
+    request = addon_request.shot_request(settings_, report, backend, device, shot, models, reference)
+    assert round_trip(request) == request
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.builds(
+    GenerateRequest, backend=st.sampled_from(["", *backends.names()]), prompt=TEXT, negative_prompt=TEXT,
+    seed=st.integers(0, MAX_SEED), takes=st.integers(1, 9), steps=st.none() | st.integers(1, 99),
+    guidance=st.none() | st.floats(0, 30), size=st.none() | st.tuples(st.integers(1, 4096), st.integers(1, 4096)),
+    controls=st.none() | st.dictionaries(st.sampled_from(["depth", "pose", "camera", "shading"]), WEIGHT,
+                                         min_size=1, max_size=4),
+    device=st.sampled_from(["auto", "cpu", "cuda"]), models=MODELS, reference=st.none() | PATHS,
+    init_video=st.sampled_from([None, "shading"]), strength=st.floats(0.01, 1), offload=st.booleans(),
+    vae_tiling=st.booleans(), vae_slicing=st.booleans(), actor_prompts=st.booleans()))
+def test_every_field_comes_back_through_the_engines_parser(asked):
+    assert round_trip(asked) == asked
+
+
+def test_every_field_has_one_flag_and_the_parser_declares_them_all():
+    assert sorted(flag.field for flag in FLAGS) == sorted(FIELDS)
+    generate = build_parser()._subparsers._group_actions[0].choices["generate"]
+    declared = {option: action.dest for action in generate._actions for option in action.option_strings}
+    assert {flag.flag: flag.field for flag in FLAGS}.items() <= declared.items()
+    spelled = {flag.flag for flag in FLAGS} | {old for flag in FLAGS for old in flag.deprecated}
+    assert set(declared) - spelled == {"-h", "--help", "--out"}  # nothing but the contract's flags
+
+
+def test_the_old_negative_flag_still_works_but_is_not_offered(capsys):
+    parser = build_parser()
+    old = GenerateRequest.from_arguments(parser.parse_args(["generate", "/b", "--out", "/t", "--negative", "blur"]))
+    assert old == GenerateRequest(negative_prompt="blur")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["generate", "--help"])
+    shown = capsys.readouterr().out
+    assert "--negative-prompt" in shown and not re.search(r"--negative\b(?!-)", shown)
+
+
+def test_defaults_leave_the_choice_to_the_engine():
+    assert GenerateRequest().to_arguments("/b", "/t") == ["generate", "/b", "--out=/t"]
+    assert round_trip(GenerateRequest()) == GenerateRequest()
+    assert GenerateRequest().backend_name == backends.DEFAULT_BACKEND == "previz"
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"takes": 0}, "--takes and --steps must be at least 1"),
+    ({"steps": 0}, "--takes and --steps must be at least 1"),
+    ({"seed": MAX_SEED, "takes": 2}, f"seeds (take k uses --seed + k) run from 0 to {MAX_SEED}"),
+    ({"strength": 0}, "--strength 0 is outside (0, 1]"),
+    ({"guidance": float("nan")}, "--guidance nan must be a number from 0 up"),
+])
+def test_values_wrong_whatever_the_bundle_are_refused_in_the_clis_words(changes, words):
+    with pytest.raises(RequestUsageError) as refused:
+        GenerateRequest(**changes).check()
+    assert words in str(refused.value)
+
+
+def _generate_flags(command):
+    """The `--flag` names of a command line written as a list of strings (`--flag=VALUE` or `--flag`)."""
+    return {re.match(r"--[a-z-]+", arg).group() for arg in command if isinstance(arg, str) and arg.startswith("--")}
+
+
+def test_the_farm_spells_the_contracts_flags():
+    """farm_generate takes the request's fields under the contract's flags (plus its own task
+    flags); the OpenJD template and the Flamenco job type call it with exactly those."""
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    import farm_generate
+
+    contract = {flag.flag for flag in FLAGS}
+    own = {"--out", "--first-take", "--takes-per-task", "--prompt-json", "--models"}  # the task's, not a request's
+    parser = farm_generate.build_parser()
+    task_flags = {option for action in parser._actions for option in action.option_strings} - {"-h", "--help"}
+    fields_by_flag = {flag.flag: flag.field for flag in FLAGS}
+    assert all(fields_by_flag[option] == action.dest for action in parser._actions for option in action.option_strings
+               if option in contract)
+    assert task_flags - contract == own
+
+    from farm.job import FarmJob, FarmShot
+    from farm.openjd import build_template
+
+    template = build_template(FarmJob(name="j", scene="S", shots=[FarmShot("a", 1, 2)]))
+    (step,) = [step for step in template["steps"] if step["name"] == "GenerateTakes"]
+    assert _generate_flags(step["script"]["actions"]["onRun"]["args"]) == task_flags - {"--prompt-json"}
+    script = (REPO_ROOT / "farm" / "flamenco" / "blockcast.js").read_text()
+    call = script[script.index('"farm_generate.py")'):]
+    call = call[:call.index("}));")]
+    assert set(re.findall(r"(--[a-z-]+)[=\"`]", call)) == task_flags - {"--prompt"}  # its prompt goes as JSON
+
+    args = farm_generate.build_parser().parse_args([
+        "/b", "--out", "/t", "--first-take", "1", "--takes-per-task", "2", "--takes", "4", "--seed=5",
+        "--prompt-json", '"-a kite"', "--steps=0", "--size=64x36", "--models=base = /m/sd15;vae=x/y", "--device=cpu"])
+    request = GenerateRequest.from_arguments(build_parser().parse_args(farm_generate.engine_args(args, "/t/b", [6, 7])))
+    assert request == GenerateRequest(backend=backends.DEFAULT_BACKEND, prompt="-a kite", seed=6, takes=2, size=(64, 36),
+                                      device="cpu", models={"base": "/m/sd15", "vae": "x/y"})
+
+
+def test_docs_list_every_flag():
+    """docs/engine.md's table of the request's flags has a row per field."""
+    table = (REPO_ROOT / "docs" / "engine.md").read_text()
+    assert all(f"`{flag.field}`" in table and flag.flag in table for flag in FLAGS)
