@@ -21,6 +21,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..engine.bundle.events import ErrorEvent, parse_event
+
 CANCEL_GRACE_S = 10.0
 OUTPUT_DRAIN_S = 5.0  # after exit, how long to wait for output still held open by a grandchild
 CHECK_TIMEOUT_S = 60.0
@@ -68,18 +70,6 @@ class EngineSetup:
         if self.engine_dir is not None and not (Path(self.engine_dir) / "engine" / "cli.py").is_file():
             raise EngineError(f"{self.engine_dir} holds no engine package (engine/cli.py): set the engine folder in "
                               "Preferences ▸ Add-ons ▸ Blockcast to the Blockcast checkout, or leave it empty")
-
-
-def parse_event(line):
-    """A progress event (a JSON object with an `event` key) from one stdout line, else None."""
-    line = line.strip()
-    if not line.startswith("{"):
-        return None
-    try:
-        event = json.loads(line)
-    except json.JSONDecodeError:
-        return None
-    return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
 
 
 def last_message(lines):
@@ -166,15 +156,15 @@ class EngineProcess:
         self._process.stderr.close()
 
     def events(self):
-        """Every event received since the last call, oldest first."""
+        """Every event received since the last call, oldest first (engine/bundle/events.py records)."""
         drained = []
         while True:
             try:
                 event = self._events.get_nowait()
             except queue.Empty:
                 break
-            if event["event"] == "error":
-                self._error_event = event.get("message") or None
+            if isinstance(event, ErrorEvent):
+                self._error_event = event.message or None
             drained.append(event)
         return drained
 

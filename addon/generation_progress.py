@@ -2,6 +2,8 @@
 (bpy-free): one status line, a 0..1 fraction and the time left, for the panel and status bar.
 """
 
+from ..engine.bundle import events
+
 EXPORT_SHARE = 0.1  # of the progress bar; the engine's denoising steps fill the rest
 
 
@@ -40,31 +42,30 @@ class GenerationProgress:
         self.phase, self.exported, self.export_total = "exporting", done, total
 
     def apply(self, event):
-        """Fold one engine event in (unknown events are ignored: the engine may add some)."""
-        kind = event.get("event")
-        if kind == "load":
-            self.phase, self.detail = "loading", f"{event.get('backend', '')} on {event.get('device', '')}".strip()
-        elif kind == "controls":
+        """Fold one engine event (engine/bundle/events.py) in; other kinds are ignored: the engine
+        may add some."""
+        if isinstance(event, events.LoadEvent):
+            self.phase, self.detail = "loading", f"{event.backend} on {event.device}".strip()
+        elif isinstance(event, events.ControlsEvent):
             self.phase = "controls"
-        elif kind == "start":
-            self.phase, self.take = "generating", event.get("take")
-            self.step, self.steps = 0, int(event.get("steps") or 0)
-            self._last_step_time = event.get("time")
-        elif kind == "step":
-            self.phase, self.take = "generating", event.get("take", self.take)
-            self.step, self.steps = int(event["step"]), int(event.get("total") or self.steps)
-            now = event.get("time")
-            if now is not None and self._last_step_time is not None:
-                self._step_seconds.append(max(0.0, now - self._last_step_time))
-            self._last_step_time = now
-        elif kind == "frame":
-            self.phase, self.frame = "writing", event.get("frame")
-        elif kind == "done":
-            self.takes_done.append(event.get("path"))
+        elif isinstance(event, events.StartEvent):
+            self.phase, self.take = "generating", event.take
+            self.step, self.steps = 0, event.steps
+            self._last_step_time = event.time
+        elif isinstance(event, events.StepEvent):
+            self.phase, self.take = "generating", event.take or self.take
+            self.step, self.steps = event.step, event.total or self.steps
+            if event.time is not None and self._last_step_time is not None:
+                self._step_seconds.append(max(0.0, event.time - self._last_step_time))
+            self._last_step_time = event.time
+        elif isinstance(event, events.FrameEvent):
+            self.phase, self.frame = "writing", event.frame
+        elif isinstance(event, events.DoneEvent):
+            self.takes_done.append(event.path)
             self.take, self.step = None, 0
             self.phase = "generating" if len(self.takes_done) < self.takes_total else "finishing"
-        elif kind == "error":
-            self.error = event.get("message") or "the engine reported an error"
+        elif isinstance(event, events.ErrorEvent):
+            self.error = event.message or "the engine reported an error"
 
     def end(self, phase, message=None):
         """The job is over: the engine has exited (its `finished`, `cancelled` and `error`

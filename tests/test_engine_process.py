@@ -39,6 +39,7 @@ ep = load_bpy_free("engine_process")
 rep = load_bpy_free("engine_report")
 req = load_bpy_free("engine_request")
 gp = load_bpy_free("generation_progress")
+events = importlib.import_module("bpy_free.engine.bundle.events")  # the event records, as the add-on loaded them
 
 
 @pytest.mark.parametrize("name", BPY_FREE)
@@ -119,12 +120,6 @@ def test_local_models_are_model_folder_backend_role(tmp_path):
     assert req.local_models(tmp_path, "animatediff") == {} and req.local_models("", "wan-vace") == {}
 
 
-def test_parse_event_takes_event_objects_only():
-    assert ep.parse_event('{"event": "step", "step": 2}\n') == {"event": "step", "step": 2}
-    for noise in ("Loading weights...", "{not json", "[1, 2]", '{"step": 2}', '{"event": 3}', ""):
-        assert ep.parse_event(noise) is None
-
-
 def test_exit_messages_use_the_engines_own_words():
     assert ep.exit_message(1, "model base is missing", ["whatever"]) == "model base is missing"
     assert ep.exit_message(1, None, ["Traceback", "engine: error: bad bundle", ""]) == (
@@ -179,8 +174,8 @@ def test_events_arrive_in_order_and_chatter_is_kept_aside(tmp_path):
     process = ep.EngineProcess(setup, ["generate"])
     code, events = _events_until_exit(process)
     assert code == 0
-    assert [e["event"] for e in events] == ["step", "step", "step", "finished"]
-    assert [e["step"] for e in events[:3]] == [1, 2, 3]
+    assert [e.event for e in events] == ["step", "step", "step", "finished"]
+    assert [e.step for e in events[:3]] == [1, 2, 3]
     assert set(process.output_tail()) == {"Loading pipeline components...", "a warning"}
 
 
@@ -200,7 +195,7 @@ def test_cancel_sends_sigterm_and_the_engine_stops_at_its_next_step(tmp_path):
         time.sleep(0.01)
     process.cancel()
     code, events = _events_until_exit(process)
-    assert code == ep.EXIT_CANCELLED and events[-1]["event"] == "cancelled"
+    assert code == ep.EXIT_CANCELLED and events[-1].event == "cancelled"
     assert process.cancel_requested
 
 
@@ -311,7 +306,8 @@ def test_weights_are_offered_and_sent_only_for_controls_the_backend_lets_the_art
 
 
 def _event(kind, at, **fields):
-    return {"event": kind, "time": at, **fields}
+    """The typed event the add-on gets from the engine's JSON line (engine/bundle/events.py)."""
+    return events.Event.from_json({"event": kind, "time": at, **fields})
 
 
 def test_progress_folds_engine_events_into_a_status_and_time_left():

@@ -18,6 +18,7 @@ from pathlib import Path
 import bpy
 
 from ...engine.bundle import camera as camera_math
+from ...engine.bundle.events import DoneEvent
 from ..cast import CastInputError
 from ..engine_process import EXIT_CANCELLED, EngineError, EngineProcess
 from ..engine_report import generation_backend, passes_to_export
@@ -127,8 +128,8 @@ class GenerationJob:
         code = self._engine.poll()  # before draining: once it gives a code, every event is queued
         for event in self._engine.events():
             self.progress.apply(event)
-            if event["event"] == "done":
-                self._add_take(event["path"])
+            if isinstance(event, DoneEvent):
+                self._add_take(event.path)
         if code is None:
             return
         if code == 0:
