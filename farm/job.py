@@ -8,14 +8,20 @@ from dataclasses import dataclass, field
 
 from .layout import LayoutError, chunk_ranges, format_range, shot_folder
 
-DEFAULT_BACKEND = "previz"  # the engine's default (engine/backends/__init__.py)
-DEFAULT_PASSES = "depth,pose,camera"  # the artist's choice; a job adds the passes its backend needs
+# The engine's defaults and the passes each built-in backend cannot do without come from the
+# stdlib-only modules of engine/bundle/, which ship beside farm/ in the extension. The job writers
+# run without the engine's environment, so they cannot ask it; a backend not in BACKEND_PASSES
+# needs none, or is a plug-in: its generation task then says which passes the bundle lacks.
+if __package__ == "farm":  # the checkout's farm/, imported by scripts with the repository on sys.path
+    from engine.bundle.backend_passes import BACKEND_PASSES
+    from engine.bundle.request import DEFAULT_BACKEND
+    from engine.bundle.schema import DEFAULT_PASSES as _BUNDLE_PASSES
+else:  # the add-on's copy (`blockcast.farm`), beside the extension's engine/bundle/
+    from ..engine.bundle.backend_passes import BACKEND_PASSES
+    from ..engine.bundle.request import DEFAULT_BACKEND
+    from ..engine.bundle.schema import DEFAULT_PASSES as _BUNDLE_PASSES
 
-# The bundle passes each built-in backend cannot do without, as `python -m engine backends --json`
-# lists them (`passes`; a test keeps the two in step). The job writers run without the engine's
-# environment, so they cannot ask it. A backend not listed here needs none, or is a plug-in the
-# job writers do not know: its generation task then says which passes the bundle lacks.
-BACKEND_PASSES = {"previz": ("shading", "depth", "normal", "objects")}
+DEFAULT_PASSES = ",".join(_BUNDLE_PASSES)  # the artist's choice, as --passes text; a job adds its backend's
 # Backends made to run on a CPU: their generation tasks go to any worker, not only GPU ones.
 CPU_BACKENDS = {"previz"}
 

@@ -1,7 +1,7 @@
 """The engine's progress events: one JSON object per stdout line, as typed records.
 
 `python -m engine generate` writes them (engine/progress.py stamps `time` and writes the
-line); the add-on's generation and farm tasks read them back with `parse_event`. Each record's
+line); the add-on reads them back with `parse_event` (farm tasks pass them through). Each record's
 attribute names are its JSON keys, after `event` (the kind) and `time` (seconds since the
 epoch, when it was written). Stdlib only: the add-on imports this inside Blender.
 

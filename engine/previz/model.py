@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bundle.backend_passes import PREVIZ_CONTROLS
 from .appearance import object_edges
 
 FORMAT = "blockcast.previz"
 FORMAT_VERSION = 1
 NATIVE_AREA = 112 * 64          # pixels per frame the network works at (112x64 for 16:9)
 SIZE_MULTIPLE = 8               # three 2x downsamplings
-CONTROL_KINDS = ("shading", "depth", "normal", "objects")
+CONTROL_KINDS = PREVIZ_CONTROLS  # shading, depth, normal, objects: the conditioning's channel order
 CONDITION_CHANNELS = 8          # shading 3 + disparity 1 + normals 3 + object outlines 1
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # How much of each object's own sampled brightness to keep (0: all at the shot's mean). The

@@ -9,8 +9,10 @@
 // string literals without braces (literal(), the encoding of farm/literal.py), which the
 // tasks decode, and values as `--option=VALUE`, so a value starting with '-' stays one.
 
-// The bundle passes each built-in backend cannot do without: farm/job.py's BACKEND_PASSES (a test
-// keeps them in step). Added at compile time, so a backend chosen at submission gets its passes.
+// The bundle passes each built-in backend cannot do without: engine/bundle/backend_passes.py's
+// BACKEND_PASSES, which JavaScript cannot import (tests/farm/test_flamenco.py keeps them, and the
+// backend and passes defaults below, in step). Added at compile time, so a backend chosen at
+// submission gets its passes.
 const BACKEND_PASSES = { previz: ["shading", "depth", "normal", "objects"] };
 
 const JOB_TYPE = {

@@ -10,7 +10,7 @@ import pytest
 from conftest import BPY_BLENDER, ENGINE_PYTHON, REPO_ROOT, check, run, take_records
 
 from farm import flamenco_job  # conftest put the repository on sys.path
-from farm.job import BACKEND_PASSES, FarmJob, FarmShot, passes_for_backend
+from farm.job import BACKEND_PASSES, DEFAULT_BACKEND, DEFAULT_PASSES, FarmJob, FarmShot, passes_for_backend
 from farm.layout import chunk_ranges, format_range, shot_folder
 
 JOB_TYPE = REPO_ROOT / "farm" / "flamenco" / "blockcast.js"
@@ -77,7 +77,7 @@ def test_the_default_job_generates_with_previz_and_exports_the_passes_it_needs()
     assert _option(generate["args"], "--backend") == "previz"
     # A job submitted with the job type's own defaults (Flamenco's add-on) gets them too.
     defaults = {s["key"]: s.get("default") for s in compiled["settings"]}
-    assert defaults["backend"] == "previz"
+    assert (defaults["backend"], defaults["passes"]) == (DEFAULT_BACKEND, DEFAULT_PASSES)
     bare = {key: value for key, value in settings.items() if key not in ("backend", "passes")}
     assert _export_passes(compile_job(bare)) == {passes_for_backend(defaults["passes"], "previz")}
 

@@ -1,7 +1,10 @@
 """What a farm job exports for its backend: the job writers' table of the built-in backends'
-needed passes agrees with the engine's own report, and the chosen passes are kept."""
+needed passes (engine/bundle's, imported with the stdlib alone) agrees with the engine's own
+report, and the chosen passes are kept."""
 
 import json
+import sys
+import textwrap
 
 from conftest import ENGINE_PYTHON, REPO_ROOT, check, run
 
@@ -13,6 +16,26 @@ def test_the_backend_table_is_the_engines_report(venvs):
     entries = report["backends"]
     assert {entry["name"]: tuple(entry["passes"]) for entry in entries if entry["passes"]} == BACKEND_PASSES
     assert next(entry["name"] for entry in entries if entry["default"]) == DEFAULT_BACKEND
+
+
+def test_the_defaults_are_imported_from_the_bundle_contracts_in_both_homes():
+    """The checkout's `farm` and the extension's `blockcast.farm` (the add-on's copy, whose package
+    __init__ needs bpy and is skipped here) both import engine/bundle's defaults, loading no numpy."""
+    probe = textwrap.dedent("""
+        import importlib, sys, types
+        shipped = types.ModuleType("blockcast")
+        shipped.__path__ = [sys.argv[1]]
+        sys.modules["blockcast"] = shipped
+        import farm.job
+        from engine.bundle import request, schema
+        copy = importlib.import_module("blockcast.farm.job")
+        assert farm.job.DEFAULT_BACKEND == copy.DEFAULT_BACKEND == request.DEFAULT_BACKEND
+        assert farm.job.DEFAULT_PASSES == copy.DEFAULT_PASSES == ",".join(schema.DEFAULT_PASSES)
+        assert farm.job.BACKEND_PASSES == copy.BACKEND_PASSES
+        print(",".join(name for name in ("numpy", "torch", "bpy") if name in sys.modules))
+    """)
+    result = check(run([sys.executable, "-c", probe, REPO_ROOT], cwd=REPO_ROOT))
+    assert result.stdout.strip() == ""
 
 
 def test_a_job_exports_its_passes_plus_those_its_backend_needs():
