@@ -20,6 +20,8 @@ from .backends.device import pick_device
 from .backends.models import ModelError, model_specs, resolve_model
 from .bundle import BundleError, events, read_bundle, validate_bundle
 from .bundle.schema import CONTROLS_DIR
+from .bundle.take_record import (SHOT_REFERENCE_FILE, DeviceRecord, ShotReference, TakeBundle, TakeLook,
+                                 TakeParameters, TakeRecord, TakeTimings)
 from .looks.inputs import read_cast_inputs, unused_by_backend
 from .takes import TakeWriter, check_takes_dir
 
@@ -28,9 +30,6 @@ ASPECT_TOLERANCE = 0.02
 
 class RequestError(Exception):
     """The request does not fit the backend or the bundle; the message says what to change."""
-
-
-SHOT_REFERENCE_FILE = "reference.png"   # the --reference image, copied into each take
 
 
 def read_cast_inputs_or_refuse(bundle, reference):
@@ -247,11 +246,8 @@ class Generation:
         preview = take.write_preview(bundle.fps)
         if self.cast_inputs.shot_reference is not None:
             take.write_image(SHOT_REFERENCE_FILE, self.cast_inputs.shot_reference)
-        record = self._record(seed, steps, guidance, windows, written, preview, {
-            "load_s": self.load_s, "controls_s": self.controls_s, "generate_s": generate_s,
-            "write_s": time.perf_counter() - started, "steps": len(step_times),
-            "per_step_s": sum(step_times) / max(len(step_times), 1)})
-        record.update(self._cast_record())
+        record = self._record(seed, steps, guidance, windows, written, preview, TakeTimings.measured(
+            self.load_s, self.controls_s, generate_s, time.perf_counter() - started, step_times))
         path = take.commit(record)
         self.progress.emit(events.DoneEvent(take=take.take_id, path=str(path), frames=len(written),
                                             seconds=round(generate_s, 3)))
@@ -261,42 +257,33 @@ class Generation:
         """take.json's look fields: what each object looked like, what was understood and
         ignored of the words and references, the grade, and the references used."""
         notes, inputs = self.backend.take_notes(), self.cast_inputs
+        look = notes.get("look")
         ignored = list(notes.get("ignored", [])) + unused_by_backend(self.backend, self.request, inputs,
                                                                      self.bundle.cast)
-        return {"look": notes.get("look"), "understood": list(notes.get("understood", [])), "ignored": ignored,
-                "grade": notes.get("grade"), "references": dict(inputs.reference_files),
-                "shot_reference": None if inputs.shot_reference is None else
-                {"file": SHOT_REFERENCE_FILE, "source": inputs.shot_reference_path}}
+        return dict(look=None if look is None else TakeLook.from_json(look),
+                    understood=list(notes.get("understood", [])), ignored=ignored, grade=notes.get("grade"),
+                    references=dict(inputs.reference_files),
+                    shot_reference=None if inputs.shot_reference is None else
+                    ShotReference(file=SHOT_REFERENCE_FILE, source=inputs.shot_reference_path))
 
     def _record(self, seed, steps, guidance, windows, written, preview, timings):
-        options, bundle, backend = self.request, self.bundle, self.backend
+        """The TakeRecord of a finished take (engine.takes names it when it commits)."""
+        request, bundle, backend = self.request, self.bundle, self.backend
         device = self.context["device"]
-        return {
-            "status": "complete",
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "backend": backend.name,
-            "models": {role: model.record() for role, model in self.models.items()},
-            "prompt": options.prompt,
-            "composed_prompt": self.prompt,
-            "negative_prompt": options.negative_prompt,
-            "seed": seed,
-            "parameters": {
-                "steps": steps, "guidance": guidance, "controls": self.weights,
-                "requested_size": list(options.size) if options.size else None,
-                "generation_size": list(self.size), "model_frames": backend.model_frames(len(bundle.frames)),
-                "windows": [list(w) for w in windows], "init_video": options.init_video,
-                "strength": options.strength if options.init_video else None, "device": options.device,
-                "offload": options.offload, "vae_tiling": options.vae_tiling, "vae_slicing": options.vae_slicing,
-                "backend_settings": backend.settings,
-            },
-            "bundle": {
-                "path": str(bundle.root.resolve()), "hash": self.context["hash"], "shot": bundle.name,
-                "frames": [bundle.frames[0], bundle.frames[-1]], "frame_count": len(bundle.frames),
-                "resolution": [bundle.width, bundle.height], "fps": bundle.fps,
-            },
-            "frames": written,
-            "preview": preview,
-            "engine": self.context["versions"],
-            "device": {"kind": device.kind, "name": device.name},
-            "timings": {key: round(value, 4) if isinstance(value, float) else value for key, value in timings.items()},
-        }
+        parameters = TakeParameters(
+            steps=steps, guidance=guidance, controls=self.weights,
+            requested_size=list(request.size) if request.size else None,
+            generation_size=list(self.size), model_frames=backend.model_frames(len(bundle.frames)),
+            windows=[list(w) for w in windows], init_video=request.init_video,
+            strength=request.strength if request.init_video else None, device=request.device,
+            offload=request.offload, vae_tiling=request.vae_tiling, vae_slicing=request.vae_slicing,
+            backend_settings=backend.settings)
+        shot = TakeBundle(path=str(bundle.root.resolve()), hash=self.context["hash"], shot=bundle.name,
+                          frames=[bundle.frames[0], bundle.frames[-1]], frame_count=len(bundle.frames),
+                          resolution=[bundle.width, bundle.height], fps=bundle.fps)
+        return TakeRecord(
+            status="complete", created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            backend=backend.name, models={role: model.record() for role, model in self.models.items()},
+            prompt=request.prompt, composed_prompt=self.prompt, negative_prompt=request.negative_prompt, seed=seed,
+            parameters=parameters, bundle=shot, frames=written, preview=preview, engine=self.context["versions"],
+            device=DeviceRecord(kind=device.kind, name=device.name), timings=timings, **self._cast_record())

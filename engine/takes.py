@@ -15,8 +15,8 @@ engine's lock is released by the OS, so the next engine removes that folder (onl
 named `.take-NNN-….partial`, only with a released lock: never a live run's).
 """
 
+import dataclasses
 import errno
-import json
 import os
 import re
 import shutil
@@ -30,11 +30,10 @@ except ImportError:  # Windows: no advisory locks here, so partial folders are n
 import numpy as np
 from PIL import Image
 
+from .bundle.take_record import TAKE_RECORD
 from .imaging import resize_cover
 from .progress import Cancelled
 
-TAKE_SCHEMA = "blockcast.take"
-TAKE_SCHEMA_VERSION = "1.0"
 _NUMBERED = re.compile(r"^\.?take-(\d+)-")
 _PARTIAL = re.compile(r"^\.take-\d+-.+\.partial$")
 _LOCK = ".lock"
@@ -184,9 +183,10 @@ class TakeWriter:
         return "preview.mp4"
 
     def commit(self, record):
-        """Write take.json, then rename the finished folder into place (never over a take)."""
-        document = {"schema": TAKE_SCHEMA, "schema_version": TAKE_SCHEMA_VERSION, "take": self.take_id, **record}
-        (self.partial / "take.json").write_text(json.dumps(document, indent=1, default=str) + "\n", encoding="utf-8")
+        """Write the TakeRecord (named after this take) as take.json, then rename the finished
+        folder into place (never over a take)."""
+        record = dataclasses.replace(record, take=self.take_id)
+        (self.partial / TAKE_RECORD).write_text(record.dumps(), encoding="utf-8")
         if self.lock is not None:  # the take leaves without its lock; unlocked now, it is renamed at once
             (self.partial / _LOCK).unlink()
         if self.final.exists():

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..bundle.take_record import ModelRecord
 
 SHIPPED_ROOT = Path(__file__).resolve().parents[2]  # the Blockcast checkout: weights that ship inside it
 
@@ -28,13 +29,9 @@ class ResolvedModel:
     file_hashes: dict = field(default_factory=dict)  # relative path -> sha256, for local folders
 
     def record(self):
-        """The take.json entry: enough to find exactly these weights again."""
-        entry = {"source": self.source, "path": str(self.path)}
-        if self.revision:
-            entry["revision"] = self.revision
-        if self.file_hashes:
-            entry["file_hashes"] = self.file_hashes
-        return entry
+        """The take record's ModelRecord: enough to find exactly these weights again."""
+        return ModelRecord(source=self.source, path=str(self.path), revision=self.revision,
+                           file_hashes=self.file_hashes)
 
 
 def download_hint(repo_id):

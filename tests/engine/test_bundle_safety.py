@@ -15,6 +15,7 @@ import pytest
 from conftest import BLENDER_PYTHON, REPO_ROOT, _run
 
 from engine.bundle import BundleError, png, read_bundle, validate_bundle
+from engine.bundle.take_record import TakeRecord
 from engine.controls import write_review
 from engine.generate import bundle_hash
 from engine.takes import TakeWriter, check_takes_dir
@@ -194,7 +195,7 @@ def test_killed_takes_partials_are_swept_but_never_a_live_ones(tmp_path):
         assert sorted(p.name for p in takes.iterdir()) == [
             ".notes.partial", ".take-005-unlocked-s0.partial", ".take-006-live-s1.partial"]
         live.write_frame(1, np.zeros((4, 4, 3), np.uint8), 4, 4)
-        final = live.commit({"status": "complete"})
+        final = live.commit(TakeRecord())
     assert not (final / ".lock").exists()
     check_takes_dir(takes)
     assert sorted(p.name for p in takes.iterdir()) == [".notes.partial", ".take-005-unlocked-s0.partial",

@@ -8,6 +8,7 @@ import signal
 import numpy as np
 import pytest
 
+from engine.bundle.take_record import TakeRecord
 from engine.progress import CancelToken, Cancelled, Progress
 from engine.takes import TakeError, TakeWriter, check_takes_dir
 
@@ -20,7 +21,7 @@ def test_take_is_renamed_into_place_only_when_committed(tmp_path):
     with TakeWriter(tmp_path, "demo-s1") as take:
         take.write_frame(1, _frame(), 12, 8)
         assert take.partial.name == ".take-001-demo-s1.partial" and not take.final.exists()
-        path = take.commit({"status": "complete"})
+        path = take.commit(TakeRecord())
     assert sorted(os.listdir(tmp_path)) == ["take-001-demo-s1"]
     assert json.loads((path / "take.json").read_text())["take"] == "take-001-demo-s1"
     assert (path / "frames" / "0001.png").is_file()
@@ -46,7 +47,7 @@ def test_commit_never_overwrites_an_existing_take(tmp_path):
         with TakeWriter(tmp_path, "demo-s1") as take:
             take.final.mkdir()
             (take.final / "keep.txt").write_text("someone else's")
-            take.commit({})
+            take.commit(TakeRecord())
     assert (tmp_path / "take-001-demo-s1" / "keep.txt").read_text() == "someone else's"
     assert (tmp_path / ".take-001-demo-s1.partial" / "take.json").is_file()  # the new take is kept aside
 
