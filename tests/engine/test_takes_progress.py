@@ -8,6 +8,7 @@ import signal
 import numpy as np
 import pytest
 
+from engine.bundle.events import StepEvent
 from engine.bundle.take_record import TakeRecord
 from engine.progress import CancelToken, Cancelled, Progress
 from engine.takes import TakeError, TakeWriter, check_takes_dir
@@ -71,9 +72,10 @@ def test_unwritable_takes_folder_is_refused(tmp_path):
 def test_progress_writes_json_lines_and_a_bar_only_when_asked():
     out, err = io.StringIO(), io.StringIO()
     progress = Progress(out, err)  # StringIO is not a terminal: no bar
-    progress.emit("step", take="t", step=1, total=4)
-    assert json.loads(out.getvalue())["step"] == 1 and err.getvalue() == ""
-    Progress(out, err, show_bar=True).emit("step", take="t", step=2, total=4)
+    progress.emit(StepEvent(take="t", step=1, total=4))
+    line = json.loads(out.getvalue())
+    assert list(line) == ["event", "time", "take", "step", "total"] and line["step"] == 1 and err.getvalue() == ""
+    Progress(out, err, show_bar=True).emit(StepEvent(take="t", step=2, total=4))
     assert "[##############--------------] step 2/4" in err.getvalue()
 
 
