@@ -1,0 +1,163 @@
+"""The coverage report drawn from above as SVG (bpy-free, stdlib only): a director would rather
+look than read. Actors are circles with their eyeline as an arrow and their path dotted; the line
+of action is dashed, each side of it tinted; each shot's camera sits at its middle frame with its
+frustum, coloured by the side it stands on and marked when it crosses the line."""
+
+import os
+import tempfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+SIDE_COLOURS = {"left": "#2b6cb0", "right": "#dd6b20", "on the line": "#718096"}
+CROSSING = "#c53030"
+FRUSTUM_M = 2.5               # how far a frustum's edges are drawn, in metres
+ACTOR_RADIUS_M = 0.25
+WIDTH_PX, MARGIN_PX = 720, 48
+MARKER = "Blockcast coverage diagram"  # in every diagram, so Blockcast replaces only its own files
+
+
+def _bounds(report):
+    points = [p for actor in report.actors for p in [actor.position, *actor.path]]
+    for shot in report.shots:
+        points += [shot.camera_position, *shot.camera_path]
+        points += [[shot.camera_position[0] + FRUSTUM_M * e[0], shot.camera_position[1] + FRUSTUM_M * e[1]]
+                   for e in shot.frustum]
+    xs, ys = [p[0] for p in points] or [0.0], [p[1] for p in points] or [0.0]
+    pad = 0.6
+    return min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad
+
+
+class _Canvas:
+    """World metres (Z up, seen from above) to SVG pixels (y down)."""
+
+    def __init__(self, report):
+        self.x0, self.y0, x1, y1 = _bounds(report)
+        self.scale = (WIDTH_PX - 2 * MARGIN_PX) / max(x1 - self.x0, y1 - self.y0, 1e-6)
+        self.height = int((y1 - self.y0) * self.scale + 2 * MARGIN_PX + 40)
+        self.y1 = y1
+
+    def at(self, point):
+        return (MARGIN_PX + (point[0] - self.x0) * self.scale, MARGIN_PX + (self.y1 - point[1]) * self.scale)
+
+    def points(self, points):
+        return " ".join("{:.1f},{:.1f}".format(*self.at(p)) for p in points)
+
+
+def _text(xy, label, colour="#1a202c", size=13, anchor="middle", weight="normal"):
+    return (f'<text x="{xy[0]:.1f}" y="{xy[1]:.1f}" font-family="sans-serif" font-size="{size}" fill="{colour}" '
+            f'text-anchor="{anchor}" font-weight="{weight}">{escape(label)}</text>')
+
+
+def _line_of_action(canvas, report):
+    actors = {a.name: a for a in report.actors}
+    a, b = actors.get(report.line.actor_a), actors.get(report.line.actor_b)
+    if a is None or b is None:
+        return []
+    (ax, ay), (bx, by) = a.position, b.position
+    dx, dy = bx - ax, by - ay
+    length = max((dx * dx + dy * dy) ** 0.5, 1e-9)
+    dx, dy = dx / length, dy / length
+    far = 100.0
+    ends = [[ax - far * dx, ay - far * dy], [bx + far * dx, by + far * dy]]
+    svg = []
+    for side, normal in (("left", (-dy, dx)), ("right", (dy, -dx))):
+        half = ends + [[e[0] + far * normal[0], e[1] + far * normal[1]] for e in reversed(ends)]
+        svg.append(f'<polygon points="{canvas.points(half)}" fill="{SIDE_COLOURS[side]}" fill-opacity="0.07"/>')
+    svg.append(f'<polyline points="{canvas.points(ends)}" stroke="#4a5568" stroke-width="2" '
+               'stroke-dasharray="10 6" fill="none"/>')
+    middle = canvas.at([(ax + bx) / 2, (ay + by) / 2])
+    svg.append(_text((middle[0], middle[1] - 10), f"line of action {a.name} → {b.name}", "#4a5568", 12))
+    return svg
+
+
+def _actor(canvas, actor):
+    centre = canvas.at(actor.position)
+    tip = canvas.at([actor.position[0] + 0.7 * actor.facing[0], actor.position[1] + 0.7 * actor.facing[1]])
+    radius = ACTOR_RADIUS_M * canvas.scale
+    return [
+        f'<polyline points="{canvas.points(actor.path)}" stroke="#a0aec0" stroke-width="1.5" '
+        'stroke-dasharray="2 4" fill="none"/>',
+        f'<line x1="{centre[0]:.1f}" y1="{centre[1]:.1f}" x2="{tip[0]:.1f}" y2="{tip[1]:.1f}" stroke="#1a202c" '
+        'stroke-width="2.5" marker-end="url(#arrow)"/>',
+        f'<circle cx="{centre[0]:.1f}" cy="{centre[1]:.1f}" r="{radius:.1f}" fill="#edf2f7" stroke="#1a202c" '
+        'stroke-width="2"/>',
+        _text((centre[0], centre[1] + radius + 16), actor.name, weight="bold"),
+    ]
+
+
+def _camera(canvas, shot):
+    colour = SIDE_COLOURS[shot.side]
+    x, y = shot.camera_position
+    wedge = [shot.camera_position] + [[x + FRUSTUM_M * e[0], y + FRUSTUM_M * e[1]] for e in shot.frustum]
+    lens = canvas.at(shot.camera_position)
+    label = f"{shot.name} ({shot.camera_name})"
+    svg = [
+        f'<polyline points="{canvas.points(shot.camera_path)}" stroke="{colour}" stroke-width="1.5" '
+        'stroke-opacity="0.6" fill="none"/>',
+        f'<polygon points="{canvas.points(wedge)}" fill="{colour}" fill-opacity="0.18" stroke="{colour}" '
+        'stroke-width="1.5"/>',
+        f'<rect x="{lens[0] - 7:.1f}" y="{lens[1] - 7:.1f}" width="14" height="14" fill="{colour}"/>',
+        _text((lens[0], lens[1] + 24), label, colour, 13, weight="bold"),
+    ]
+    if shot.crosses_line:
+        svg.append(_text((lens[0], lens[1] + 40), "crosses the line", CROSSING, 12, weight="bold"))
+    return svg
+
+
+def coverage_svg(report):
+    """The SVG document (a str) of a CoverageReport."""
+    canvas = _Canvas(report)
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{canvas.height}" '
+           f'viewBox="0 0 {WIDTH_PX} {canvas.height}">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="6" markerHeight="6" '
+           'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#1a202c"/></marker></defs>',
+           f"<desc>{MARKER}</desc>",
+           f'<rect width="{WIDTH_PX}" height="{canvas.height}" fill="white"/>']
+    if report.line is not None:
+        svg += _line_of_action(canvas, report)
+    for shot in report.shots:
+        svg += _camera(canvas, shot)
+    for actor in report.actors:
+        svg += _actor(canvas, actor)
+    svg.append(_text((MARGIN_PX / 2, 24), f"Coverage of {report.scene}, seen from above", size=15,
+                     anchor="start", weight="bold"))
+    if report.line is not None:
+        legend = (f"blue: left of {report.line.actor_a} → {report.line.actor_b}   orange: right   "
+                  "the first shot sets the side")
+        svg.append(_text((MARGIN_PX / 2, canvas.height - 14), legend, "#4a5568", 12, anchor="start"))
+    svg.append("</svg>")
+    return "\n".join(svg) + "\n"
+
+
+class DiagramPathError(ValueError):
+    """The diagram cannot be written where asked; the message says what to do."""
+
+
+def is_coverage_diagram(path):
+    """Whether the file at `path` is a diagram Blockcast wrote (and may be replaced)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as stream:
+            return MARKER in stream.read(2000)
+    except OSError:
+        return False
+
+
+def write_coverage_svg(path, report):
+    """Write the report's diagram at `path` through a temporary file renamed into place; a file
+    there that Blockcast did not write is never replaced (DiagramPathError)."""
+    path = Path(path)
+    if path.is_dir():
+        raise DiagramPathError(f"{path} is a folder: give the .svg file to write")
+    if path.exists() and not is_coverage_diagram(path):
+        raise DiagramPathError(f"{path} exists and is not a Blockcast coverage diagram: choose another path")
+    if not path.resolve().parent.is_dir():
+        raise DiagramPathError(f"{path}: the folder {path.resolve().parent} does not exist")
+    handle, temporary = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(coverage_svg(report))
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return path
