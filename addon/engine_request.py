@@ -11,8 +11,6 @@ from pathlib import Path
 from ..engine.bundle.request import GenerateRequest
 from .engine_report import control_weights
 
-TAKE_REFERENCE = "reference.png"  # where the engine keeps the shot reference a take used
-
 
 def generation_size(long_side, width, height):
     """(W, H) with the shot's aspect and `long_side` as its longer side; None for long_side 0
@@ -46,17 +44,3 @@ def shot_request(settings, report, backend, device, shot_size, models, reference
         controls=control_weights(settings.weights(), report, backend),
         size=generation_size(settings.long_side, *shot_size), device=device, models=models,
         reference=reference or None)
-
-
-def take_request(record, seed, device="auto", take_dir=None):
-    """The request that made a take (its take.json), with another seed: one take like it. The
-    shot reference it used is the copy the engine kept in the take folder (reference.png)."""
-    parameters = record.get("parameters", {})
-    requested = parameters.get("requested_size")
-    kept = Path(take_dir) / TAKE_REFERENCE if take_dir is not None else None
-    return GenerateRequest(
-        backend=record["backend"], prompt=record.get("prompt", ""), negative_prompt=record.get("negative_prompt", ""),
-        seed=seed, steps=parameters.get("steps"), size=tuple(requested) if requested else None,
-        controls=parameters.get("controls"), device=device,
-        models={role: model["source"] for role, model in record.get("models", {}).items()},
-        reference=str(kept) if kept is not None and kept.is_file() else None)

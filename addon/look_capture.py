@@ -48,7 +48,7 @@ def reference_crop(take_dir, record, bundle, object_names):
     if found is None:
         return None
     frame, _, (x0, y0, x1, y1) = found
-    path = Path(take_dir) / record["frames"][bundle.frames.index(frame)]
+    path = Path(take_dir) / record.frames[bundle.frames.index(frame)]
     if not path.is_file():
         return None
     pixels = _rgb(png.read_png(path))

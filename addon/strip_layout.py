@@ -10,6 +10,8 @@ models) as custom properties, so any take can be found, reproduced or regenerate
 import re
 from pathlib import Path
 
+from ..engine.bundle.take_record import TAKE_RECORD
+
 MAX_CHANNEL = 128
 PREFIX = "blockcast_"
 INSET_SCALE = 1 / 3  # control strips review as insets along the bottom of the frame
@@ -71,17 +73,19 @@ def _id_property_int(value):
 
 
 def take_properties(record, take_dir, shot):
-    """The custom properties a take's strip carries (everything needed to find and redo it)."""
+    """The custom properties a take's strip carries (everything needed to find and redo it), from
+    its TakeRecord. Their keys name Blender custom properties saved in .blend files, not take.json
+    fields, and stay as they are whatever take.json becomes."""
     return {
         PREFIX + "shot": shot,
-        PREFIX + "take": record["take"],
-        PREFIX + "take_json": str(Path(take_dir) / "take.json"),
-        PREFIX + "seed": _id_property_int(record["seed"]),
-        PREFIX + "prompt": record.get("prompt", ""),
-        PREFIX + "negative_prompt": record.get("negative_prompt", ""),
-        PREFIX + "backend": record["backend"],
-        PREFIX + "models": {role: str(model.get("source", "")) for role, model in record.get("models", {}).items()},
-        PREFIX + "bundle": record["bundle"]["path"],
+        PREFIX + "take": record.take,
+        PREFIX + "take_json": str(Path(take_dir) / TAKE_RECORD),
+        PREFIX + "seed": _id_property_int(record.seed),
+        PREFIX + "prompt": record.prompt,
+        PREFIX + "negative_prompt": record.negative_prompt,
+        PREFIX + "backend": record.backend,
+        PREFIX + "models": {role: model.source for role, model in record.models.items()},
+        PREFIX + "bundle": record.bundle.path,
     }
 
 

@@ -1,5 +1,5 @@
-"""Where a shot's takes and the bundles they were made from live, and reading a take's record
-(bpy-free).
+"""Where a shot's takes and the bundles they were made from live (bpy-free). A take's record
+itself is engine.bundle.take_record's TakeRecord, read with its `read_take`.
 
     TAKES_ROOT/<blend name>-<hash of its path>/<shot>/
         take-001-animatediff-s0/ ...   written by the engine (see docs/engine.md)
@@ -10,19 +10,14 @@ was made from, so its control passes can be reviewed and the take regenerated la
 """
 
 import hashlib
-import json
 import re
 import tempfile
 from pathlib import Path
 
-TAKE_RECORD = "take.json"
-TAKE_SCHEMA = "blockcast.take"
+from ..engine.bundle import take_record
+
 BUNDLES = "bundles"
 _NUMBERED = re.compile(r"^\.?(\d+)(?:$|\.)")
-
-
-class TakeRecordError(ValueError):
-    """A take folder without a readable take.json; the message says which."""
 
 
 def safe_name(text):
@@ -59,49 +54,6 @@ def new_bundle_dir(shot_dir):
     return bundles / f"{max(numbers, default=0) + 1:03d}"
 
 
-def read_take(take_dir):
-    """The take's take.json as a dict; TakeRecordError if it is missing or not a take record."""
-    path = Path(take_dir) / TAKE_RECORD
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TakeRecordError(f"{path} cannot be read ({exc}): the take folder is damaged or was moved") from exc
-    if record.get("schema") != TAKE_SCHEMA or not record.get("frames"):
-        raise TakeRecordError(f"{path} is not a Blockcast take record (schema {record.get('schema')!r})")
-    return record
-
-
-def take_frame_range(record):
-    """(first, last) Blender frame of a take: its bundle's shot frames."""
-    first, last = record["bundle"]["frames"]
-    return int(first), int(last)
-
-
-def control_frames(record, kind):
-    """The control images the model saw for `kind` (BUNDLE/controls/<kind>/NNNN.png), in frame
-    order, or [] when the take's bundle no longer has them."""
-    folder = Path(record["bundle"]["path"]) / "controls" / kind
-    first, last = take_frame_range(record)
-    files = [folder / f"{frame:04d}.png" for frame in range(first, last + 1)]
-    return files if files and all(f.is_file() for f in files) else []
-
-
-def take_look(record):
-    """(look seed, {object name: "#rrggbb"}) a take's objects looked like (take.json "look");
-    TakeRecordError for a take made before looks were recorded."""
-    look = record.get("look")
-    if not isinstance(look, dict) or not isinstance(look.get("objects"), dict):
-        raise TakeRecordError(f"take {record.get('take')!r} records no look (made by an older engine): "
-                              "generate a new take to lock its look")
-    return look.get("look_seed"), {str(name): str(colour) for name, colour in look["objects"].items()}
-
-
-def take_notes(record):
-    """(understood, ignored): what the take's engine followed and left out, as short lines."""
-    return ([str(line) for line in record.get("understood") or []],
-            [str(line) for line in record.get("ignored") or []])
-
-
 def project_cast_dir(take_dir):
     """Blockcast's folder for reference crops locked from a project's takes: beside its shots'
     folders (TAKES_ROOT/<project>/cast/), as looks belong to the scene, not to one shot."""
@@ -118,8 +70,9 @@ _NOTES_CACHE = {}  # take.json path -> (modification time, notes): panels redraw
 
 
 def cached_take_notes(take_dir):
-    """take_notes of a take folder, read once per change of its take.json; None when unreadable."""
-    path = Path(take_dir) / TAKE_RECORD
+    """(understood, ignored) of a take folder: what its engine followed and left out, as short
+    lines; read once per change of its take record, None when unreadable."""
+    path = Path(take_dir) / take_record.TAKE_RECORD
     try:
         stamp = path.stat().st_mtime_ns
     except OSError:
@@ -127,8 +80,9 @@ def cached_take_notes(take_dir):
     cached = _NOTES_CACHE.get(str(path))
     if cached is None or cached[0] != stamp:
         try:
-            cached = (stamp, take_notes(read_take(take_dir)))
-        except TakeRecordError:
+            record = take_record.read_take(take_dir)
+            cached = (stamp, (record.understood, record.ignored))
+        except take_record.TakeRecordError:
             cached = (stamp, None)
         _NOTES_CACHE[str(path)] = cached
     return cached[1]

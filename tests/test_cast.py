@@ -161,6 +161,8 @@ def test_cast_mistakes_are_named_in_the_panels_words(glue, empty_scene, tmp_path
 
 
 def test_shot_reference_goes_to_the_engine_and_regenerate_reuses_the_takes_copy(glue, tmp_path):
+    from blockcast.engine.bundle import take_record
+
     process, report_of = glue.engine_request, glue.engine_report
     reference = _reference_png(tmp_path / "mood.png")
     assert glue.cast.shot_reference_file(str(reference)) == str(reference)
@@ -170,11 +172,11 @@ def test_shot_reference_goes_to_the_engine_and_regenerate_reuses_the_takes_copy(
     args = process.GenerateRequest(reference=str(reference)).to_arguments("B", "T")
     assert f"--reference={reference}" in args
     assert not any(arg.startswith("--reference") for arg in process.GenerateRequest().to_arguments("B", "T"))
-    record = {"backend": "previz", "parameters": {}}
-    _reference_png(tmp_path / process.TAKE_REFERENCE)
-    again = process.take_request(record, 4, take_dir=tmp_path)
-    assert again.reference == str(tmp_path / process.TAKE_REFERENCE)
-    assert process.take_request(record, 4, take_dir=tmp_path / "none").reference is None
+    record = take_record.TakeRecord(take="take-001-previz-s1", backend="previz")
+    _reference_png(tmp_path / take_record.SHOT_REFERENCE_FILE)
+    again = record.request(4, take_dir=tmp_path)  # Regenerate: the take folder's copy of the shot reference
+    assert again.reference == str(tmp_path / take_record.SHOT_REFERENCE_FILE)
+    assert record.request(4, take_dir=tmp_path / "none").reference is None
     report = {"backends": [{"name": "previz", "ignores": ["prompt", "negative_prompt"]}]}
     assert report_of.ignored_fields(report, "previz") == {"prompt", "negative_prompt"}
     assert report_of.ignored_fields(None, "previz") == set()

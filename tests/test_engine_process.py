@@ -38,6 +38,7 @@ rep = load_bpy_free("engine_report")
 req = load_bpy_free("engine_request")
 gp = load_bpy_free("generation_progress")
 events = importlib.import_module("bpy_free.engine.bundle.events")  # the event records, as the add-on loaded them
+TakeRecord = importlib.import_module("bpy_free.engine.bundle.take_record").TakeRecord  # the add-on's take record
 
 
 class PanelSettings(types.SimpleNamespace):
@@ -73,10 +74,12 @@ def test_the_panels_zeros_leave_the_engine_to_choose():
 
 
 def test_a_take_record_gives_back_its_request_with_a_new_seed():
-    record = {"backend": "animatediff", "prompt": "p", "negative_prompt": "n", "seed": 3,
-              "models": {"base": {"source": "/m/sd15", "path": "/m/sd15"}},
-              "parameters": {"steps": 9, "requested_size": [64, 36], "controls": {"depth": 0.8}}}
-    request = req.take_request(record, seed=11, device="cuda")
+    record = TakeRecord.from_json({
+        "schema": "blockcast.take", "take": "take-001-animatediff-s3", "backend": "animatediff", "prompt": "p",
+        "negative_prompt": "n", "seed": 3, "models": {"base": {"source": "/m/sd15", "path": "/m/sd15"}},
+        "parameters": {"steps": 9, "requested_size": [64, 36], "controls": {"depth": 0.8}},
+        "bundle": {"path": "/b", "frames": [1, 2]}, "frames": ["frames/0001.png", "frames/0002.png"]})
+    request = record.request(seed=11, device="cuda")  # what Regenerate asks for
     assert (request.backend, request.prompt, request.negative_prompt, request.seed, request.takes) == (
         "animatediff", "p", "n", 11, 1)
     assert (request.steps, request.size, request.controls, request.models, request.device) == (

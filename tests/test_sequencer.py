@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engine.bundle.png import write_png
+from engine.bundle.take_record import ModelRecord, TakeBundle, TakeRecord
 
 from test_engine_process import load_bpy_free
 
@@ -40,8 +41,8 @@ def test_no_free_channel_is_a_clear_error():
 
 
 def test_take_properties_seed_and_insets():
-    record = {"take": "take-001-x-s5", "seed": 2**40, "prompt": "p", "backend": "x",
-              "models": {"base": {"source": "/m/base", "path": "/m/base"}}, "bundle": {"path": "/b"}}
+    record = TakeRecord(take="take-001-x-s5", seed=2**40, prompt="p", backend="x",
+                        models={"base": ModelRecord(source="/m/base", path="/m/base")}, bundle=TakeBundle(path="/b"))
     props = layout.take_properties(record, "/t/take-001-x-s5", "sc01")
     assert props["blockcast_seed"] == str(2**40) and props["blockcast_models"] == {"base": "/m/base"}
     assert props["blockcast_take_json"].endswith("take-001-x-s5/take.json")

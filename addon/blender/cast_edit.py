@@ -8,7 +8,7 @@ import bpy
 from ...engine.bundle import BundleError, read_bundle
 from ...engine.bundle.cast import CastError, parse_hex
 from ..look_capture import reference_crop, save_crop
-from ..take_folders import project_cast_dir, safe_name, take_look
+from ..take_folders import project_cast_dir, safe_name
 from . import actors as actor_rigs
 from .export import GEOMETRY_TYPES
 
@@ -119,7 +119,8 @@ def lock_look(scene, take_dir, record):
     """Write an accepted take's look into the cast: every object's colour locked, the look seed
     kept (when the cast has none), and per actor a reference crop from the take's frames.
     Returns (colours locked, crop paths, notes on what could not be done)."""
-    look_seed, colours = take_look(record)
+    look = record.recorded_look()
+    look_seed, colours = look.look_seed, look.objects
     cast = scene.blockcast_cast
     actors = actor_rigs.scene_actors(scene)
     for armature in actors:
@@ -129,8 +130,8 @@ def lock_look(scene, take_dir, record):
         cast.use_look_seed, cast.look_seed = True, look_seed
     notes, crops = [], []
     try:
-        bundle = read_bundle(record["bundle"]["path"])
-    except (BundleError, KeyError, TypeError) as exc:
+        bundle = read_bundle(record.bundle.path)
+    except BundleError as exc:
         return locked, crops, [f"no reference crops: the take's bundle cannot be read ({exc})"]
     if not bundle.has("objects"):
         return locked, crops, ["no reference crops: the take's bundle has no objects pass"]
@@ -142,7 +143,7 @@ def lock_look(scene, take_dir, record):
         if pixels is None:
             notes.append(f"{member.display_name()} does not show in the take: no reference crop")
             continue
-        name = f"{safe_name(member.display_name())}-{safe_name(record['bundle'].get('shot', ''))}-{record['take']}.png"
+        name = f"{safe_name(member.display_name())}-{safe_name(record.bundle.shot)}-{record.take}.png"
         crop = save_crop(pixels, cast_dir / name)
         _set_reference(member, crop, cast_dir)
         crops.append(crop)

@@ -19,14 +19,15 @@ import bpy
 
 from ...engine.bundle import camera as camera_math
 from ...engine.bundle.events import DoneEvent
+from ...engine.bundle.take_record import TakeRecordError, read_take
 from ..cast import CastInputError
 from ..engine_process import EXIT_CANCELLED, EngineError, EngineProcess
 from ..engine_report import generation_backend, passes_to_export
-from ..engine_request import local_models, shot_request, take_request
+from ..engine_request import local_models, shot_request
 from ..generation_progress import GenerationProgress
 from ..ui.preferences import engine_report, engine_setup, model_folder, takes_root
 from ..strip_layout import PREFIX, LayoutError, next_seed
-from ..take_folders import TakeRecordError, new_bundle_dir, read_take, shot_takes_dir
+from ..take_folders import new_bundle_dir, shot_takes_dir
 from . import errors, sequencer
 from .cast import scene_cast, shot_reference_file
 from .export import iter_export_shot
@@ -205,15 +206,15 @@ def shot_job(scene, shot, prefs, passes, size=None):
 def regenerate_job(scene, strip, prefs):
     """A job making one more take like `strip`'s (same bundle, prompt, backend, models and
     parameters) with a seed none of the shot's takes used."""
-    record = read_take(Path(strip[PREFIX + "take_json"]).parent)
+    take_dir = Path(strip[PREFIX + "take_json"]).parent
+    record = read_take(take_dir)
     shot = strip[PREFIX + "shot"]
-    bundle = Path(record["bundle"]["path"])
+    bundle = Path(record.bundle.path)
     if not bundle.is_dir():
         raise errors.UserError(f"the take's bundle {bundle} is gone: use Generate to export the shot again")
     seed = next_seed(take.get(PREFIX + "seed", 0) for take in sequencer.shot_takes(scene, shot))
-    request = take_request(record, seed, prefs.device, Path(strip[PREFIX + "take_json"]).parent)
-    return GenerationJob(scene, shot, request, engine_setup(prefs), Path(strip[PREFIX + "take_json"]).parent.parent,
-                         bundle)
+    return GenerationJob(scene, shot, record.request(seed, prefs.device, take_dir), engine_setup(prefs),
+                         take_dir.parent, bundle)
 
 
 @atexit.register

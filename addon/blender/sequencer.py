@@ -7,9 +7,9 @@ decisions (channels, names, properties) come from the bpy-free `addon.strip_layo
 
 from pathlib import Path
 
+from ...engine.bundle.take_record import read_take
 from .. import strip_layout
 from ..strip_layout import PREFIX
-from ..take_folders import control_frames, read_take, take_frame_range
 
 
 def strip_collection(editor):
@@ -77,15 +77,15 @@ def add_takes(scene, take_dirs, shot):
     if not records:
         return []
     editor = sequence_editor(scene, create=True)
-    first, last = take_frame_range(records[0][1])
+    first, last = records[0][1].bundle.frame_range()
     home, channels = strip_layout.pick_channels(len(records), first, last + 1, _occupied(editor),
                                                 _channel_names(editor), shot)
     has_accepted = any(s.get(PREFIX + "accepted") for s in shot_takes(scene, shot))
     added = []
     for (take_dir, record), channel in zip(records, channels):
-        frames = [take_dir / relative for relative in record["frames"]]
-        strip = _new_image_strip(editor, strip_layout.take_strip_name(shot, record["take"]), frames, channel,
-                                 take_frame_range(record)[0])
+        frames = [take_dir / relative for relative in record.frames]
+        strip = _new_image_strip(editor, strip_layout.take_strip_name(shot, record.take), frames, channel,
+                                 record.bundle.frame_range()[0])
         for key, value in strip_layout.take_properties(record, take_dir, shot).items():
             strip[key] = value
         accept = not has_accepted and not added
@@ -110,11 +110,11 @@ def add_control_strips(scene, strip):
     above the shot's takes, over the take's frames; returns the new strips (none already there)."""
     record = read_take(Path(strip[PREFIX + "take_json"]).parent)
     editor = sequence_editor(scene, create=True)
-    first, last = take_frame_range(record)
+    first, last = record.bundle.frame_range()
     shot = strip[PREFIX + "shot"]
     existing = {(s.get(PREFIX + "control_of"), s.get(PREFIX + "control")) for s in all_strips(editor)}
-    kinds = [kind for kind in record["parameters"]["controls"]
-             if (strip.name, kind) not in existing and control_frames(record, kind)]
+    kinds = [kind for kind in record.parameters.controls
+             if (strip.name, kind) not in existing and record.bundle.control_frames(kind)]
     if not kinds:
         return []
     above = strip_layout.channels_above(s.channel for s in shot_takes(scene, shot))
@@ -125,7 +125,8 @@ def add_control_strips(scene, strip):
     height = render.resolution_y * render.resolution_percentage / 100
     added = []
     for index, (kind, channel) in enumerate(zip(kinds, channels)):
-        control = _new_image_strip(editor, f"{shot} {kind} control", control_frames(record, kind), channel, first)
+        control = _new_image_strip(editor, f"{shot} {kind} control", record.bundle.control_frames(kind), channel,
+                                   first)
         scale, offset_x, offset_y = strip_layout.inset_transform(index, width, height)
         control.transform.scale_x *= scale
         control.transform.scale_y *= scale

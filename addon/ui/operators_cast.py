@@ -6,12 +6,12 @@ from pathlib import Path
 import bpy
 from bpy.props import IntProperty, StringProperty
 
+from ...engine.bundle.take_record import TakeRecordError, read_take
 from ..blender import errors
 from ..blender.cast_edit import CastEditError, add_actors, add_prop, lock_look
 from ..blender.sequencer import find_take, shot_takes
 from ..blender.shots import scene_camera_shot
 from ..strip_layout import PREFIX
-from ..take_folders import TakeRecordError, read_take
 
 
 class BLOCKCAST_OT_cast_add_actors(bpy.types.Operator):

@@ -5,9 +5,10 @@ from pathlib import Path
 import bpy
 from bpy.props import StringProperty
 
+from ...engine.bundle.take_record import TakeRecordError
 from ..blender import errors
 from ..blender.sequencer import accept_take, add_control_strips, find_take
-from ..take_folders import TakeRecordError
+from ..strip_layout import PREFIX
 
 
 class _OnTake:
@@ -45,7 +46,7 @@ class BLOCKCAST_OT_reveal_take(_OnTake, bpy.types.Operator):
 
     def execute(self, context):
         try:
-            folder = Path(self.take(context)["blockcast_take_json"]).parent
+            folder = Path(self.take(context)[PREFIX + "take_json"]).parent
         except errors.UserError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
