@@ -5,4 +5,6 @@ bundle format) inside the extension, and importing this package must never pull
 in torch or diffusers.
 """
 
-__version__ = "0.1.0"
+from .bundle.schema import BLOCKCAST_VERSION as __version__  # the version lives in the bundle format
+
+__all__ = ["__version__"]

@@ -128,7 +128,7 @@ def cast_rows(shots):
     objects nobody put in the cast, which have a look too)."""
     bundle = shots[0][0]
     members = [(m.name, m.role, m.description, m.objects) for m in bundle.cast.members] or [
-        (a["name"], "actor", a.get("description", ""), ()) for a in bundle.actors]
+        (a.name, "actor", a.description, ()) for a in bundle.actors]
     rows = [(name, role, description, _look_colours(shots, objects)) for name, role, description, objects in members]
     owned = {o for m in bundle.cast.members for o in m.objects}
     looked = dict.fromkeys(o for _, record in shots for o in (record.get("look") or {}).get("objects", {}))
@@ -184,7 +184,7 @@ def shots_sheet(shots, rows=4, cell_width=256):
     for number, (bundle, record) in enumerate(shots):
         left = 2 * cell_width * number
         take = Path(record.get("take_dir") or "")
-        draw.text((left + 4, cast_height + 2), f"shot {bundle.name} ({bundle.manifest['shot']['camera']}): "
+        draw.text((left + 4, cast_height + 2), f"shot {bundle.name} ({bundle.record.shot.camera}): "
                   "objects | take", font=font, fill=(235, 235, 235))
         for row, frame in enumerate(_sampled(bundle.frames, row_count)):
             size = (cell_width, height_of(bundle))

@@ -91,7 +91,7 @@ def blender_render(scene, bundle, size, samples):
     from blockcast.addon.passes import linear_to_srgb8
 
     frames = []
-    camera = bpy.data.objects[bundle.manifest["shot"]["camera"]]
+    camera = bpy.data.objects[bundle.record.shot.camera]
     with pass_renderer(scene, camera, *size) as renderer:
         for frame in bundle.frames:
             renderer.set_frame(frame)

@@ -30,9 +30,9 @@ def merged_is_current(out, chunk_dirs):
         chunks = sorted((read_bundle(chunk) for chunk in chunk_dirs), key=lambda b: b.frames[0])
     except (BundleError, OSError, ValueError):
         return False
-    blend_hash = merged.manifest["source"].get("blend_sha256")
+    blend_hash = merged.record.source.blend_sha256
     return (blend_hash is not None
-            and all(chunk.manifest["source"].get("blend_sha256") == blend_hash for chunk in chunks)
+            and all(chunk.record.source.blend_sha256 == blend_hash for chunk in chunks)
             and merged.frames == [frame for chunk in chunks for frame in chunk.frames]
             and all(tuple(chunk.passes) == tuple(merged.passes) for chunk in chunks)
             and all((chunk.width, chunk.height) == (merged.width, merged.height) for chunk in chunks)

@@ -77,8 +77,8 @@ def test_legacy_file_exports_its_actor_descriptions_in_the_cast(glue, empty_scen
     members = {m.name: m for m in bundle.cast.members}
     assert sorted(members) == ["Anna", "Ben", "Ben (Ben.001)"]
     for actor in bundle.actors:
-        member = next(m for m in bundle.cast.members if m.objects == (f"{actor['object']}_body",))
-        assert member.description == actor["description"] and member.role == "actor"
+        member = next(m for m in bundle.cast.members if m.objects == (f"{actor.object}_body",))
+        assert member.description == actor.description and member.role == "actor"
     assert members["Anna"].description == "a woman in a long red coat" and bundle.cast.look_seed is None
 
 

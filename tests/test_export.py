@@ -49,7 +49,7 @@ def test_plane_at_known_distance_gives_exact_planar_depth(glue, empty_scene, tmp
     assert depth.shape == (HEIGHT, WIDTH) and depth.dtype == np.float32
     # Exact to the float32 depth buffer's precision (measured: 2.6e-6 relative at 5 m).
     assert np.abs(depth - 5.0).max() < 5.0 * 5e-6
-    assert bundle.passes["depth"]["near"] == pytest.approx(5.0, rel=5e-6)
+    assert bundle.passes["depth"].near == pytest.approx(5.0, rel=5e-6)
 
 
 def test_tilted_camera_depth_is_planar_not_ray_length(glue, empty_scene, tmp_path):
@@ -82,10 +82,10 @@ def test_moving_shot_uses_one_depth_range_for_every_frame(glue, empty_scene, tmp
     depth_pass = bundle.passes["depth"]
     depths = [bundle.depth(frame) for frame in bundle.frames]
     hits = np.concatenate([d[np.isfinite(d)] for d in depths])
-    assert depth_pass["near"] == pytest.approx(hits.min()) and depth_pass["far"] == pytest.approx(hits.max())
-    assert depth_pass["near"] < 3.1 and depth_pass["far"] > 6.4  # the card seen at 3 m, the floor at 6.5 m
+    assert depth_pass.near == pytest.approx(hits.min()) and depth_pass.far == pytest.approx(hits.max())
+    assert depth_pass.near < 3.1 and depth_pass.far > 6.4  # the card seen at 3 m, the floor at 6.5 m
     for frame, depth in zip(bundle.frames, depths):
-        expected = depth_math.disparity_control(depth, depth_pass["near"], depth_pass["far"])
+        expected = depth_math.disparity_control(depth, depth_pass.near, depth_pass.far)
         assert np.array_equal(bundle.depth_control(frame), expected)
     # The floor recedes as the camera rises: the same floor must get darker, not re-normalise to white.
     centre = (HEIGHT - 1, 0)
@@ -117,8 +117,8 @@ def test_pose_keypoints_are_projected_joints(glue, empty_scene, tmp_path):
         expected = (ndc.x * WIDTH - 0.5, (1 - ndc.y) * HEIGHT - 0.5)
         assert keypoints[index, 2] == 1.0, COCO18_KEYPOINTS[index]
         assert keypoints[index, :2] == pytest.approx(expected, abs=1e-3)
-    assert bundle.actors[0]["description"] == "a dancer in a yellow dress"
-    assert bundle.actors[0]["bone_map"]["preset"] == "mannequin"
+    assert bundle.actors[0].description == "a dancer in a yellow dress"
+    assert bundle.actors[0].bone_map["preset"] == "mannequin"
     joint_frame = bundle.joints()["frames"][0]["actors"][0]
     assert np.allclose(joint_frame["world"], joints)
     assert joint_frame["state"] == [VISIBLE] * 18
@@ -186,7 +186,7 @@ def test_cycles_passes_shading_normals_mask_and_flow(glue, empty_scene, tmp_path
     mask = bundle.actor_mask(1)
     assert set(np.unique(mask)) == {0, 1}
     objects = bundle.object_index(1)
-    names = bundle.passes["objects"]["objects"]
+    names = bundle.passes["objects"].objects
     assert objects.dtype == np.uint16 and names == sorted(names) and "Plane" in names
     body = names.index(glue.actors.actor_meshes(actor, empty_scene)[0].name) + 1
     assert np.array_equal(objects == body, mask == 1)  # the mask is the actor's objects
@@ -256,7 +256,7 @@ def test_marker_shots_follow_camera_bindings(glue, empty_scene, tmp_path):
     shot = glue.shots.resolve_shot(empty_scene, "sc01_close", frames=(11, 12))
     bundle = read_bundle(glue.export.export_shot(empty_scene, shot, tmp_path / "b", "camera"))
     assert bundle.name == "sc01_close" and bundle.frames == [11, 12]
-    assert bundle.manifest["shot"]["camera"] == "Close"
+    assert bundle.record.shot.camera == "Close"
     with pytest.raises(glue.shots.ShotError, match="no shot named"):
         glue.shots.resolve_shot(empty_scene, "sc02")
     with pytest.raises(glue.shots.ShotError, match="inverted"):

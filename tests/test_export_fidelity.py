@@ -173,7 +173,7 @@ def test_actor_disabled_in_viewports_gets_the_rendered_joints(glue, empty_scene,
     bundle = read_bundle(_export(glue, scene, tmp_path / "shot", "depth,pose,camera,objects"))
     assert validate_bundle(bundle.root) == []
     frames = bundle.joints()["frames"]
-    assert (bundle.object_index(3) == bundle.passes["objects"]["objects"].index(body) + 1).sum() > 20  # rendered
+    assert (bundle.object_index(3) == bundle.passes["objects"].objects.index(body) + 1).sum() > 20  # rendered
     for frame in frames:
         (joints,) = frame["actors"]
         truth = _true_joints(glue, scene, frame["frame"])
@@ -198,7 +198,7 @@ def test_actor_not_rendered_is_not_in_the_export(glue, empty_scene, tmp_path, ho
         empty_scene.view_layers[0].layer_collection.children[off.name].exclude = True
     assert [a.name for a in glue.actors.scene_actors(empty_scene)] == ["Ana"]
     bundle = read_bundle(_export(glue, empty_scene, tmp_path / "shot", "depth,pose,camera,mask"))
-    assert [a["name"] for a in bundle.actors] == ["Ana"]
+    assert [a.name for a in bundle.actors] == ["Ana"]
     assert [a["name"] for a in bundle.joints()["frames"][0]["actors"]] == ["Ana"]
     assert len(bundle.openpose(1)["people"]) == 1
     assert set(np.unique(bundle.actor_mask(1))) == {0, 1}
@@ -221,7 +221,7 @@ def test_non_square_pixels_export_and_reproject(glue, empty_scene, tmp_path, asp
                      [], [(0, 1, 2, 3)])
     empty_scene.collection.objects.link(bpy.data.objects.new("Card", card))
     bundle = read_bundle(_export(glue, empty_scene, tmp_path / "shot", "depth,camera,objects"))
-    assert bundle.manifest["resolution"]["pixel_aspect"] == pytest.approx(aspect)
+    assert bundle.record.resolution.pixel_aspect == pytest.approx(aspect)
     record = bundle.cameras()[0]
     assert record["fy"] / record["fx"] == pytest.approx(aspect[0] / aspect[1])
     K = np.array([[record["fx"], 0, record["cx"]], [0, record["fy"], record["cy"]], [0, 0, 1]])
@@ -233,13 +233,13 @@ def test_non_square_pixels_export_and_reproject(glue, empty_scene, tmp_path, asp
     world_dirs, origin = rays @ c2w[:3, :3].T, c2w[:3, 3]
     expected = (-origin[2] / world_dirs[:, 2]).reshape(54, 96)
     depth, objects = bundle.depth(1), bundle.object_index(1)
-    floor = objects == bundle.passes["objects"]["objects"].index("Floor") + 1
+    floor = objects == bundle.passes["objects"].objects.index("Floor") + 1
     assert floor.mean() > 0.5
     assert (np.abs(depth[floor] - expected[floor]) / expected[floor]).max() < 1e-3
     # The card's centre projects onto the middle of its pixels in the depth and objects passes.
     cam = w2c[:3, :3] @ card_centre + w2c[:3, 3]
     projected = (K @ cam)[:2] / cam[2]
-    card_pixels = objects == bundle.passes["objects"]["objects"].index("Card") + 1
+    card_pixels = objects == bundle.passes["objects"].objects.index("Card") + 1
     assert card_pixels.sum() > 30
     for silhouette in (card_pixels, depth < expected - 0.05):
         rows, cols = np.nonzero(silhouette)

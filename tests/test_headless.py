@@ -156,7 +156,7 @@ def test_demo_reverse_shot_is_a_second_camera_across_the_line(tmp_path):
         assert result.returncode == 0, result.stderr
         bundle = read_bundle(tmp_path / shot)
         assert bundle.frames == frames and bundle.manifest["shot"]["camera"] == camera
-        assert [(a["name"], a["description"]) for a in bundle.actors] == [
+        assert [(a.name, a.description) for a in bundle.actors] == [
             ("Ana", "a woman in a long red coat, dark hair in a bun"), ("Ben", "a tall man in a green jacket")]
         necks[shot] = [people[1, 0] for people in people_keypoints(bundle.openpose(frames[0]))]
     assert necks["A"][0] < necks["A"][1] and necks["B"][0] > necks["B"][1]  # Ana left of Ben, then right

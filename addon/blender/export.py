@@ -13,12 +13,13 @@ from contextlib import contextmanager
 import bpy
 import numpy as np
 
-from ... import engine
 from ...engine.bundle import DEFAULT_PASSES, BundleError, BundleWriter, parse_passes, read_bundle, validate_bundle
 from ...engine.bundle import camera as camera_math
 from ...engine.bundle import depth as depth_math
 from ...engine.bundle import pose as pose_math
-from ...engine.bundle.schema import PASS_FILES, SCHEMA_NAME, SCHEMA_VERSION
+from ...engine.bundle.finish import finish_shot
+from ...engine.bundle.manifest import ActorRecord, BundleManifest, Resolution, Shot, Source, pass_entry
+from ...engine.bundle.schema import PASS_FILES
 from ..cast import CastInputError
 from . import actors as actor_rigs
 from .cast import scene_cast
@@ -81,13 +82,8 @@ def _resolution(scene, resolution):
 
 
 def _actor_record(actor, index):
-    return {
-        "name": actor.get("blockcast_name", actor.name),
-        "description": actor.get("blockcast_description", ""),
-        "object": actor.name,
-        "bone_map": actor_rigs.actor_bone_map(actor),
-        "mask_index": index,
-    }
+    return ActorRecord(name=actor.get("blockcast_name", actor.name), description=actor.get("blockcast_description", ""),
+                       object=actor.name, bone_map=actor_rigs.actor_bone_map(actor), mask_index=index)
 
 
 def _evaluate_frame(scene, camera, actors, depsgraph):
@@ -170,7 +166,7 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
                 _object_pass_indices(scene, actors) as (object_names, actor_of_index):
             _copy_references(writer, reference_copies)
             _check_actors(actors)
-            depth_range, cameras, joint_frames, metric_depths = None, [], [], []
+            depth_range, cameras, joint_frames = None, [], []
             for done, frame in enumerate(frames):
                 renderer.set_frame(frame)
                 depth = renderer.render_depth()
@@ -179,7 +175,6 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
                     lambda depsgraph: _evaluate_frame(renderer.scene, camera, actors, depsgraph))
                 cameras.append(record)
                 if "depth" in passes:
-                    metric_depths.append(writer.path(_frame_file("depth", "metric", frame)))
                     writer.write_npy(_frame_file("depth", "metric", frame), depth)
                 if "pose" in passes:
                     people, joints = _pose_frame(actors, worlds, record, depth, width, height)
@@ -190,18 +185,9 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
                     _write_cycles_passes(writer, renderer.render_cycles(), record, frame, passes, actor_of_index)
                 yield done + 1, len(frames)
             near, far = depth_range or (camera.data.clip_start, camera.data.clip_end)
-            for frame, path in zip(frames, metric_depths):
-                control = depth_math.disparity_control(np.load(path), near, far)
-                writer.write_png(_frame_file("depth", "control", frame), control)
-            if "camera" in passes:
-                writer.write_json(PASS_FILES["camera"]["cameras"], {"convention": "opencv", "frames": cameras})
-                writer.write_text(PASS_FILES["camera"]["re10k"], camera_math.re10k_from_records(
-                    cameras, shot.name, shot.frame_start, scene.render.fps / scene.render.fps_base, width, height))
-            if "pose" in passes:
-                writer.write_json(PASS_FILES["pose"]["joints"], {
-                    "keypoints": list(pose_math.COCO18_KEYPOINTS), "frames": joint_frames})
             manifest = _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast)
-            return writer.commit(manifest)
+            return finish_shot(writer, manifest, lambda frame: np.load(writer.path(_frame_file("depth", "metric", frame))),
+                               cameras, joint_frames)
     finally:
         scene.frame_set(source_frame)
 
@@ -252,7 +238,7 @@ def bundle_is_current(out_dir, scene, shot, passes=None, resolution=None):
         wanted_passes = parse_passes(passes or DEFAULT_PASSES)
     except (BundleError, ValueError):
         return False
-    source_hash = bundle.manifest["source"].get("blend_sha256")
+    source_hash = bundle.record.source.blend_sha256
     return (
         source_hash is not None and source_hash == saved_blend_sha256()
         and bundle.name == shot.name and bundle.frames == shot.frames
@@ -263,35 +249,17 @@ def bundle_is_current(out_dir, scene, shot, passes=None, resolution=None):
 
 
 def _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast):
-    pass_entries = {name: {"files": dict(PASS_FILES[name])} for name in passes}
-    if "depth" in pass_entries:
-        pass_entries["depth"].update(
-            near=near, far=far, units="metres",
-            control="disparity: 1/depth linear, near=65535, far=1, no hit=0 (16-bit PNG)")
-    if "pose" in pass_entries:
-        pass_entries["pose"].update(
-            keypoints="coco18", occlusion_margin_m=pose_math.DEFAULT_OCCLUSION_MARGIN_M,
-            confidence=pose_math.CONFIDENCE)
-    if "mask" in pass_entries:
-        pass_entries["mask"].update(encoding="uint8 index: 0 = background, k = actors[k-1]")
-    if "objects" in pass_entries:
-        pass_entries["objects"].update(encoding="uint16 index: 0 = background, k = objects[k-1]",
-                                       objects=object_names)
+    """The shot's BundleManifest from the values gathered here (the format is the record's)."""
+    pass_fields = {"depth": dict(near=near, far=far),
+                   "pose": dict(occlusion_margin_m=pose_math.DEFAULT_OCCLUSION_MARGIN_M, confidence=pose_math.CONFIDENCE),
+                   "objects": dict(objects=object_names)}
     render = scene.render
-    return {
-        "schema": SCHEMA_NAME,
-        "schema_version": SCHEMA_VERSION,
-        "shot": {
-            "name": shot.name, "camera": camera.name,
-            "frame_start": shot.frame_start, "frame_end": shot.frame_end, "frames": shot.frames,
-            "fps": render.fps / render.fps_base,
-        },
-        "resolution": {"width": width, "height": height,
-                       "pixel_aspect": [render.pixel_aspect_x, render.pixel_aspect_y]},
-        "passes": pass_entries,
-        "actors": [_actor_record(actor, index) for index, actor in enumerate(actors, start=1)],
-        "cast": cast.to_json(),
-        "source": {"blend": bpy.data.filepath, "blend_sha256": saved_blend_sha256(), "scene": scene.name,
-                   "blender_version": bpy.app.version_string},
-        "generator": {"name": "blockcast", "version": engine.__version__},
-    }
+    return BundleManifest(
+        shot=Shot(name=shot.name, camera=camera.name, frame_start=shot.frame_start, frame_end=shot.frame_end,
+                  frames=shot.frames, fps=render.fps / render.fps_base),
+        resolution=Resolution(width=width, height=height, pixel_aspect=[render.pixel_aspect_x, render.pixel_aspect_y]),
+        passes={name: pass_entry(name, **pass_fields.get(name, {})) for name in passes},
+        actors=[_actor_record(actor, index) for index, actor in enumerate(actors, start=1)],
+        cast=cast,
+        source=Source(blend=bpy.data.filepath, blend_sha256=saved_blend_sha256(), scene=scene.name,
+                      blender_version=bpy.app.version_string))

@@ -6,35 +6,22 @@ the same shot exported in one go.
 """
 
 import filecmp
-import json
 import shutil
+from dataclasses import replace
 
-
-from . import depth as depth_math
-from .camera import re10k_from_records
+from .finish import finish_shot
 from .reader import read_bundle, validate_bundle
 from .schema import PASS_FILES, is_per_frame
 from .storage import BundleError, BundleWriter
-
-# Manifest parts that must agree across chunks of one shot.
-_SHARED = (("shot", "name"), ("shot", "camera"), ("shot", "fps"), ("resolution",), ("actors",), ("source",),
-           ("schema_version",), ("generator",), ("cast",))
-
-
-def _get(manifest, path):
-    for key in path:
-        manifest = manifest.get(key)
-        if manifest is None:  # an optional part (the cast before 1.2)
-            return None
-    return manifest
 
 
 def _check_chunks(bundles):
     first = bundles[0]
     for bundle in bundles[1:]:
-        for path in _SHARED:
-            if _get(bundle.manifest, path) != _get(first.manifest, path):
-                raise BundleError(f"{bundle.root} differs from {first.root} in {'.'.join(path)}: "
+        theirs, ours = bundle.record.shot_wide(), first.record.shot_wide()
+        for path in ours:
+            if theirs[path] != ours[path]:
+                raise BundleError(f"{bundle.root} differs from {first.root} in {path}: "
                                   "merge only chunks of the same shot exported from the same .blend")
         if set(bundle.passes) != set(first.passes):
             raise BundleError(f"{bundle.root} has passes {sorted(bundle.passes)}, {first.root} has "
@@ -44,6 +31,18 @@ def _check_chunks(bundles):
             raise BundleError(f"chunks {before.root} (frames {before.frames[0]}-{before.frames[-1]}) and "
                               f"{after.root} (from {after.frames[0]}) leave a gap or overlap: export the missing "
                               "frames or drop the duplicate chunk")
+
+
+def _merged_manifest(bundles):
+    """The first chunk's manifest over every chunk's frames, with the depth range over all of them."""
+    first = bundles[0].record
+    frames = [frame for bundle in bundles for frame in bundle.frames]
+    passes = dict(first.passes)
+    if "depth" in passes:
+        passes["depth"] = replace(passes["depth"], near=min(b.passes["depth"].near for b in bundles),
+                                  far=max(b.passes["depth"].far for b in bundles))
+    shot = replace(first.shot, frame_start=frames[0], frame_end=frames[-1], frames=frames)
+    return replace(first, shot=shot, passes=passes)
 
 
 def merge_bundles(chunk_dirs, out_dir, overwrite=False):
@@ -56,30 +55,18 @@ def merge_bundles(chunk_dirs, out_dir, overwrite=False):
             raise BundleError(f"chunk {chunk} is not a valid bundle ({problems[0]}): re-run its export")
     bundles = sorted((read_bundle(chunk) for chunk in chunk_dirs), key=lambda b: b.frames[0])
     _check_chunks(bundles)
-    manifest = json.loads(json.dumps(bundles[0].manifest))
-    frames = [frame for bundle in bundles for frame in bundle.frames]
-    manifest["shot"].update(frame_start=frames[0], frame_end=frames[-1], frames=frames)
-    depth_entry = manifest["passes"].get("depth")
-    if depth_entry is not None:
-        depth_entry["near"] = min(b.passes["depth"]["near"] for b in bundles)
-        depth_entry["far"] = max(b.passes["depth"]["far"] for b in bundles)
+    manifest = _merged_manifest(bundles)
+    chunk_of = {frame: bundle for bundle in bundles for frame in bundle.frames}
     with BundleWriter(out_dir, overwrite) as writer:
         for bundle in bundles:
-            _copy_frames(bundle, writer, depth_entry)
+            _copy_frames(bundle, writer)
         for member in bundles[0].cast.members:  # every chunk names the same cast (checked above)
             for reference in member.references:
                 _copy_reference(bundles, reference, writer)
-        if "camera" in manifest["passes"]:
-            cameras = [record for bundle in bundles for record in bundle.cameras()]
-            writer.write_json(PASS_FILES["camera"]["cameras"], {"convention": "opencv", "frames": cameras})
-            writer.write_text(PASS_FILES["camera"]["re10k"], re10k_from_records(
-                cameras, manifest["shot"]["name"], frames[0], manifest["shot"]["fps"],
-                bundles[0].width, bundles[0].height))
-        if "pose" in manifest["passes"]:
-            joints = bundles[0].joints()
-            joints["frames"] = [entry for bundle in bundles for entry in bundle.joints()["frames"]]
-            writer.write_json(PASS_FILES["pose"]["joints"], joints)
-        return writer.commit(manifest)
+        cameras = [record for bundle in bundles for record in bundle.cameras()] if "camera" in manifest.passes else []
+        joint_frames = [entry for bundle in bundles for entry in bundle.joints()["frames"]] \
+            if "pose" in manifest.passes else []
+        return finish_shot(writer, manifest, lambda frame: chunk_of[frame].depth(frame), cameras, joint_frames)
 
 
 def _copy_reference(bundles, reference, writer):
@@ -93,16 +80,12 @@ def _copy_reference(bundles, reference, writer):
     shutil.copyfile(source, writer.path(reference))
 
 
-def _copy_frames(bundle, writer, depth_entry):
-    """Per-frame files as they are, except depth controls, re-made with the shot-wide range."""
+def _copy_frames(bundle, writer):
+    """Per-frame files as they are, except depth controls, which finish_shot re-makes with the shot-wide range."""
     for pass_name in bundle.passes:
         for key, pattern in PASS_FILES[pass_name].items():
-            if not is_per_frame(pattern):
+            if not is_per_frame(pattern) or (pass_name, key) == ("depth", "control"):
                 continue
             for frame in bundle.frames:
                 relative = pattern.format(frame=frame)
-                if pass_name == "depth" and key == "control":
-                    control = depth_math.disparity_control(bundle.depth(frame), depth_entry["near"], depth_entry["far"])
-                    writer.write_png(relative, control)
-                else:
-                    shutil.copyfile(bundle.root / relative, writer.path(relative))
+                shutil.copyfile(bundle.root / relative, writer.path(relative))

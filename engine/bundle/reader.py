@@ -13,31 +13,31 @@ import numpy as np
 
 from . import png
 from .camera import parse_re10k
-from .cast import Cast, CastError
+from .cast import Cast
+from .manifest import BundleManifest, ManifestError
 from .npy import npy_header, read_npy
 from .patterns import REEXPORT as _REEXPORT
 from .patterns import pass_patterns
 from .pose import COCO18_KEYPOINTS
-from .schema import MANIFEST_NAME, PASS_FILES, SCHEMA_NAME, SCHEMA_VERSION, schema_compatible
+from .schema import MANIFEST_NAME, PASS_FILES
 from .storage import BundleError
 
-_REQUIRED_KEYS = ("schema", "schema_version", "shot", "resolution", "passes", "actors", "source")
 # What the engine's controls take from each PNG: (dtype, channel counts allowed).
 _PNG_LAYOUT = {("depth", "control"): (np.uint16, (1,)), ("objects", "index"): (None, (1,)),
                ("mask", "actors"): (np.uint8, (1,)), ("shading", "image"): (np.uint8, (1, 3, 4)),
                ("normal", "preview"): (np.uint8, (1, 3, 4))}
 
 
-def _whole(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:  # an integer too big for a float
+        return False
 
 
 class Bundle:
-    """A bundle on disk: its manifest plus typed accessors for each pass."""
+    """A bundle on disk: its manifest (`record`, a BundleManifest; `manifest`, the document as
+    read) plus typed accessors for each pass."""
 
     def __init__(self, root):
         self.root = Path(root)
@@ -53,46 +53,19 @@ class Bundle:
             raise BundleError(f"{manifest_path} is not valid JSON ({exc}): {_REEXPORT}") from None
         except OSError as exc:
             raise BundleError(f"cannot read {manifest_path} ({exc.strerror or exc}): {_REEXPORT}") from None
-        if not isinstance(self.manifest, dict):
-            raise BundleError(f"{manifest_path} is not a JSON object: {_REEXPORT}")
-        missing = [key for key in _REQUIRED_KEYS if key not in self.manifest]
-        if missing:
-            raise BundleError(f"{manifest_path} lacks {', '.join(missing)}: {_REEXPORT}")
-        if self.manifest["schema"] != SCHEMA_NAME or not schema_compatible(self.manifest["schema_version"]):
-            raise BundleError(
-                f"{manifest_path} is schema {self.manifest['schema']} {self.manifest['schema_version']}; "
-                f"this reader takes {SCHEMA_NAME} {SCHEMA_VERSION.split('.')[0]}.x: re-export with this version"
-            )
-        self._read_fields(manifest_path)
-        self._patterns = {name: pass_patterns(name, entry, manifest_path) for name, entry in self.passes.items()}
-        names = self.passes.get("objects", {}).get("objects", [])
-        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-            raise BundleError(f"{manifest_path}: the objects pass's objects must be a list of names: {_REEXPORT}")
         try:
-            self.cast = Cast.from_json(self.manifest.get("cast"))
-        except CastError as exc:
-            raise BundleError(f"{manifest_path}: {exc}: {_REEXPORT}") from None
-
-    def _read_fields(self, manifest_path):
-        """The shot, resolution, actors and passes, each of the type the engine uses."""
-        shot, resolution = self.manifest["shot"], self.manifest["resolution"]
-        if not isinstance(shot, dict) or not isinstance(shot.get("name"), str) \
-                or not isinstance(shot.get("frames"), list) or not all(map(_whole, shot["frames"])) \
-                or not _number(shot.get("fps")) or shot["fps"] <= 0:
-            raise BundleError(f"{manifest_path}: shot needs a name, a list of whole frame numbers and fps > 0: "
-                              f"{_REEXPORT}")
-        if not isinstance(resolution, dict) or not _whole(resolution.get("width")) \
-                or not _whole(resolution.get("height")):
-            raise BundleError(f"{manifest_path}: resolution needs whole width and height: {_REEXPORT}")
-        actors, passes = self.manifest["actors"], self.manifest["passes"]
-        if not isinstance(actors, list) or not all(isinstance(a, dict) and isinstance(a.get("description", ""), str)
-                                                   for a in actors):
-            raise BundleError(f"{manifest_path}: actors must be a list of actor records: {_REEXPORT}")
-        if not isinstance(passes, dict) or not isinstance(self.manifest["source"], dict):
-            raise BundleError(f"{manifest_path}: passes and source must be JSON objects: {_REEXPORT}")
-        self.name, self.frames, self.fps = shot["name"], list(shot["frames"]), float(shot["fps"])
-        self.width, self.height = resolution["width"], resolution["height"]
-        self.passes, self.actors = passes, actors
+            self.record = BundleManifest.from_json(self.manifest)
+        except ManifestError as exc:
+            raise BundleError(f"{manifest_path}: {exc}") from None
+        except RecursionError:
+            raise BundleError(f"{manifest_path} is nested too deeply: {_REEXPORT}") from None
+        shot, resolution = self.record.shot, self.record.resolution
+        self.name, self.frames, self.fps = shot.name, list(shot.frames), float(shot.fps)
+        self.width, self.height = resolution.width, resolution.height
+        self.passes, self.actors = self.record.passes, self.record.actors  # name -> PassEntry; ActorRecords
+        self.cast = self.record.cast if self.record.cast is not None else Cast()
+        self._patterns = {name: pass_patterns(name, entry.to_json(), manifest_path)
+                          for name, entry in self.passes.items()}
 
     def inside(self, relative):
         """The bundle file at `relative`, refused (BundleError) unless it resolves, after
@@ -109,7 +82,7 @@ class Bundle:
 
     def object_names(self):
         """Object index k (k >= 1) of the objects pass is object_names()[k - 1]; [] without the pass."""
-        return list(self.passes.get("objects", {}).get("objects", [])) if self.has("objects") else []
+        return list(self.passes["objects"].objects) if self.has("objects") else []
 
     def has(self, pass_name):
         return pass_name in self.passes
@@ -300,11 +273,11 @@ def validate_bundle(root):
     except BundleError as exc:
         return [str(exc)]
     problems = []
-    shot = bundle.manifest["shot"]
+    shot = bundle.record.shot
     if not bundle.frames:
         problems.append("the shot has no frames")
-    elif not (_whole(shot.get("frame_start")) and _whole(shot.get("frame_end"))) \
-            or bundle.frames != list(range(shot["frame_start"], shot["frame_end"] + 1)):
+    elif shot.frame_start is None or shot.frame_end is None \
+            or bundle.frames != list(range(shot.frame_start, shot.frame_end + 1)):
         problems.append("shot.frames does not run from frame_start to frame_end")
     if bundle.width <= 0 or bundle.height <= 0:
         problems.append(f"resolution {bundle.width}x{bundle.height} is empty")
@@ -328,9 +301,8 @@ def validate_bundle(root):
         _check_pose(bundle, problems)
     if "camera" in set(bundle.passes) - broken:
         _check_camera(bundle, problems)
-    depth = bundle.passes.get("depth", {})
-    if bundle.has("depth") and not (_number(depth.get("near")) and _number(depth.get("far"))
-                                    and 0 < depth["near"] <= depth["far"]):
+    depth = bundle.passes.get("depth")
+    if depth is not None and not (depth.near is not None and depth.far is not None and 0 < depth.near <= depth.far):
         problems.append("depth pass near/far range is missing or inverted")
     _check_cast(bundle, problems)
     return problems

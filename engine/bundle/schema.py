@@ -2,6 +2,7 @@
 
 SCHEMA_NAME = "blockcast.bundle"
 SCHEMA_VERSION = "1.2"  # major.minor: readers accept any minor of their major
+BLOCKCAST_VERSION = "0.1.0"  # stamped into every bundle's generator; engine.__version__ is this
 MANIFEST_NAME = "bundle.json"
 
 # Per-frame paths are patterns with {frame} (the Blender frame number); others are plain paths.

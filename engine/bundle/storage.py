@@ -21,7 +21,8 @@ import numpy as np
 from . import png
 from .cast import CAST_DIR
 from .output_lock import LockHeld, OutputLock
-from .schema import CONTROLS_DIR, MANIFEST_NAME, SCHEMA_NAME
+from .manifest import named_patterns
+from .schema import CONTROLS_DIR, MANIFEST_NAME
 
 
 _LOW_SPACE = 16 * 1024 * 1024  # below this, a failed write is taken as a full disk (numpy omits errno)
@@ -80,12 +81,11 @@ def foreign_files(folder):
     `folder` holds no Blockcast bundle. Reads only `folder`'s bundle.json and its listing."""
     folder = Path(folder)
     try:
-        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-        patterns = [_pattern_regex(pattern) for entry in (manifest.get("passes") or {}).values()
-                    for pattern in entry["files"].values()]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        named = named_patterns(json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8")))
+        patterns = None if named is None else [_pattern_regex(pattern) for pattern in named]
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
-    if manifest.get("schema") != SCHEMA_NAME or None in patterns:
+    if patterns is None or None in patterns:
         return None
     strangers = []
     for root, dirs, files in os.walk(folder, onerror=_raise):

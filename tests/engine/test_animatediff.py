@@ -54,7 +54,7 @@ def test_take_has_the_shots_frames_a_preview_and_a_complete_take_json(two_takes,
     record = json.loads((take / "take.json").read_text())
     assert record["status"] == "complete" and record["take"] == take.name and record["backend"] == "animatediff"
     assert record["prompt"] == GENERATE[1] and record["negative_prompt"] == "blurry" and record["seed"] == 7
-    descriptions = [actor["description"] for actor in bundle.actors]
+    descriptions = [actor.description for actor in bundle.actors]
     assert all(descriptions) and record["composed_prompt"] == ", ".join([GENERATE[1], *descriptions])
     assert set(record["models"]) == {"base", "motion_adapter", "controlnet_depth", "controlnet_pose"}
     weights = record["models"]["controlnet_pose"]["file_hashes"]["diffusion_pytorch_model.safetensors"]

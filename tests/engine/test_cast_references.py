@@ -140,7 +140,7 @@ def test_animatediff_gives_the_ip_adapter_one_image_per_reference_and_each_membe
     assert settings["references"] == {"Anna": 1, "Ben": 2} and settings["shot_reference"] is True
     assert settings["references_not_in_shot"] == ["Ghost"] and settings["ip_adapter_scale"] == 0.6
     assert settings["reference_masks"] == "objects pass"
-    assert backend.take_notes() == {"ignored": ["Ghost's reference (Ghost is not in the shot)"]}
+    assert backend.take_notes().ignored == ["Ghost's reference (Ghost is not in the shot)"]
 
 
 def test_animatediff_references_change_the_take_and_masks_follow_the_guidance(animatediff):
@@ -161,7 +161,7 @@ def test_animatediff_without_the_objects_control_gives_every_reference_the_whole
     masks = calls[-1][0]["cross_attention_kwargs"]["ip_adapter_masks"][0]
     assert tuple(masks.shape) == (8, 5, 40, 64) and bool((masks == 1).all())   # Ghost too: nobody's pixels known
     assert backend.settings["reference_masks"] == "whole frame"
-    assert "per-actor reference masks" in backend.take_notes()["ignored"][-1]
+    assert "per-actor reference masks" in backend.take_notes().ignored[-1]
 
 
 def test_wan_vace_gets_every_reference_and_still_returns_the_shots_aligned_frames(wan):
@@ -178,7 +178,7 @@ def test_wan_vace_gets_every_reference_and_still_returns_the_shots_aligned_frame
     assert video.shape == (frames, height, width, 3)
     assert backend.settings["references"] == {"Anna": 1, "Ben": 2}
     assert backend.settings["references_not_in_shot"] == ["Ghost"]
-    assert backend.take_notes() == {"ignored": ["Ghost's reference (Ghost is not in the shot)"]}
+    assert backend.take_notes().ignored == ["Ghost's reference (Ghost is not in the shot)"]
     assert backend.settings["reference_latent_frames"] == 4 and backend.settings["shot_reference"] is True
     plain = backend.generate(request(frames, width, height, references=False), Hooks())
     assert calls[-1][0]["reference_images"] is None and not np.array_equal(video, plain)
@@ -206,14 +206,14 @@ def bundle_with_cast(demo_blend, tmp_path_factory):
     bundle = tmp_path_factory.mktemp("bundles") / "with_cast"
     shutil.copytree(exported, bundle)
     actor = read_bundle(bundle).actors[0]
-    body = next(name for name in read_bundle(bundle).object_names() if name.startswith(actor["object"]))
+    body = next(name for name in read_bundle(bundle).object_names() if name.startswith(actor.object))
     (bundle / "cast").mkdir()
     solid((200, 30, 30), (40, 60)).save(bundle / "cast" / "actor-1.png")
     manifest = json.loads((bundle / "bundle.json").read_text())
-    manifest["cast"] = Cast(members=(CastMember(actor["name"], "actor", (body,), actor["description"],
+    manifest["cast"] = Cast(members=(CastMember(actor.name, "actor", (body,), actor.description,
                                                 ("cast/actor-1.png",)),)).to_json()
     (bundle / "bundle.json").write_text(json.dumps(manifest))
-    return bundle, actor["name"]
+    return bundle, actor.name
 
 
 @pytest.mark.parametrize("backend, roles", [

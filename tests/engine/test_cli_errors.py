@@ -158,10 +158,11 @@ def test_the_engine_never_imports_bpy(bundle10, tmp_path, tiny_models, engine_en
 
 
 def test_actor_descriptions_follow_the_prompt_in_actor_order():
+    from engine.bundle.manifest import ActorRecord
     from engine.generate import compose_prompt
 
-    actors = [{"name": "Ana", "description": " a woman in a red coat "}, {"name": "Ben", "description": ""},
-              {"name": "Cy", "description": "a boy with a kite"}]
+    actors = [ActorRecord(name="Ana", description=" a woman in a red coat "), ActorRecord(name="Ben", description=""),
+              ActorRecord(name="Cy", description="a boy with a kite")]
     assert compose_prompt("dusk, a quiet street", actors) == "dusk, a quiet street, a woman in a red coat, a boy with a kite"
     assert compose_prompt("", actors[:1]) == "a woman in a red coat"
     assert compose_prompt("only the prompt", []) == "only the prompt"
