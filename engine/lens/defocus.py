@@ -1,0 +1,232 @@
+"""Depth of field from metric depth: the blocking camera's thin lens applied to an image.
+
+Why layers: a per-pixel gather with each pixel's own blur lets a sharp subject bleed into the
+blurred background behind it (a halo) and stops a blurred foreground from spreading over the
+sharp subject. So the image is cut into layers by signed circle of confusion (each pixel
+split linearly between its two nearest layers), each layer's colour and coverage are blurred
+with that layer's aperture shape, and the layers are composited back to front; the final
+division by coverage fills what the all-in-focus image never saw with its neighbours.
+
+Blur sizes follow Cycles' camera (kernel/camera/camera.h): the aperture of diameter f/N sits at
+the pinhole and the field of view stays that of the lens at infinity (no focus breathing), so
+the image of a point at depth z is the aperture shape scaled by
+
+    c = (f/N) · f · (z − s) / (z · s)   on the sensor (mm),
+
+the thin-lens circle of confusion A·f·|z − s| / (z·(s − f)) with the sensor at the focal
+length instead of at the image distance (they differ by s/(s − f), under 2 % at s > 50 f).
+The sign of c says which way the aperture is flipped (odd blade counts show it).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Layer spacing in circle-of-confusion radius: half a pixel while small (edges stay within
+# a pixel of the thin lens), then 20 % steps (wider blurs hide the step between layers).
+LINEAR_STEP_PX = 0.5
+LINEAR_UP_TO_PX = 2.0
+GEOMETRIC_RATIO = 1.2
+# Blurs wider than this are computed at half, quarter... size (variance-matched), which keeps
+# the cost of a layer about the same whatever its blur.
+FULL_SIZE_UP_TO_PX = 2.5
+LEVEL_KERNEL_PX = 3.0
+SUPERSAMPLE = 8
+
+
+@dataclass(frozen=True)
+class Lens:
+    """A camera's depth of field, in Blender's terms (Camera ▸ Depth of Field)."""
+    focal_mm: float
+    fstop: float
+    focus_m: float
+    blades: int = 0            # aperture_blades: 0 (or < 3) is a round aperture
+    rotation: float = 0.0      # aperture_rotation, radians
+    ratio: float = 1.0         # aperture_ratio: > 1 squeezes the bokeh horizontally (anamorphic)
+
+
+def pixels_per_mm(sensor_width_mm, sensor_height_mm, sensor_fit, width, height):
+    """Image pixels per sensor millimetre, by Blender's sensor fit (AUTO: the longer side)."""
+    if sensor_fit == "VERTICAL" or (sensor_fit == "AUTO" and height > width):
+        size_mm = sensor_height_mm if sensor_fit == "VERTICAL" else sensor_width_mm
+        return height / size_mm
+    return width / sensor_width_mm
+
+
+def coc_radius_px(depth, lens, px_per_mm):
+    """Signed circle-of-confusion radius in pixels (> 0 behind focus); no hit (0, inf) = infinity."""
+    depth = np.asarray(depth, np.float64)
+    focal_m = lens.focal_mm / 1000.0
+    scale = 0.5 * (lens.focal_mm / lens.fstop) * focal_m / lens.focus_m * px_per_mm  # px per unit of (z-s)/z
+    hit = np.isfinite(depth) & (depth > 0)
+    safe = np.where(hit, depth, 1.0)
+    return np.where(hit, scale * (safe - lens.focus_m) / safe, scale).astype(np.float32)
+
+
+def _layer_coordinate(radius):
+    size = np.abs(radius)
+    linear = size / LINEAR_STEP_PX
+    geometric = (LINEAR_UP_TO_PX / LINEAR_STEP_PX
+                 + np.log(np.maximum(size, LINEAR_UP_TO_PX) / LINEAR_UP_TO_PX) / np.log(GEOMETRIC_RATIO))
+    return np.sign(radius) * np.where(size <= LINEAR_UP_TO_PX, linear, geometric)
+
+
+def _layer_radius(index):
+    size = abs(index) * LINEAR_STEP_PX
+    if size > LINEAR_UP_TO_PX:
+        size = LINEAR_UP_TO_PX * GEOMETRIC_RATIO ** (abs(index) - LINEAR_UP_TO_PX / LINEAR_STEP_PX)
+    return float(np.sign(index) * size)
+
+
+def _level(size):
+    """Downscale factor for a blur of radius `size` px."""
+    if size < FULL_SIZE_UP_TO_PX:
+        return 1
+    if size < 2 * LEVEL_KERNEL_PX:
+        return 2
+    return 2 ** int(np.floor(np.log2(size / LEVEL_KERNEL_PX)))
+
+
+def aperture_mask(x, y, lens):
+    """Inside test of Cycles' aperture of radius 1 (camera axes: x right, y up)."""
+    x = x * lens.ratio  # Cycles scales the sample's x by 1 / ratio
+    if lens.blades < 3:
+        return x * x + y * y <= 1.0
+    n = int(lens.blades)
+    inside = np.ones(np.shape(x), bool)
+    # Vertices at rotation + (2j ± 1)π/n on the unit circle; edge j's normal at rotation + 2πj/n.
+    for j in range(n):
+        angle = lens.rotation + 2 * np.pi * j / n
+        inside &= x * np.cos(angle) + y * np.sin(angle) <= np.cos(np.pi / n)
+    return inside
+
+
+def aperture_kernel(radius, lens):
+    """Normalised point-spread function of a point with signed blur radius `radius` (pixels,
+    row 0 = top): the aperture scaled by |radius|, flipped when the point is before focus."""
+    size = abs(radius)
+    half = int(np.ceil(size)) + 1
+    steps = (np.arange(SUPERSAMPLE * (2 * half + 1)) + 0.5) / SUPERSAMPLE - half - 0.5
+    dy, dx = np.meshgrid(steps, steps, indexing="ij")
+    sign = 1.0 if radius >= 0 else -1.0
+    # Image offset = radius · (bokeh.x, -bokeh.y): y flips from camera-up to image-down.
+    inside = aperture_mask(sign * dx / size, -sign * dy / size, lens)
+    kernel = inside.reshape(2 * half + 1, SUPERSAMPLE, 2 * half + 1, SUPERSAMPLE).mean(axis=(1, 3))
+    if kernel.sum() == 0:  # narrower than a pixel: a point
+        kernel[half, half] = 1.0
+    return (kernel / kernel.sum()).astype(np.float32)
+
+
+def _disk_marginal(size):
+    """1D kernel whose step response is a disk's of radius `size` (used for blurs of a few px,
+    where the aperture's shape cannot show)."""
+    half = int(np.ceil(size))
+    x = np.arange(-half, half + 1, dtype=np.float64)
+    fine = (np.arange(SUPERSAMPLE) + 0.5) / SUPERSAMPLE - 0.5
+    samples = x[:, None] + fine[None, :]
+    weights = np.sqrt(np.clip(size * size - samples * samples, 0.0, None)).mean(axis=1)
+    return (weights / weights.sum()).astype(np.float32)
+
+
+def _separable_blur(stack, taps):
+    half = len(taps) // 2
+    out = stack
+    for axis in (1, 2):
+        padded = np.pad(out, [(0, 0)] + [(half, half) if a == axis else (0, 0) for a in (1, 2)])
+        n = out.shape[axis]
+        out = sum(weight * np.take(padded, np.arange(i, i + n), axis=axis) for i, weight in enumerate(taps))
+    return out
+
+
+def _fast_length(n):
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
+def _fft_blur(stack, kernel):
+    half = kernel.shape[0] // 2
+    h, w = stack.shape[1:]
+    shape = (_fast_length(h + 2 * half), _fast_length(w + 2 * half))
+    spectrum = np.fft.rfft2(stack, s=shape) * np.fft.rfft2(kernel, s=shape)
+    return np.fft.irfft2(spectrum, s=shape)[:, half:half + h, half:half + w].astype(np.float32)
+
+
+def _upsample(stack, factor, axis):
+    n = stack.shape[axis]
+    coords = (np.arange(n * factor) + 0.5) / factor - 0.5
+    low = np.clip(np.floor(coords).astype(int), 0, n - 1)
+    high = np.clip(low + 1, 0, n - 1)
+    t = np.clip(coords - low, 0.0, 1.0).astype(np.float32)
+    shape = [1, 1, 1]
+    shape[axis] = -1
+    t = t.reshape(shape)
+    return np.take(stack, low, axis=axis) * (1 - t) + np.take(stack, high, axis=axis) * t
+
+
+def _window(weights, margin, factor):
+    """Rows and columns around a layer's pixels, grown by its blur, aligned to its level."""
+    rows = np.flatnonzero(weights.any(axis=1))
+    cols = np.flatnonzero(weights.any(axis=0))
+    y0 = max(0, (rows[0] - margin) // factor * factor)
+    x0 = max(0, (cols[0] - margin) // factor * factor)
+    y1 = y0 + -(-(rows[-1] + 1 + margin - y0) // factor) * factor
+    x1 = x0 + -(-(cols[-1] + 1 + margin - x0) // factor) * factor
+    return y0, y1, x0, x1
+
+
+def _blur_layer(premultiplied, radius, lens):
+    """Blur a (C, h, w) stack (h, w multiples of the level) by the aperture of `radius` px."""
+    size = abs(radius)
+    factor = _level(size)
+    if factor == 1:
+        return _separable_blur(premultiplied, _disk_marginal(size))
+    c, h, w = premultiplied.shape
+    low = premultiplied.reshape(c, h // factor, factor, w // factor, factor).mean(axis=(2, 4))
+    # Box down + linear up add a variance of factor²/4; the disk's is radius²/4.
+    level_radius = np.sqrt(max(size * size - factor * factor, 0.0)) / factor
+    blurred = _fft_blur(low, aperture_kernel(np.copysign(max(level_radius, 1e-3), radius), lens))
+    return _upsample(_upsample(blurred, factor, 1), factor, 2)
+
+
+def defocus(image, depth, lens, px_per_mm):
+    """`image` (H, W, C) float, ideally scene-linear, as seen through `lens`; depth in metres.
+
+    Pixels at the focus distance that no blurred foreground covers come back unchanged.
+    """
+    image = np.asarray(image, np.float32)
+    height, width, channels = image.shape
+    coordinate = _layer_coordinate(coc_radius_px(depth, lens, px_per_mm))
+    lower = np.floor(coordinate)
+    upper_share = (coordinate - lower).astype(np.float32)
+    lower = lower.astype(np.int32)
+    colour = np.empty((channels + 1, height, width), np.float32)
+    colour[:channels] = np.moveaxis(image, -1, 0)
+    colour[channels] = 1.0
+    accumulated = np.zeros_like(colour)
+    indices = set(np.unique(lower).tolist()) | set((np.unique(lower[upper_share > 0]) + 1).tolist())
+    for index in sorted(indices, reverse=True):  # farthest (largest signed blur) first
+        weights = np.where(lower == index, 1 - upper_share, 0) + np.where(lower + 1 == index, upper_share, 0)
+        if not weights.any():
+            continue
+        radius = _layer_radius(index)
+        if abs(radius) < 0.25:  # in focus: exactly the image
+            window = (slice(None), slice(0, height), slice(0, width))
+            layer = colour * weights
+        else:
+            factor = _level(abs(radius))
+            y0, y1, x0, x1 = _window(weights, int(np.ceil(abs(radius))) + 2, factor)
+            inside_h, inside_w = min(y1, height) - y0, min(x1, width) - x0
+            window = (slice(None), slice(y0, y0 + inside_h), slice(x0, x0 + inside_w))
+            crop = np.zeros((channels + 1, y1 - y0, x1 - x0), np.float32)
+            crop[:, :inside_h, :inside_w] = colour[window] * weights[window[1:]]
+            layer = _blur_layer(crop, radius, lens)[:, :inside_h, :inside_w]
+        accumulated[window] = layer + (1 - layer[channels]) * accumulated[window]
+    coverage = accumulated[channels]
+    out = np.where(coverage > 1e-6, accumulated[:channels] / np.maximum(coverage, 1e-6), colour[:channels])
+    return np.moveaxis(out, 0, -1)
