@@ -186,10 +186,14 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
                 yield done + 1, len(frames)
             near, far = depth_range or (camera.data.clip_start, camera.data.clip_end)
             manifest = _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast)
-            return finish_shot(writer, manifest, lambda frame: np.load(writer.path(_frame_file("depth", "metric", frame))),
-                               cameras, joint_frames)
+            return finish_shot(writer, manifest, _written_depth(writer), cameras, joint_frames)
     finally:
         scene.frame_set(source_frame)
+
+
+def _written_depth(writer):
+    """A frame's metric depth as this export wrote it (finish_shot makes the controls from it)."""
+    return lambda frame: np.load(writer.path(_frame_file("depth", "metric", frame)))
 
 
 def _copy_references(writer, reference_copies):
@@ -251,7 +255,8 @@ def bundle_is_current(out_dir, scene, shot, passes=None, resolution=None):
 def _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast):
     """The shot's BundleManifest from the values gathered here (the format is the record's)."""
     pass_fields = {"depth": dict(near=near, far=far),
-                   "pose": dict(occlusion_margin_m=pose_math.DEFAULT_OCCLUSION_MARGIN_M, confidence=pose_math.CONFIDENCE),
+                   "pose": dict(occlusion_margin_m=pose_math.DEFAULT_OCCLUSION_MARGIN_M,
+                                confidence=pose_math.CONFIDENCE),
                    "objects": dict(objects=object_names)}
     render = scene.render
     return BundleManifest(

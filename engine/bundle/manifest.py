@@ -256,8 +256,9 @@ class BundleManifest(_Record):
         if isinstance(document, dict) and "schema" in document and "schema_version" in document:
             schema, version = document["schema"], document["schema_version"]
             if schema != SCHEMA_NAME or not schema_compatible(version):
+                major = SCHEMA_VERSION.split(".")[0]
                 raise ManifestError(f"the manifest is schema {str(schema)[:40]} {str(version)[:40]}; this reader "
-                                    f"takes {SCHEMA_NAME} {SCHEMA_VERSION.split('.')[0]}.x: re-export with this version")
+                                    f"takes {SCHEMA_NAME} {major}.x: re-export with this version")
         return super().from_json(document, where)
 
     def shot_wide(self):

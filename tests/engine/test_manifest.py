@@ -54,7 +54,8 @@ def test_the_record_gives_typed_attributes():
     assert isinstance(depth, DepthPass) and 0 < depth.near < depth.far and depth.units == "metres"
     assert isinstance(pose, PosePass) and pose.occlusion_margin_m == 0.2 and pose.confidence["occluded"] == 0.5
     assert isinstance(objects, ObjectsPass) and "Ana_body" in objects.objects
-    assert type(manifest.passes["camera"]) is PassEntry and manifest.passes["camera"].files["re10k"] == "camera_re10k.txt"
+    camera = manifest.passes["camera"]
+    assert type(camera) is PassEntry and camera.files == {"cameras": "cameras.json", "re10k": "camera_re10k.txt"}
     assert [(a.name, a.mask_index) for a in manifest.actors] == [("Ana", 1), ("Ben", 2)]
     assert isinstance(manifest.cast, Cast) and manifest.cast.member("Ben").objects == ("Ben_body",)
     assert manifest.generator.version == engine.__version__ == "0.1.0"
