@@ -156,8 +156,8 @@ def test_script_prints_json_and_writes_the_diagram(glue, empty_scene, tmp_path):
     assert bad.returncode == 1 and "no scene named 'Nope'" in bad.stderr.strip().splitlines()[-1]
 
 
-def test_coverage_modules_import_no_bpy():
-    for name in ("coverage", "coverage_diagram"):
+def test_coverage_and_lighting_modules_import_no_bpy():
+    for name in ("coverage", "coverage_diagram", "lighting"):
         tree = ast.parse((REPO / "addon" / f"{name}.py").read_text())
         imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                     for alias in node.names}

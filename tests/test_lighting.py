@@ -1,0 +1,72 @@
+"""Lighting ratio on real bpy and Cycles: an actor lit from its two sides by point lights of known
+power and distance, exported with the shading (clay), mask and pose passes; the measured key ÷ fill
+ratio of the head and torso is within 10 % of (key power / key distance²) ÷ (fill power / fill
+distance²). Frame 1 is a 4:1 set-up, frame 2 a 2:1 one (the key's power is keyed down)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from engine.bundle import read_bundle
+
+KEY_DISTANCE, FILL_DISTANCE = 2.0, 2.0 * math.sqrt(2)
+FILL_POWER, KEY_POWERS = 100.0, {1: 200.0, 2: 100.0}
+HEAD = 1.65
+
+
+def _point_light(scene, name, power, location):
+    import bpy
+    light = bpy.data.lights.new(name, "POINT")
+    light.energy, light.shadow_soft_size = power, 0.02
+    obj = bpy.data.objects.new(name, light)
+    obj.location = location
+    scene.collection.objects.link(obj)
+    return light
+
+
+def _expected(frame):
+    return (KEY_POWERS[frame] / KEY_DISTANCE ** 2) / (FILL_POWER / FILL_DISTANCE ** 2)
+
+
+def test_measured_ratio_follows_the_lights_power_over_distance_squared(glue, empty_scene, tmp_path):
+    import bpy
+    from blockcast.addon.lighting import bundle_lighting, format_ratio
+    scene = empty_scene
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 96, 128, 100
+    scene.frame_start, scene.frame_end = 1, 2
+    glue.actors.add_proxy_actor(scene, "Ana", "", (0, 0, 0))  # faces -Y: her left (+X) takes the key
+    camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+    camera.data.lens = 50
+    camera.location, camera.rotation_euler = (0, -1.8, 1.35), (math.pi / 2, 0, 0)
+    scene.collection.objects.link(camera)
+    scene.camera = camera
+    key = _point_light(scene, "Key", KEY_POWERS[1], (KEY_DISTANCE, 0, HEAD))
+    _point_light(scene, "Fill", FILL_POWER, (-FILL_DISTANCE, 0, HEAD))
+    for frame, power in KEY_POWERS.items():
+        key.energy = power
+        key.keyframe_insert("energy", frame=frame)
+    shot = glue.shots.resolve_shot(scene)
+    bundle = read_bundle(glue.export.export_shot(scene, shot, tmp_path / "b", "shading,mask,pose"))
+    for frame in KEY_POWERS:
+        shading = bundle.shading(frame)
+        assert shading[..., :3].max() < 250  # nothing clipped: the 8-bit pass still measures the key side
+        (ana,) = bundle_lighting(bundle, [frame])
+        for region in (ana.head, ana.torso):
+            # camera-facing: the actor's left (+X, the key) is screen-right
+            assert region.key_side == "screen-right" and region.pixels > 100
+            assert region.ratio == pytest.approx(_expected(frame), rel=0.10), (frame, region)
+    assert format_ratio(_expected(1)) == "4:1" and format_ratio(_expected(2)) == "2:1"
+
+
+def test_split_ratio_on_a_drawn_image(blockcast):
+    """Bpy-free: two flat halves of known linear luminance, split by a vertical axis."""
+    from blockcast.addon.lighting import RegionRatio, luminance, split_ratio
+    lum = np.zeros((10, 10))
+    lum[:, :5], lum[:, 5:] = 0.1, 0.3
+    region = np.ones((10, 10), bool)
+    assert split_ratio(lum, region, (4.5, 0), (4.5, 9)) == RegionRatio(pytest.approx(3.0), "screen-right", 100)
+    assert split_ratio(lum, region, (4.5, 9), (4.5, 0)).key_side == "screen-right"  # the axis's sense is irrelevant
+    lum[:, :5] = 0.0
+    assert split_ratio(lum, region, (4.5, 0), (4.5, 9)).ratio is None  # no fill: unbounded
+    assert luminance(np.ones((1, 3)))[0] == pytest.approx(1.0)
