@@ -12,7 +12,7 @@ SIDE_COLOURS = {"left": "#2b6cb0", "right": "#dd6b20", "on the line": "#718096"}
 CROSSING = "#c53030"
 FRUSTUM_M = 2.5               # how far a frustum's edges are drawn, in metres
 ACTOR_RADIUS_M = 0.25
-WIDTH_PX, MARGIN_PX = 720, 48
+WIDTH_PX, MARGIN_PX, LEGEND_ROW_PX = 720, 48, 18
 MARKER = "Blockcast coverage diagram"  # in every diagram, so Blockcast replaces only its own files
 
 
@@ -33,7 +33,8 @@ class _Canvas:
     def __init__(self, report):
         self.x0, self.y0, x1, y1 = _bounds(report)
         self.scale = (WIDTH_PX - 2 * MARGIN_PX) / max(x1 - self.x0, y1 - self.y0, 1e-6)
-        self.height = int((y1 - self.y0) * self.scale + 2 * MARGIN_PX + 40)
+        self.legend_top = int((y1 - self.y0) * self.scale + 2 * MARGIN_PX)
+        self.height = self.legend_top + LEGEND_ROW_PX * (len(report.shots) + 2)
         self.y1 = y1
 
     def at(self, point):
@@ -104,6 +105,32 @@ def _camera(canvas, shot):
     return svg
 
 
+def _shot_line(index, shot):
+    if index == 0:
+        verdict = "sets the side"
+    else:
+        verdict = "CROSSES THE LINE" if shot.crosses_line else "keeps the side"
+        if shot.eyeline is not None and shot.eyeline.match is not None:
+            verdict += f"; eyeline {'matches' if shot.eyeline.match else 'MISMATCH'} {shot.eyeline.previous_shot}"
+    cut = [a.name for a in shot.actors if a.framing == "cut off"]
+    return f"{shot.name}: camera {shot.side}, {verdict}" + (f"; cut off: {', '.join(cut)}" if cut else "")
+
+
+def _legend(canvas, report):
+    """Under the drawing: the colours, then one line per shot."""
+    x, y = MARGIN_PX / 2, canvas.legend_top + LEGEND_ROW_PX / 2
+    band = [f'<rect y="{canvas.legend_top - LEGEND_ROW_PX / 2}" width="{WIDTH_PX}" height="{canvas.height}" '
+            'fill="white"/>']
+    if report.line is None:
+        return band + [_text((x, y), "no line of action: the scene needs two actors", "#4a5568", 12, anchor="start")]
+    svg = band + [_text((x, y), f"blue: left of {report.line.actor_a} → {report.line.actor_b}, orange: right, seen "
+                 "from above; the first shot sets the side", "#4a5568", 12, anchor="start")]
+    for index, shot in enumerate(report.shots):
+        colour = CROSSING if shot.crosses_line else SIDE_COLOURS[shot.side]
+        svg.append(_text((x, y + LEGEND_ROW_PX * (index + 1)), _shot_line(index, shot), colour, 12, anchor="start"))
+    return svg
+
+
 def coverage_svg(report):
     """The SVG document (a str) of a CoverageReport."""
     canvas = _Canvas(report)
@@ -121,10 +148,7 @@ def coverage_svg(report):
         svg += _actor(canvas, actor)
     svg.append(_text((MARGIN_PX / 2, 24), f"Coverage of {report.scene}, seen from above", size=15,
                      anchor="start", weight="bold"))
-    if report.line is not None:
-        legend = (f"blue: left of {report.line.actor_a} → {report.line.actor_b}   orange: right   "
-                  "the first shot sets the side")
-        svg.append(_text((MARGIN_PX / 2, canvas.height - 14), legend, "#4a5568", 12, anchor="start"))
+    svg += _legend(canvas, report)
     svg.append("</svg>")
     return "\n".join(svg) + "\n"
 
