@@ -15,6 +15,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -204,3 +205,33 @@ def test_coverage_panel_registers_and_checks_the_scene(glue, empty_scene, extens
     assert "CROSSES THE LINE" in report["text"]
     assert report["diagram"] == str(tmp_path / "shot_coverage_Scene.svg")
     ET.parse(report["diagram"])
+
+
+def test_a_scene_with_one_actor_has_no_line_but_still_frames_its_shots(glue, empty_scene, tmp_path):
+    from blockcast.addon.coverage_diagram import write_coverage_svg
+    empty_scene.render.resolution_x, empty_scene.render.resolution_y = SIZE
+    glue.actors.add_proxy_actor(empty_scene, "Solo", "", (0, 0, 0))
+    empty_scene.camera = _camera(empty_scene, "Wide", (0, -8, HEAD), (0, 0, 0.9), lens=18)
+    empty_scene.frame_start, empty_scene.frame_end = 1, 1
+    report = _report(empty_scene)
+    assert report.line is None and report.shots[0].side == "on the line" and not report.shots[0].crosses_line
+    assert report.shots[0].actors[0].framing == "in frame"
+    assert report.summary().startswith("No line of action: the scene needs two actors")
+    ET.parse(write_coverage_svg(tmp_path / "solo.svg", report))
+
+
+def test_another_scene_than_the_active_one(glue, empty_scene):
+    """The script's --scene: the scene read is not the context's; its own frames and depsgraph are used."""
+    import bpy
+    other = bpy.data.scenes.new("Other")
+    _two_actors(glue, other)
+    on_ana = _camera(other, "On Ana", (1.5, -2.5, HEAD), (-1, 0, HEAD))
+    on_ben = _camera(other, "On Ben", (-1.5, -2.5, HEAD), (1, 0, HEAD))
+    on_ben.keyframe_insert("location", frame=3)
+    on_ben.location.y = 2.5  # it dollies across the line during shot B
+    on_ben.keyframe_insert("location", frame=4)
+    _shots(other, on_ana, on_ben)
+    assert bpy.context.scene != other
+    report = _report(other)
+    assert report.scene == "Other" and [s.side_changes for s in report.shots] == [False, True]
+    assert np.allclose(report.shots[1].camera_path, [[-1.5, -2.5], [-1.5, 2.5]])
