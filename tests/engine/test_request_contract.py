@@ -8,15 +8,17 @@ import importlib
 import re
 import sys
 import types
-from dataclasses import fields
+from dataclasses import fields, replace
+from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import BLENDER_PYTHON, REPO_ROOT, _run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import backends
 from engine.bundle.request import FLAGS, MAX_SEED, GenerateRequest, RequestUsageError
+from engine.bundle.take_record import read_take
 from engine.cli import build_parser
 
 
@@ -172,3 +174,45 @@ def test_docs_list_every_flag():
     """docs/engine.md's table of the request's flags has a row per field."""
     table = (REPO_ROOT / "docs" / "engine.md").read_text()
     assert all(f"`{flag.field}`" in table and flag.flag in table for flag in FLAGS)
+
+
+@pytest.fixture(scope="module")
+def two_frames(demo_blend, tmp_path_factory):
+    """Frames 1-2 with the passes previz needs and AnimateDiff's init video reads."""
+    out = tmp_path_factory.mktemp("bundles") / "two"
+    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out, "--frames", "1-2",
+          "--passes", "depth,pose,camera,shading,normal,objects", "--quiet"])
+    return out
+
+
+def _asked_take(engine_main, bundle, out, asked):
+    code, events = engine_main(*asked.to_arguments(bundle, out))
+    assert code == 0, events
+    (take,) = [Path(event["path"]) for event in events if event["event"] == "done"]
+    return take
+
+
+def test_a_take_written_by_the_engine_gives_back_the_request_that_made_it(engine_main, two_frames, tmp_path):
+    """take.json -> TakeRecord.request(): the same request, its reference the take's kept copy, for
+    every field take.json keeps (not guidance, device settings or actor prompts: a new take uses
+    the backend's and the defaults)."""
+    from PIL import Image
+
+    reference = tmp_path / "mood.png"
+    Image.new("RGB", (32, 18), (200, 120, 40)).save(reference)
+    previz = backends.create("previz")
+    asked = GenerateRequest(backend="previz", prompt="-a kite at dusk", negative_prompt="blurry", seed=5, steps=2,
+                            controls=dict(previz.default_weights), size=(64, 36), device="cpu",
+                            models={"previz": previz.roles[0].default_id}, reference=str(reference))
+    take = _asked_take(engine_main, two_frames, tmp_path / "takes", asked)
+    assert read_take(take).request(take_dir=take) == replace(asked, reference=str(take / "reference.png"))
+    assert read_take(take).request(seed=9, device="auto") == replace(asked, seed=9, device="auto", reference=None)
+
+
+def test_an_init_video_take_gives_back_its_strength_and_controls(engine_main, two_frames, tiny_models, tmp_path):
+    roles = ("base", "motion_adapter", "controlnet_depth")
+    asked = GenerateRequest(backend="animatediff", prompt="a kite", seed=3, steps=2, controls={"depth": 0.7},
+                            size=(64, 36), device="cpu", models={role: str(tiny_models[role]) for role in roles},
+                            init_video="shading", strength=0.5)
+    take = _asked_take(engine_main, two_frames, tmp_path / "takes", asked)
+    assert read_take(take).request() == asked
