@@ -129,9 +129,18 @@ def summary_lines(report):
         for actor in shot.actors:
             if actor.framing == "cut off":
                 where = "head cut" if actor.head_cut else "cut off"
-                lines.append(f"  {actor.name} {where} by the frame edge: {', '.join(actor.joints_outside)}"
+                lines.append(f"  {actor.name} {where} by the frame edge: {body_parts(actor.joints_outside)}"
                              f" (frames {', '.join(map(str, actor.frames_cut))})")
     return lines
+
+
+def body_parts(keypoints):
+    """"left_knee, right_knee, nose" -> "knees, nose": the sides folded together, in COCO-18 order."""
+    parts = {}
+    for kp in keypoints:
+        part = kp.split("_", 1)[1] if kp.startswith(("left_", "right_")) else kp
+        parts[part] = parts.get(part, 0) + 1
+    return ", ".join(f"{part}s" if count > 1 else part for part, count in parts.items())
 
 
 def _unit(vector):

@@ -12,7 +12,8 @@ SIDE_COLOURS = {"left": "#2b6cb0", "right": "#dd6b20", "on the line": "#718096"}
 CROSSING = "#c53030"
 FRUSTUM_M = 2.5               # how far a frustum's edges are drawn, in metres
 ACTOR_RADIUS_M = 0.25
-WIDTH_PX, MARGIN_PX, LEGEND_ROW_PX = 720, 48, 18
+WIDTH_PX, MAX_DRAWING_PX, MARGIN_PX, LEGEND_ROW_PX = 720, 640, 48, 18
+EYELINE = "#2f855a"
 MARKER = "Blockcast coverage diagram"  # in every diagram, so Blockcast replaces only its own files
 
 
@@ -32,13 +33,15 @@ class _Canvas:
 
     def __init__(self, report):
         self.x0, self.y0, x1, y1 = _bounds(report)
-        self.scale = (WIDTH_PX - 2 * MARGIN_PX) / max(x1 - self.x0, y1 - self.y0, 1e-6)
-        self.legend_top = int((y1 - self.y0) * self.scale + 2 * MARGIN_PX)
+        span_x, span_y = max(x1 - self.x0, 1e-6), max(y1 - self.y0, 1e-6)
+        self.scale = min((WIDTH_PX - 2 * MARGIN_PX) / span_x, (MAX_DRAWING_PX - 2 * MARGIN_PX) / span_y)
+        self.left = MARGIN_PX + ((WIDTH_PX - 2 * MARGIN_PX) - span_x * self.scale) / 2  # centred across
+        self.legend_top = int(span_y * self.scale + 2 * MARGIN_PX)
         self.height = self.legend_top + LEGEND_ROW_PX * (len(report.shots) + 2)
         self.y1 = y1
 
     def at(self, point):
-        return (MARGIN_PX + (point[0] - self.x0) * self.scale, MARGIN_PX + (self.y1 - point[1]) * self.scale)
+        return (self.left + (point[0] - self.x0) * self.scale, MARGIN_PX + (self.y1 - point[1]) * self.scale)
 
     def points(self, points):
         return " ".join("{:.1f},{:.1f}".format(*self.at(p)) for p in points)
@@ -66,8 +69,8 @@ def _line_of_action(canvas, report):
         svg.append(f'<polygon points="{canvas.points(half)}" fill="{SIDE_COLOURS[side]}" fill-opacity="0.07"/>')
     svg.append(f'<polyline points="{canvas.points(ends)}" stroke="#4a5568" stroke-width="2" '
                'stroke-dasharray="10 6" fill="none"/>')
-    middle = canvas.at([(ax + bx) / 2, (ay + by) / 2])
-    svg.append(_text((middle[0], middle[1] - 10), f"line of action {a.name} → {b.name}", "#4a5568", 12))
+    beyond = canvas.at([bx + 1.2 * dx, by + 1.2 * dy])  # past B, clear of the actors
+    svg.append(_text((beyond[0], beyond[1] - 8), f"line of action {a.name} → {b.name}", "#4a5568", 12, "start"))
     return svg
 
 
@@ -78,8 +81,8 @@ def _actor(canvas, actor):
     return [
         f'<polyline points="{canvas.points(actor.path)}" stroke="#a0aec0" stroke-width="1.5" '
         'stroke-dasharray="2 4" fill="none"/>',
-        f'<line x1="{centre[0]:.1f}" y1="{centre[1]:.1f}" x2="{tip[0]:.1f}" y2="{tip[1]:.1f}" stroke="#1a202c" '
-        'stroke-width="2.5" marker-end="url(#arrow)"/>',
+        f'<line x1="{centre[0]:.1f}" y1="{centre[1]:.1f}" x2="{tip[0]:.1f}" y2="{tip[1]:.1f}" stroke="{EYELINE}" '
+        'stroke-width="3" marker-end="url(#arrow)"/>',
         f'<circle cx="{centre[0]:.1f}" cy="{centre[1]:.1f}" r="{radius:.1f}" fill="#edf2f7" stroke="#1a202c" '
         'stroke-width="2"/>',
         _text((centre[0], centre[1] + radius + 16), actor.name, weight="bold"),
@@ -123,8 +126,8 @@ def _legend(canvas, report):
             'fill="white"/>']
     if report.line is None:
         return band + [_text((x, y), "no line of action: the scene needs two actors", "#4a5568", 12, anchor="start")]
-    svg = band + [_text((x, y), f"blue: left of {report.line.actor_a} → {report.line.actor_b}, orange: right, seen "
-                 "from above; the first shot sets the side", "#4a5568", 12, anchor="start")]
+    svg = band + [_text((x, y), f"blue: left of {report.line.actor_a} → {report.line.actor_b}, orange: right; green "
+                 "arrows: eyelines; the first shot sets the side", "#4a5568", 12, anchor="start")]
     for index, shot in enumerate(report.shots):
         colour = CROSSING if shot.crosses_line else SIDE_COLOURS[shot.side]
         svg.append(_text((x, y + LEGEND_ROW_PX * (index + 1)), _shot_line(index, shot), colour, 12, anchor="start"))
@@ -137,7 +140,7 @@ def coverage_svg(report):
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{canvas.height}" '
            f'viewBox="0 0 {WIDTH_PX} {canvas.height}">',
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="6" markerHeight="6" '
-           'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#1a202c"/></marker></defs>',
+           f'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="{EYELINE}"/></marker></defs>',
            f"<desc>{MARKER}</desc>",
            f'<rect width="{WIDTH_PX}" height="{canvas.height}" fill="white"/>']
     if report.line is not None:

@@ -22,7 +22,7 @@ class BLOCKCAST_PT_coverage(bpy.types.Panel):
             return
         column = layout.column(align=True)
         for line in wm.blockcast_coverage.splitlines():
-            alert = "CROSSES" in line or "MISMATCH" in line or "cut" in line
+            alert = "CROSSES" in line or "MISMATCH" in line or "head cut" in line
             row = column.row()
             row.alert = alert
             row.label(text=line.strip(), icon="ERROR" if alert else "NONE")
