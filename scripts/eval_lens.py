@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
 from blockcast_import import import_blockcast  # noqa: E402
-from engine.lens import Lens, Shutter, coc_radius_px, defocus, motion_blur, pixels_per_mm  # noqa: E402
+from engine.lens import coc_radius_px, defocus, frame_lens, frame_px_per_mm, frame_shutter, motion_blur  # noqa: E402
 from engine.lens.measure import disk_edge_rise, edge_rise, ssim  # noqa: E402
 
 LENS_MM, SENSOR_MM, FOCUS_M = 135.0, 36.0, 4.0
@@ -110,9 +110,13 @@ class Stage:
             flow = blockcast.addon.passes.forward_flow(renderer.render_cycles()["vector"])
         return depth, flow
 
+    def lens_record(self, frame):
+        """The add-on's lens record of the camera and shutter as they are set now."""
+        return sys.modules["blockcast"].addon.blender.lens.lens_records(self.scene, self.camera, [frame])[0]
+
     def px_per_mm(self):
         render = self.scene.render
-        return pixels_per_mm(SENSOR_MM, 24.0, "HORIZONTAL", render.resolution_x, render.resolution_y)
+        return frame_px_per_mm(self.lens_record(self.scene.frame_current), render.resolution_x, render.resolution_y)
 
 
 def frame_width_m(depth):
@@ -153,7 +157,7 @@ def dof_rows(stage):
     for fstop in FSTOPS:
         camera.dof.use_dof, camera.dof.aperture_fstop = True, fstop
         cycles = stage.render()
-        lens = Lens(LENS_MM, fstop, FOCUS_M)
+        lens = frame_lens(stage.lens_record(1))
         ours = defocus(sharp, depth, lens, stage.px_per_mm())
         interior = focus_interior(stage, depth, lens)
         rows.append({"test": f"dof f/{fstop:g}", "ssim": ssim(srgb(ours), srgb(cycles)),
@@ -180,7 +184,7 @@ def edge_rows(stage):
     for fstop in FSTOPS:
         camera.dof.use_dof, camera.dof.aperture_fstop = True, fstop
         cycles = stage.render()[..., 0]
-        lens = Lens(LENS_MM, fstop, FOCUS_M)
+        lens = frame_lens(stage.lens_record(1))
         ours = defocus(sharp[..., None], depth, lens, stage.px_per_mm())[..., 0]
         for plane, depth_m in (("near", NEAR_M), ("far", FAR_M)):
             band = bands[plane]
@@ -227,8 +231,9 @@ def motion_rows(stage):
         scene.render.use_motion_blur = True
         scene.render.motion_blur_shutter, scene.render.motion_blur_position = length, position
         cycles = stage.render()
+        shutter = frame_shutter(stage.lens_record(2))
         scene.render.use_motion_blur = False
-        ours = motion_blur(sharp, flow, depth, Shutter(length, position))
+        ours = motion_blur(sharp, flow, depth, shutter)
         rows.append({"test": f"motion blur {length:g} {position.lower()}", "ssim": ssim(srgb(ours), srgb(cycles)),
                      "ssim_unblurred": ssim(srgb(sharp), srgb(cycles)),
                      "flow_px": float(np.abs(flow[..., 0]).max())})
@@ -287,6 +292,7 @@ def main(argv=None):
         FSTOPS, SHUTTERS = (1.4, 8.0), ((1.0, "CENTER"),)
     import bpy
     import_blockcast()
+    import blockcast.addon.blender.lens  # noqa: F401  (the lens record)
     import blockcast.addon.blender.render  # noqa: F401  (the exporter's pass renderer)
     with tempfile.TemporaryDirectory() as folder:
         stage = Stage(bpy, width, height, samples, folder)

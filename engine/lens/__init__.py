@@ -5,7 +5,9 @@ blurs by the thin-lens circle of confusion from the bundle's metric depth; `moti
 smears along the bundle's forward optical flow for the scene's shutter.
 """
 
-from .defocus import Lens, coc_radius_px, defocus, pixels_per_mm
-from .motion_blur import Shutter, motion_blur
+from .defocus import coc_radius_px, defocus
+from .motion_blur import motion_blur
+from .record import Lens, Shutter, frame_lens, frame_px_per_mm, frame_shutter, pixels_per_mm
 
-__all__ = ["Lens", "Shutter", "coc_radius_px", "defocus", "motion_blur", "pixels_per_mm"]
+__all__ = ["Lens", "Shutter", "coc_radius_px", "defocus", "frame_lens", "frame_px_per_mm", "frame_shutter",
+           "motion_blur", "pixels_per_mm"]

@@ -2,10 +2,10 @@
 
 Why layers: a per-pixel gather with each pixel's own blur lets a sharp subject bleed into the
 blurred background behind it (a halo) and stops a blurred foreground from spreading over the
-sharp subject. So the image is cut into layers by signed circle of confusion (each pixel
-split linearly between its two nearest layers), each layer's colour and coverage are blurred
-with that layer's aperture shape, and the layers are composited back to front; the final
-division by coverage fills what the all-in-focus image never saw with its neighbours.
+sharp subject. So the image is cut into layers by signed circle of confusion; each layer's
+colour and coverage are blurred with that layer's aperture shape, and the layers are
+composited back to front. What a blurred layer's soft edge uncovers behind it was hidden in
+the all-in-focus image; it is guessed from its surroundings within that blur.
 
 Blur sizes follow Cycles' camera (kernel/camera/camera.h): the aperture of diameter f/N sits at
 the pinhole and the field of view stays that of the lens at infinity (no focus breathing), so
@@ -18,39 +18,18 @@ length instead of at the image distance (they differ by s/(s − f), under 2 % a
 The sign of c says which way the aperture is flipped (odd blade counts show it).
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
-# Layer spacing in circle-of-confusion radius: half a pixel while small (edges stay within
-# a pixel of the thin lens), then 20 % steps (wider blurs hide the step between layers).
+# Layer spacing in circle-of-confusion radius: half a pixel while small, then 10 % steps, so
+# each pixel's blur (that of its nearest layer) is within a quarter pixel or 5 % of its own.
 LINEAR_STEP_PX = 0.5
 LINEAR_UP_TO_PX = 2.0
-GEOMETRIC_RATIO = 1.2
+GEOMETRIC_RATIO = 1.1
 # Blurs wider than this are computed at half, quarter... size (variance-matched), which keeps
 # the cost of a layer about the same whatever its blur.
 FULL_SIZE_UP_TO_PX = 2.5
 LEVEL_KERNEL_PX = 3.0
 SUPERSAMPLE = 8
-
-
-@dataclass(frozen=True)
-class Lens:
-    """A camera's depth of field, in Blender's terms (Camera ▸ Depth of Field)."""
-    focal_mm: float
-    fstop: float
-    focus_m: float
-    blades: int = 0            # aperture_blades: 0 (or < 3) is a round aperture
-    rotation: float = 0.0      # aperture_rotation, radians
-    ratio: float = 1.0         # aperture_ratio: > 1 squeezes the bokeh horizontally (anamorphic)
-
-
-def pixels_per_mm(sensor_width_mm, sensor_height_mm, sensor_fit, width, height):
-    """Image pixels per sensor millimetre, by Blender's sensor fit (AUTO: the longer side)."""
-    if sensor_fit == "VERTICAL" or (sensor_fit == "AUTO" and height > width):
-        size_mm = sensor_height_mm if sensor_fit == "VERTICAL" else sensor_width_mm
-        return height / size_mm
-    return width / sensor_width_mm
 
 
 def coc_radius_px(depth, lens, px_per_mm):
@@ -154,7 +133,8 @@ def _fft_blur(stack, kernel):
     h, w = stack.shape[1:]
     shape = (_fast_length(h + 2 * half), _fast_length(w + 2 * half))
     spectrum = np.fft.rfft2(stack, s=shape) * np.fft.rfft2(kernel, s=shape)
-    return np.fft.irfft2(spectrum, s=shape)[:, half:half + h, half:half + w].astype(np.float32)
+    blurred = np.fft.irfft2(spectrum, s=shape)[:, half:half + h, half:half + w]
+    return np.where(blurred > 1e-6, blurred, 0.0).astype(np.float32)  # FFT ringing is noise, not light
 
 
 def _upsample(stack, factor, axis):
@@ -194,6 +174,23 @@ def _blur_layer(premultiplied, radius, lens):
     return _upsample(_upsample(blurred, factor, 1), factor, 2)
 
 
+def _fill_behind(accumulated, window, crop_h, crop_w, radius, lens):
+    """Where what is behind a blurred layer was hidden in the all-in-focus image, guess it
+    from its surroundings within the layer's blur, so the layer's soft edge shows it through
+    (Cycles sees around a blurred foreground) instead of turning opaque."""
+    behind = accumulated[window]
+    coverage = behind[-1]
+    if coverage.min() >= 0.999:
+        return
+    crop = np.zeros((behind.shape[0], crop_h, crop_w), np.float32)
+    crop[:, :behind.shape[1], :behind.shape[2]] = behind
+    estimate = _blur_layer(crop, radius, lens)[:, :behind.shape[1], :behind.shape[2]]
+    known = estimate[-1] > 1e-4
+    missing = np.where(known, 1.0 - coverage, 0.0)
+    behind[:-1] += missing * estimate[:-1] / np.maximum(estimate[-1], 1e-4)
+    behind[-1] += missing
+
+
 def defocus(image, depth, lens, px_per_mm):
     """`image` (H, W, C) float, ideally scene-linear, as seen through `lens`; depth in metres.
 
@@ -201,19 +198,13 @@ def defocus(image, depth, lens, px_per_mm):
     """
     image = np.asarray(image, np.float32)
     height, width, channels = image.shape
-    coordinate = _layer_coordinate(coc_radius_px(depth, lens, px_per_mm))
-    lower = np.floor(coordinate)
-    upper_share = (coordinate - lower).astype(np.float32)
-    lower = lower.astype(np.int32)
+    layers = np.rint(_layer_coordinate(coc_radius_px(depth, lens, px_per_mm))).astype(np.int32)
     colour = np.empty((channels + 1, height, width), np.float32)
     colour[:channels] = np.moveaxis(image, -1, 0)
     colour[channels] = 1.0
     accumulated = np.zeros_like(colour)
-    indices = set(np.unique(lower).tolist()) | set((np.unique(lower[upper_share > 0]) + 1).tolist())
-    for index in sorted(indices, reverse=True):  # farthest (largest signed blur) first
-        weights = np.where(lower == index, 1 - upper_share, 0) + np.where(lower + 1 == index, upper_share, 0)
-        if not weights.any():
-            continue
+    for index in np.unique(layers)[::-1]:  # farthest (largest signed blur) first
+        weights = (layers == index).astype(np.float32)
         radius = _layer_radius(index)
         if abs(radius) < 0.25:  # in focus: exactly the image
             window = (slice(None), slice(0, height), slice(0, width))
@@ -226,6 +217,7 @@ def defocus(image, depth, lens, px_per_mm):
             crop = np.zeros((channels + 1, y1 - y0, x1 - x0), np.float32)
             crop[:, :inside_h, :inside_w] = colour[window] * weights[window[1:]]
             layer = _blur_layer(crop, radius, lens)[:, :inside_h, :inside_w]
+            _fill_behind(accumulated, window, y1 - y0, x1 - x0, radius, lens)
         accumulated[window] = layer + (1 - layer[channels]) * accumulated[window]
     coverage = accumulated[channels]
     out = np.where(coverage > 1e-6, accumulated[:channels] / np.maximum(coverage, 1e-6), colour[:channels])

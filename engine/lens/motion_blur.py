@@ -12,31 +12,13 @@ at each pixel to the next frame; motion is taken as linear over the shutter, whi
 `length` frames centred on the frame, starting at it or ending at it (Render ▸ Motion Blur).
 """
 
-from dataclasses import dataclass
-
 import numpy as np
+
 
 MAX_SAMPLES = 16
 TILE_MIN_PX = 4
 # A fixed 4×4 ordered dither of the sample instants turns banding into fine, stable grain.
 _BAYER = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) / 16 + 1 / 32
-
-
-@dataclass(frozen=True)
-class Shutter:
-    """Render ▸ Motion Blur: `length` in frames (motion_blur_shutter), `position` CENTER/START/END."""
-    length: float = 0.5
-    position: str = "CENTER"
-
-    def interval(self):
-        """Shutter open and close in frames relative to the frame's own instant."""
-        if self.position == "START":
-            return 0.0, self.length
-        if self.position == "END":
-            return -self.length, 0.0
-        if self.position == "CENTER":
-            return -self.length / 2, self.length / 2
-        raise ValueError(f"unknown shutter position {self.position!r}: use CENTER, START or END")
 
 
 def _neighbourhood_max(flow, tile):

@@ -1,0 +1,43 @@
+"""Reads the blocking's lens and shutter into the plain per-frame lens record.
+
+The layout and its reading are the bpy-free `engine/lens/record.py`; this module only
+gathers Blender's values (Camera ▸ Depth of Field, Render ▸ Motion Blur) at a frame.
+"""
+
+import bpy
+
+from .camera import _focus_distance  # Blender's own rule, shared with the camera record
+
+
+def lens_frame_record(scene, camera_object, depsgraph=None):
+    """JSON-ready lens record at the scene's current frame (the caller runs frame_set)."""
+    depsgraph = depsgraph or bpy.context.evaluated_depsgraph_get()
+    cam_eval = camera_object.evaluated_get(depsgraph)
+    data = cam_eval.data
+    dof = None
+    if data.dof.use_dof:
+        dof = {"focus_distance_m": float(_focus_distance(cam_eval, data.dof, depsgraph)),
+               "fstop": float(data.dof.aperture_fstop),
+               "blades": int(data.dof.aperture_blades),
+               "rotation": float(data.dof.aperture_rotation),
+               "ratio": float(data.dof.aperture_ratio)}
+    render = scene.render
+    blur = None
+    if render.use_motion_blur:
+        blur = {"shutter": float(render.motion_blur_shutter), "position": render.motion_blur_position}
+    return {"frame": int(scene.frame_current), "lens_mm": float(data.lens),
+            "sensor_width_mm": float(data.sensor_width), "sensor_height_mm": float(data.sensor_height),
+            "sensor_fit": data.sensor_fit, "depth_of_field": dof, "motion_blur": blur}
+
+
+def lens_records(scene, camera_object, frames):
+    """One lens record per frame, the scene's current frame restored afterwards."""
+    current = scene.frame_current, scene.frame_subframe
+    try:
+        records = []
+        for frame in frames:
+            scene.frame_set(frame)
+            records.append(lens_frame_record(scene, camera_object))
+        return records
+    finally:
+        scene.frame_set(current[0], subframe=current[1])
