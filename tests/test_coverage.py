@@ -158,7 +158,7 @@ def test_script_prints_json_and_writes_the_diagram(glue, empty_scene, tmp_path):
 
 
 def test_coverage_and_lighting_modules_import_no_bpy():
-    for name in ("coverage", "coverage_diagram", "lighting"):
+    for name in ("coverage", "coverage_bundle", "coverage_diagram", "lighting"):
         tree = ast.parse((REPO / "addon" / f"{name}.py").read_text())
         imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                     for alias in node.names}
@@ -166,7 +166,7 @@ def test_coverage_and_lighting_modules_import_no_bpy():
                      if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
         relative = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
         assert not imported & {"bpy", "mathutils", "torch"}
-        assert relative <= {"engine.bundle.camera", "engine.bundle.pose"}
+        assert relative <= {"engine.bundle.camera", "engine.bundle.pose", "coverage"}  # coverage: bpy-free too
 
 
 def test_sample_frames_spread_over_the_shot(blockcast):
@@ -235,3 +235,27 @@ def test_another_scene_than_the_active_one(glue, empty_scene):
     report = _report(other)
     assert report.scene == "Other" and [s.side_changes for s in report.shots] == [False, True]
     assert np.allclose(report.shots[1].camera_path, [[-1.5, -2.5], [-1.5, 2.5]])
+
+
+def test_coverage_from_exported_bundles_agrees_with_the_scene(glue, empty_scene, tmp_path):
+    """The same shots exported (pose and camera passes) and read back through the script's --bundle."""
+    report = _shot_reverse_shot(glue, empty_scene, reverse_y=2.5)
+    folders = [str(glue.export.export_shot(empty_scene, glue.shots.resolve_shot(empty_scene, name),
+                                           tmp_path / name, "pose,camera")) for name in ("A", "B")]
+    only_camera = glue.export.export_shot(empty_scene, glue.shots.resolve_shot(empty_scene, "A"),
+                                          tmp_path / "camera_only", "camera")
+    script = str(REPO / "scripts" / "coverage_report.py")
+    run = subprocess.run([sys.executable, script, "--bundle", folders[0], "--bundle", folders[1], "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    document = json.loads(run.stdout[run.stdout.index("{"):])
+    expected = json.loads(report.to_json())
+    assert document["line"] == expected["line"] and document["scene"] == "Scene"
+    for got, want in zip(document["shots"], expected["shots"]):
+        for key in ("name", "camera_name", "frames", "side", "crosses_line", "screen_order", "subject", "eyeline"):
+            assert got[key] == want[key], key
+        assert [a["framing"] for a in got["actors"]] == [a["framing"] for a in want["actors"]]
+        assert np.allclose(got["camera_position"], want["camera_position"], atol=1e-6)
+    bad = subprocess.run([sys.executable, script, "--bundle", str(only_camera)], capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 1 and "has no pose pass: export the shot again with --passes pose,camera" in bad.stderr
