@@ -11,7 +11,7 @@ from conftest import read_frames
 from engine.bundle import read_bundle
 from engine.generate import bundle_hash
 
-GENERATE = ["--prompt", "a woman in a red coat walks", "--negative", "blurry", "--steps", "2", "--size", "64x36"]
+GENERATE = ["--prompt", "a woman in a red coat walks", "--negative-prompt", "blurry", "--steps", "2", "--size", "64x36"]
 
 
 @pytest.fixture(scope="module")
