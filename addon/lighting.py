@@ -136,6 +136,15 @@ def actor_lighting(name, shading, actor_mask, mask_index, pixels, states=None):
     return ActorLighting(name, head, torso)
 
 
+def lighting_line(shot_name, measured):
+    """One summary line for a shot: "Lighting in A: Ana head 4:1 (key screen-right), torso 3.8:1 ..."."""
+    def region(label, ratio):
+        side = f" (key {ratio.key_side})" if ratio.ratio is not None else ""
+        return f"{label} {format_ratio(ratio.ratio)}{side}"
+    actors = "; ".join(f"{a.name} {region('head', a.head)}, {region('torso', a.torso)}" for a in measured)
+    return f"Lighting in {shot_name} (clay pass, key ÷ fill): {actors or 'no actors'}"
+
+
 def _median(values):
     values = [v for v in values if v is not None]
     return float(np.median(values)) if values else None

@@ -5,11 +5,13 @@
     python scripts/coverage_report.py --bundle A_DIR --bundle B_DIR [--json] [--diagram FILE.svg]
 
 Reads the scene itself (no export needed): every shot (camera-bound timeline markers, else the scene
-camera) at a few of its frames; or, with --bundle, exported bundles (pose and camera passes) in cut order. Prints a summary, or with --json one document; --diagram also writes
+camera) at a few of its frames; or, with --bundle, exported bundles (pose and camera passes) in cut order,
+with each actor's lighting ratio where a bundle also holds the shading (clay) and mask passes. Prints a summary, or with --json one document; --diagram also writes
 the top-down diagram as SVG. Exit code 0 on success, 1 with one line saying why otherwise.
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -31,14 +33,19 @@ def build_parser():
 
 
 def bundles_coverage(folders, samples):
-    """The CoverageReport of exported shots, one bundle each, in the order given."""
+    """The CoverageReport of exported shots, one bundle each, in the order given, and {shot:
+    [ActorLighting]} for the bundles that also hold the shading (clay), mask and pose passes."""
     from blockcast.addon.coverage import analyse
     from blockcast.addon.coverage_bundle import shot_from_bundle
+    from blockcast.addon.lighting import bundle_lighting
     from blockcast.engine.bundle import read_bundle
 
     bundles = [read_bundle(folder) for folder in folders]
     scene = bundles[0].record.source.scene or bundles[0].name
-    return analyse(scene, [shot_from_bundle(bundle, samples) for bundle in bundles])
+    report = analyse(scene, [shot_from_bundle(bundle, samples) for bundle in bundles])
+    lighting = {bundle.name: bundle_lighting(bundle) for bundle in bundles
+                if all(bundle.has(name) for name in ("shading", "mask", "pose"))}
+    return report, lighting
 
 
 def main(argv=None):
@@ -60,10 +67,12 @@ def main(argv=None):
     from blockcast.addon.blender.coverage import scene_coverage
     from blockcast.addon.coverage_bundle import CoverageBundleError
     from blockcast.addon.coverage_diagram import DiagramPathError, write_coverage_svg
+    from blockcast.addon.lighting import lighting_line
 
     try:
+        lighting = {}
         if args.bundle:
-            report = bundles_coverage(args.bundle, args.samples)
+            report, lighting = bundles_coverage(args.bundle, args.samples)
         else:
             report = scene_coverage(open_scene(args.blend, args.scene), args.samples)
         if args.diagram:
@@ -71,7 +80,13 @@ def main(argv=None):
     except (*errors.USER_ERRORS, DiagramPathError, CoverageBundleError) as exc:
         print(f"coverage_report: error: {exc}", file=sys.stderr)
         return 1
-    print(report.to_json() if args.json else report.summary())
+    if args.json:
+        document = json.loads(report.to_json())
+        if lighting:
+            document["lighting"] = {shot: [a.to_json() for a in actors] for shot, actors in lighting.items()}
+        print(json.dumps(document, indent=2))
+    else:
+        print("\n".join([report.summary()] + [lighting_line(shot, actors) for shot, actors in lighting.items()]))
     if args.diagram and not args.json:
         print(f"coverage_report: wrote {args.diagram}")
     return 0

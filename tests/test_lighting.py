@@ -3,13 +3,18 @@ power and distance, exported with the shading (clay), mask and pose passes; the 
 ratio of the head and torso is within 10 % of (key power / key distance²) ÷ (fill power / fill
 distance²). Frame 1 is a 4:1 set-up, frame 2 a 2:1 one (the key's power is keyed down)."""
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine.bundle import read_bundle
 
+REPO = Path(__file__).resolve().parents[1]
 KEY_DISTANCE, FILL_DISTANCE = 2.0, 2.0 * math.sqrt(2)
 FILL_POWER, KEY_POWERS = 100.0, {1: 200.0, 2: 100.0}
 HEAD = 1.65
@@ -47,7 +52,7 @@ def test_measured_ratio_follows_the_lights_power_over_distance_squared(glue, emp
         key.energy = power
         key.keyframe_insert("energy", frame=frame)
     shot = glue.shots.resolve_shot(scene)
-    bundle = read_bundle(glue.export.export_shot(scene, shot, tmp_path / "b", "shading,mask,pose"))
+    bundle = read_bundle(glue.export.export_shot(scene, shot, tmp_path / "b", "shading,mask,pose,camera"))
     for frame in KEY_POWERS:
         shading = bundle.shading(frame)
         assert shading[..., :3].max() < 250  # nothing clipped: the 8-bit pass still measures the key side
@@ -57,6 +62,15 @@ def test_measured_ratio_follows_the_lights_power_over_distance_squared(glue, emp
             assert region.key_side == "screen-right" and region.pixels > 100
             assert region.ratio == pytest.approx(_expected(frame), rel=0.10), (frame, region)
     assert format_ratio(_expected(1)) == "4:1" and format_ratio(_expected(2)) == "2:1"
+    script = str(REPO / "scripts" / "coverage_report.py")
+    run = subprocess.run([sys.executable, script, "--bundle", str(bundle.root), "--json"], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    (ana,) = json.loads(run.stdout[run.stdout.index("{"):])["lighting"][bundle.name]
+    assert ana["head"]["ratio"] == pytest.approx(math.sqrt(_expected(1) * _expected(2)), rel=0.10)  # median of 2
+    text = subprocess.run([sys.executable, script, "--bundle", str(bundle.root)], capture_output=True, text=True,
+                          timeout=120).stdout
+    assert f"Lighting in {bundle.name} (clay pass, key ÷ fill): Ana head " in text
 
 
 def test_split_ratio_on_a_drawn_image(blockcast):
