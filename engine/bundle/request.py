@@ -65,17 +65,17 @@ class GenerateRequest:
 
     def to_arguments(self, bundle, out):
         """The `generate` command line (after `python -m engine`); each value as `--flag=VALUE`, so
-        a prompt starting with '-' stays the prompt. Fields at their default are left out."""
+        a prompt starting with '-' stays the prompt. Fields at their default, or empty, are left out."""
         args = ["generate", str(bundle), f"--out={out}"]
         defaults = _defaults()
         for flag in FLAGS:
             value = getattr(self, flag.field)
-            if value == defaults[flag.field] or (flag.field == "controls" and not value):
+            if value == defaults[flag.field] or value in (None, "", {}):
                 continue
             if flag.switch:
                 args.append(flag.flag)
-            elif flag.field == "models":
-                args += [f"{flag.flag}={role}={spec}" for role, spec in sorted(value.items())]
+            elif flag.each:
+                args += [f"{flag.flag}={key}={item}" for key, item in sorted(value.items())]
             else:
                 args.append(f"{flag.flag}={flag.text(value)}")
         return args
@@ -84,8 +84,7 @@ class GenerateRequest:
     def from_arguments(cls, namespace):
         """The request a parsed command line asks for (a parser given the flags by add_arguments)."""
         values = {flag.field: getattr(namespace, flag.field) for flag in FLAGS}
-        values["models"] = dict(values["models"] or ())
-        values["reference"] = None if values["reference"] is None else str(values["reference"])
+        values.update({flag.field: dict(values[flag.field] or ()) for flag in FLAGS if flag.each})
         return cls(**values)
 
 
@@ -108,7 +107,8 @@ def controls_parser(kinds):
             try:
                 weight = float(value) if sep else 1.0
             except ValueError:
-                raise argparse.ArgumentTypeError(f"control weight {item!r} is not NAME=NUMBER (e.g. depth=1.0)") from None
+                message = f"control weight {item!r} is not NAME=NUMBER (e.g. depth=1.0)"
+                raise argparse.ArgumentTypeError(message) from None
             if name.strip() not in kinds:
                 raise argparse.ArgumentTypeError(f"{name.strip()!r} is not a control: choose from {', '.join(kinds)}")
             if not math.isfinite(weight) or weight < 0:
@@ -137,7 +137,8 @@ def _weights_text(weights):
 @dataclass(frozen=True)
 class Flag:
     """How one request field is spelled on the command line. A switch takes no value: given, the
-    field is the opposite of its default. `deprecated` spellings are still read, never shown."""
+    field is the opposite of its default. A dict field with `each` takes one flag per item
+    (KEY=VALUE, parsed into a pair). `deprecated` spellings are still read, never shown."""
 
     field: str
     flag: str
@@ -147,6 +148,7 @@ class Flag:
     metavar: str | None = None
     choices: tuple | None = None
     switch: bool = False
+    each: bool = False
     deprecated: tuple = ()
 
 
@@ -164,12 +166,12 @@ FLAGS = (
     Flag("steps", "--steps", "denoising steps (default: the backend's)", parse=int),
     Flag("guidance", "--guidance", "classifier-free guidance scale (default: the backend's)", parse=float, text=repr),
     Flag("controls", "--control", "weights per control, e.g. depth=1.0,pose=0.8 (default: the backend's)",
-         text=_weights_text, metavar="KIND=WEIGHT,..."),
+         parse=controls_parser, text=_weights_text, metavar="KIND=WEIGHT,..."),
     Flag("size", "--size", "generation size WxH with the shot's aspect (default: the backend's)", parse=parse_size,
          text=lambda size: f"{size[0]}x{size[1]}", metavar="WxH"),
     Flag("device", "--device", "default: auto", choices=DEVICES),
     Flag("models", "--model", "use this hub id or local folder for a model role (see `backends`); repeatable",
-         parse=parse_model, metavar="ROLE=ID_OR_PATH"),
+         parse=parse_model, metavar="ROLE=ID_OR_PATH", each=True),
     Flag("init_video", "--init-video", "start from the bundle's shading pass", choices=INIT_VIDEOS),
     Flag("strength", "--strength", "how far to move from the init video (0..1, default: 0.6)", parse=float, text=repr),
     Flag("offload", "--offload", "model CPU offload, for small GPUs", switch=True),
@@ -183,21 +185,22 @@ def _defaults():
 
 
 def add_arguments(parser, backends=None, controls=()):
-    """Declare every request field's flag on `parser` (the engine's `generate`), with the backend
-    names and control kinds the engine knows as the choices."""
+    """Declare every request field's flag on `parser` (the engine's `generate`). The engine knows
+    its backends and control kinds (this module does not): they become --backend's choices and
+    the kinds --control accepts."""
     defaults = _defaults()
     for flag in FLAGS:
         options = {"dest": flag.field, "help": flag.help}
         if flag.switch:
             options.update(action="store_const", const=not defaults[flag.field], default=defaults[flag.field])
         else:
-            parse = controls_parser(tuple(controls)) if flag.field == "controls" else flag.parse
+            parse = controls_parser(tuple(controls)) if flag.parse is controls_parser else flag.parse
             choices = tuple(backends) if flag.field == "backend" and backends is not None else flag.choices
             options.update(type=parse, choices=choices, metavar=flag.metavar)
-            if flag.field == "models":
+            if flag.each:
                 options.update(action="append", default=None)
             else:
-                options.update(default=defaults[flag.field])
+                options["default"] = defaults[flag.field]
         parser.add_argument(flag.flag, **options)
         for old in flag.deprecated:
             parser.add_argument(old, **{**options, "help": argparse.SUPPRESS})

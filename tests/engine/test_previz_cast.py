@@ -142,8 +142,8 @@ def test_take_records_what_was_understood_and_ignored(previz_shots, tmp_path, en
         {"name": "Bo", "role": "actor", "objects": ["Actor 1_body"], "references": ["cast/bo.png"]},
         {"name": "Crate", "role": "prop", "objects": ["Prop 0"], "colors": {"Prop 0": "#123456"}}],
         files={"cast/bo.png": portrait})
-    code, _ = engine_main("generate", bundle, "--out", tmp_path / "t", "--prompt", "night", "--negative-prompt", "blurry",
-                          *STEPS)
+    code, _ = engine_main("generate", bundle, "--out", tmp_path / "t", "--prompt", "night",
+                          "--negative-prompt", "blurry", *STEPS)
     assert code == 0
     record = json.loads((tmp_path / "t" / "take-001-previz-s0" / "take.json").read_text())
     assert record["look"]["objects"][ACTOR] == "#e50000" and record["look"]["objects"]["Prop 0"] == "#123456"

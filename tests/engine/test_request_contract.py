@@ -165,9 +165,10 @@ def test_the_farm_spells_the_contracts_flags():
     args = farm_generate.build_parser().parse_args([
         "/b", "--out", "/t", "--first-take", "1", "--takes-per-task", "2", "--takes", "4", "--seed=5",
         "--prompt-json", '"-a kite"', "--steps=0", "--size=64x36", "--models=base = /m/sd15;vae=x/y", "--device=cpu"])
-    request = GenerateRequest.from_arguments(build_parser().parse_args(farm_generate.engine_args(args, "/t/b", [6, 7])))
-    assert request == GenerateRequest(backend=backends.DEFAULT_BACKEND, prompt="-a kite", seed=6, takes=2, size=(64, 36),
-                                      device="cpu", models={"base": "/m/sd15", "vae": "x/y"})
+    command = farm_generate.engine_args(args, "/t/b", [6, 7])
+    assert GenerateRequest.from_arguments(build_parser().parse_args(command)) == GenerateRequest(
+        backend=backends.DEFAULT_BACKEND, prompt="-a kite", seed=6, takes=2, size=(64, 36), device="cpu",
+        models={"base": "/m/sd15", "vae": "x/y"})
 
 
 def test_docs_list_every_flag():
