@@ -5,7 +5,7 @@ Input is per shot: the camera record of each sampled frame (the bundle's cameras
 `w2c_opencv`, `fx, fy, cx, cy`) and each actor's 18 world joints at those frames (COCO-18, as in
 joints.json). Ground plane: Blender's world XY, Z up. The line of action runs from actor A to
 actor B; a camera's side is the side of that line it stands on seen from above ("left" of A→B
-is counter-clockwise). The scene's first shot sets the side every other shot should keep.
+is counter-clockwise). The scene's first shot off the line sets the side every other shot should keep.
 """
 
 import json
@@ -15,6 +15,7 @@ import numpy as np
 
 from ..engine.bundle.camera import intrinsics_matrix, project_points
 from ..engine.bundle.pose import COCO18_KEYPOINTS, VISIBLE, joint_states
+from .coverage_text import summary_lines
 
 _K = {name: index for index, name in enumerate(COCO18_KEYPOINTS)}
 HEAD_KEYPOINTS = ("nose", "neck", "right_eye", "left_eye", "right_ear", "left_ear")
@@ -100,47 +101,6 @@ class CoverageReport:
     def summary(self):
         """A few lines a director reads in the panel or on the terminal."""
         return "\n".join(summary_lines(self))
-
-
-def summary_lines(report):
-    if report.line is None:
-        lines = ["No line of action: the scene needs two actors"]
-    else:
-        lines = [f"Line of action: {report.line.actor_a} → {report.line.actor_b} ({report.line.reason})"]
-    for index, shot in enumerate(report.shots):
-        head = f"Shot {shot.name} ({shot.camera_name}, frames {shot.frames[0]}-{shot.frames[-1]})"
-        if report.line is not None:
-            head += f": camera {shot.side}" + (" of the line" if shot.side != "on the line" else "")
-            if index == 0:
-                head += " (sets the side)"
-            elif shot.crosses_line:
-                head += " — CROSSES THE LINE"
-            if shot.side_changes:
-                head += "; the camera crosses the line during the shot"
-            if len(shot.screen_order) == 2:
-                head += f"; {shot.screen_order[0]} screen-left of {shot.screen_order[1]}"
-        lines.append(head)
-        gazes = [f"{a.name} {a.gaze}" for a in shot.actors if a.framing != "out of frame"]
-        if gazes:
-            lines.append("  looking: " + ", ".join(gazes))
-        if shot.eyeline is not None:
-            verdict = {True: "match", False: "MISMATCH", None: "unclear"}[shot.eyeline.match]
-            lines.append(f"  eyeline vs {shot.eyeline.previous_shot}: {verdict} — {shot.eyeline.note}")
-        for actor in shot.actors:
-            if actor.framing == "cut off":
-                where = "head cut" if actor.head_cut else "cut off"
-                lines.append(f"  {actor.name} {where} by the frame edge: {body_parts(actor.joints_outside)}"
-                             f" (frames {', '.join(map(str, actor.frames_cut))})")
-    return lines
-
-
-def body_parts(keypoints):
-    """"left_knee, right_knee, nose" -> "knees, nose": the sides folded together, in COCO-18 order."""
-    parts = {}
-    for kp in keypoints:
-        part = kp.split("_", 1)[1] if kp.startswith(("left_", "right_")) else kp
-        parts[part] = parts.get(part, 0) + 1
-    return ", ".join(f"{part}s" if count > 1 else part for part, count in parts.items())
 
 
 def _unit(vector):
@@ -320,7 +280,7 @@ def analyse(scene_name, shots):
                 joints = first.actors[name][0]
                 placements.append(ActorPlacement(name, ground_position(joints).tolist(),
                                                  _ground_facing(joints).tolist(), path))
-    results, reference = [], None
+    results, reference_side, reference_order = [], 0, []
     for shot in shots:
         middle = len(shot.frames) // 2
         actors = [_actor_in_shot(shot, name) for name in shot.actors]
@@ -330,12 +290,12 @@ def analyse(scene_name, shots):
             order = _screen_order(shot, line)
             seen = [a for a in actors if a.name in (line.actor_a, line.actor_b) and a.framing != "out of frame"]
             subject = max(seen, key=lambda a: a.faces_camera).name if seen else None
-        if reference is None:
-            reference = (side, order)
+        reference_side = reference_side or side  # the first shot off the line sets the side
+        reference_order = reference_order if len(reference_order) == 2 else order
         result = ShotCoverage(
             shot.name, shot.camera_name, [int(f) for f in shot.frames], _SIDE_NAMES[side], changes,
-            bool(side and reference[0] and side != reference[0]), order,
-            bool(len(order) == len(reference[1]) == 2 and order != reference[1]), subject, None, actors,
+            bool(side and side != reference_side), order,
+            bool(len(order) == len(reference_order) == 2 and order != reference_order), subject, None, actors,
             _camera(shot.cameras[middle])[2][:2].tolist(),
             [_camera(r)[2][:2].tolist() for r in shot.cameras], _edges(shot.cameras[middle], shot.width))
         if results and line is not None:
@@ -345,9 +305,9 @@ def analyse(scene_name, shots):
 
 
 def sample_frames(frame_start, frame_end, count=5):
-    """Up to `count` frames spread evenly over a shot, its first and last included."""
+    """Up to `count` frames spread evenly over a shot, its first and last included (one: its middle)."""
     span = frame_end - frame_start
-    if span <= 0:
-        return [frame_start]
-    count = max(2, min(count, span + 1))
+    count = min(count, span + 1)
+    if count <= 1:
+        return [frame_start + max(span, 0) // 2]
     return sorted({int(round(frame_start + span * i / (count - 1))) for i in range(count)})

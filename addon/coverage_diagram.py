@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from .coverage_text import reference_shot
+
 SIDE_COLOURS = {"left": "#2b6cb0", "right": "#dd6b20", "on the line": "#718096"}
 CROSSING = "#c53030"
 FRUSTUM_M = 2.5               # how far a frustum's edges are drawn, in metres
@@ -108,8 +110,8 @@ def _camera(canvas, shot):
     return svg
 
 
-def _shot_line(index, shot):
-    if index == 0:
+def _shot_line(index, shot, reference):
+    if index == reference:
         verdict = "sets the side"
     else:
         verdict = "CROSSES THE LINE" if shot.crosses_line else "keeps the side"
@@ -127,10 +129,10 @@ def _legend(canvas, report):
     if report.line is None:
         return band + [_text((x, y), "no line of action: the scene needs two actors", "#4a5568", 12, anchor="start")]
     svg = band + [_text((x, y), f"blue: left of {report.line.actor_a} → {report.line.actor_b}, orange: right; green "
-                 "arrows: eyelines; the first shot sets the side", "#4a5568", 12, anchor="start")]
+                 "arrows: eyelines; the first shot off the line sets the side", "#4a5568", 12, anchor="start")]
     for index, shot in enumerate(report.shots):
         colour = CROSSING if shot.crosses_line else SIDE_COLOURS[shot.side]
-        svg.append(_text((x, y + LEGEND_ROW_PX * (index + 1)), _shot_line(index, shot), colour, 12, anchor="start"))
+        svg.append(_text((x, y + LEGEND_ROW_PX * (index + 1)), _shot_line(index, shot, reference_shot(report)), colour, 12, anchor="start"))
     return svg
 
 

@@ -107,6 +107,19 @@ def test_camera_moving_across_the_line_during_a_shot(glue, empty_scene):
     assert not wide_shot.side_changes and moving.side_changes
 
 
+def test_the_first_shot_off_the_line_sets_the_side(glue, empty_scene):
+    _two_actors(glue, empty_scene)
+    on_the_line = _camera(empty_scene, "Down the line", (-6, 0, HEAD), (0, 0, 1.0), lens=18)
+    right = _camera(empty_scene, "Right", (0, -8, HEAD), (0, 0, 1.0), lens=18)
+    left = _camera(empty_scene, "Left", (0, 8, HEAD), (0, 0, 1.0), lens=18)
+    _shots(empty_scene, on_the_line, right, left)
+    report = _report(empty_scene)
+    assert [(s.side, s.crosses_line) for s in report.shots] == [
+        ("on the line", False), ("right", False), ("left", True)]
+    heads = [line for line in report.summary().splitlines() if line.startswith("Shot ")]
+    assert ["(sets the side)" in h for h in heads] == [False, True, False] and "CROSSES THE LINE" in heads[2]
+
+
 def test_actors_cut_off_by_the_frame_edge(glue, empty_scene):
     _two_actors(glue, empty_scene)
     wide = _camera(empty_scene, "Wide", (0, -8, HEAD), (0, 0, 0.9), lens=18)
@@ -158,7 +171,7 @@ def test_script_prints_json_and_writes_the_diagram(glue, empty_scene, tmp_path):
 
 
 def test_coverage_and_lighting_modules_import_no_bpy():
-    for name in ("coverage", "coverage_bundle", "coverage_diagram", "lighting"):
+    for name in ("coverage", "coverage_bundle", "coverage_diagram", "coverage_text", "lighting"):
         tree = ast.parse((REPO / "addon" / f"{name}.py").read_text())
         imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                     for alias in node.names}
@@ -166,12 +179,12 @@ def test_coverage_and_lighting_modules_import_no_bpy():
                      if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
         relative = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
         assert not imported & {"bpy", "mathutils", "torch"}
-        assert relative <= {"engine.bundle.camera", "engine.bundle.pose", "coverage"}  # coverage: bpy-free too
+        assert relative <= {"engine.bundle.camera", "engine.bundle.pose", "coverage", "coverage_text"}
 
 
 def test_sample_frames_spread_over_the_shot(blockcast):
     from blockcast.addon.coverage import sample_frames
-    assert sample_frames(1, 1) == [1] and sample_frames(1, 2) == [1, 2]
+    assert sample_frames(1, 1) == [1] and sample_frames(1, 2) == [1, 2] and sample_frames(1, 9, 1) == [5]
     assert sample_frames(1, 48, 5) == [1, 13, 24, 36, 48] and sample_frames(10, 12, 5) == [10, 11, 12]
 
 
