@@ -30,16 +30,20 @@ GEOMETRIC_RATIO = 1.1
 FULL_SIZE_UP_TO_PX = 2.5
 LEVEL_KERNEL_PX = 3.0
 SUPERSAMPLE = 8
+# A blur of at most a pixel across (radius 0.5) is no blur at pixel-centre sampling: such pixels
+# are copied exactly.
+IN_FOCUS_PX = 0.5
 
 
 def coc_radius_px(depth, lens, px_per_mm):
     """Signed circle-of-confusion radius in pixels (> 0 behind focus); no hit (0, inf) = infinity."""
-    depth = np.asarray(depth, np.float64)
+    depth = np.asarray(depth, np.float32)
     focal_m = lens.focal_mm / 1000.0
-    scale = 0.5 * (lens.focal_mm / lens.fstop) * focal_m / lens.focus_m * px_per_mm  # px per unit of (z-s)/z
+    scale = np.float32(0.5 * (lens.focal_mm / lens.fstop) * focal_m / lens.focus_m * px_per_mm)  # px per (z-s)/z
     hit = np.isfinite(depth) & (depth > 0)
-    safe = np.where(hit, depth, 1.0)
-    return np.where(hit, scale * (safe - lens.focus_m) / safe, scale).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        radius = scale * (np.float32(1.0) - np.float32(lens.focus_m) / depth)
+    return np.where(hit, radius, scale).astype(np.float32)
 
 
 def _layer_coordinate(radius):
@@ -109,12 +113,13 @@ def _disk_marginal(size):
 
 def _separable_blur(stack, taps):
     half = len(taps) // 2
-    out = stack
-    for axis in (1, 2):
-        padded = np.pad(out, [(0, 0)] + [(half, half) if a == axis else (0, 0) for a in (1, 2)])
-        n = out.shape[axis]
-        out = sum(weight * np.take(padded, np.arange(i, i + n), axis=axis) for i, weight in enumerate(taps))
-    return out
+    c, h, w = stack.shape
+    rows = np.zeros((c, h + 2 * half, w), np.float32)
+    rows[:, half:half + h] = stack
+    stack = sum(weight * rows[:, i:i + h] for i, weight in enumerate(taps))
+    cols = np.zeros((c, h, w + 2 * half), np.float32)
+    cols[:, :, half:half + w] = stack
+    return sum(weight * cols[:, :, i:i + w] for i, weight in enumerate(taps))
 
 
 def _fast_length(n):
@@ -149,14 +154,12 @@ def _upsample(stack, factor, axis):
     return np.take(stack, low, axis=axis) * (1 - t) + np.take(stack, high, axis=axis) * t
 
 
-def _window(weights, margin, factor):
+def _window(rows, cols, margin, factor):
     """Rows and columns around a layer's pixels, grown by its blur, aligned to its level."""
-    rows = np.flatnonzero(weights.any(axis=1))
-    cols = np.flatnonzero(weights.any(axis=0))
-    y0 = max(0, (rows[0] - margin) // factor * factor)
-    x0 = max(0, (cols[0] - margin) // factor * factor)
-    y1 = y0 + -(-(rows[-1] + 1 + margin - y0) // factor) * factor
-    x1 = x0 + -(-(cols[-1] + 1 + margin - x0) // factor) * factor
+    y0 = max(0, (int(rows[0]) - margin) // factor * factor)
+    x0 = max(0, (int(cols[0]) - margin) // factor * factor)
+    y1 = y0 + -(-(int(rows[-1]) + 1 + margin - y0) // factor) * factor
+    x1 = x0 + -(-(int(cols[-1]) + 1 + margin - x0) // factor) * factor
     return y0, y1, x0, x1
 
 
@@ -194,7 +197,8 @@ def _fill_behind(accumulated, window, crop_h, crop_w, radius, lens):
 def defocus(image, depth, lens, px_per_mm):
     """`image` (H, W, C) float, ideally scene-linear, as seen through `lens`; depth in metres.
 
-    Pixels at the focus distance that no blurred foreground covers come back unchanged.
+    Pixels whose blur is at most a pixel across (and that no blurred foreground covers) come
+    back unchanged, bit for bit.
     """
     image = np.asarray(image, np.float32)
     height, width, channels = image.shape
@@ -203,21 +207,23 @@ def defocus(image, depth, lens, px_per_mm):
     colour[:channels] = np.moveaxis(image, -1, 0)
     colour[channels] = 1.0
     accumulated = np.zeros_like(colour)
-    for index in np.unique(layers)[::-1]:  # farthest (largest signed blur) first
-        weights = (layers == index).astype(np.float32)
+    lowest = int(layers.min())
+    present = np.flatnonzero(np.bincount((layers - lowest).ravel())) + lowest
+    for index in present[::-1]:  # farthest (largest signed blur) first
+        mask = layers == index
         radius = _layer_radius(index)
-        if abs(radius) < 0.25:  # in focus: exactly the image
-            window = (slice(None), slice(0, height), slice(0, width))
-            layer = colour * weights
-        else:
-            factor = _level(abs(radius))
-            y0, y1, x0, x1 = _window(weights, int(np.ceil(abs(radius))) + 2, factor)
-            inside_h, inside_w = min(y1, height) - y0, min(x1, width) - x0
-            window = (slice(None), slice(y0, y0 + inside_h), slice(x0, x0 + inside_w))
-            crop = np.zeros((channels + 1, y1 - y0, x1 - x0), np.float32)
-            crop[:, :inside_h, :inside_w] = colour[window] * weights[window[1:]]
-            layer = _blur_layer(crop, radius, lens)[:, :inside_h, :inside_w]
-            _fill_behind(accumulated, window, y1 - y0, x1 - x0, radius, lens)
+        if abs(radius) <= IN_FOCUS_PX:  # exactly the image, fully covering what is behind
+            np.copyto(accumulated, colour, where=mask)
+            continue
+        factor = _level(abs(radius))
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        y0, y1, x0, x1 = _window(rows, cols, int(np.ceil(abs(radius))) + 2, factor)
+        inside_h, inside_w = min(y1, height) - y0, min(x1, width) - x0
+        window = (slice(None), slice(y0, y0 + inside_h), slice(x0, x0 + inside_w))
+        crop = np.zeros((channels + 1, y1 - y0, x1 - x0), np.float32)
+        crop[:, :inside_h, :inside_w] = colour[window] * mask[window[1:]]
+        layer = _blur_layer(crop, radius, lens)[:, :inside_h, :inside_w]
+        _fill_behind(accumulated, window, y1 - y0, x1 - x0, radius, lens)
         accumulated[window] = layer + (1 - layer[channels]) * accumulated[window]
     coverage = accumulated[channels]
     out = np.where(coverage > 1e-6, accumulated[:channels] / np.maximum(coverage, 1e-6), colour[:channels])

@@ -21,6 +21,10 @@ TILE_MIN_PX = 4
 _BAYER = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) / 16 + 1 / 32
 
 
+def _length2(vectors):
+    return vectors[..., 0] ** 2 + vectors[..., 1] ** 2
+
+
 def _neighbourhood_max(flow, tile):
     """Per pixel, the longest flow vector within about one tile around it."""
     height, width = flow.shape[:2]
@@ -28,18 +32,28 @@ def _neighbourhood_max(flow, tile):
     padded = np.zeros((th * tile, tw * tile, 2), np.float32)
     padded[:height, :width] = flow
     tiles = padded.reshape(th, tile, tw, tile, 2).transpose(0, 2, 1, 3, 4).reshape(th, tw, tile * tile, 2)
-    longest = np.argmax((tiles ** 2).sum(-1), axis=-1)
+    longest = np.argmax(tiles[..., 0] ** 2 + tiles[..., 1] ** 2, axis=-1)
     tile_max = np.take_along_axis(tiles, longest[..., None, None], axis=2)[:, :, 0]
     best = tile_max.copy()
-    best_len = (best ** 2).sum(-1)
+    best_len = best[..., 0] ** 2 + best[..., 1] ** 2
     edge = np.pad(tile_max, ((1, 1), (1, 1), (0, 0)))
     for dy in (0, 1, 2):
         for dx in (0, 1, 2):
             candidate = edge[dy:dy + th, dx:dx + tw]
-            length = (candidate ** 2).sum(-1)
+            length = candidate[..., 0] ** 2 + candidate[..., 1] ** 2
             better = length > best_len
             best[better], best_len[better] = candidate[better], length[better]
     return np.repeat(np.repeat(best, tile, axis=0), tile, axis=1)[:height, :width]
+
+
+def _fetch(packed, width, height, xs, ys, velocity, instant, tolerance2):
+    """The source a pixel sees back along `velocity` at `instant`, and whether the source's
+    own motion brings it to that pixel then."""
+    x = np.clip(np.rint(xs - instant * velocity[:, 0]), 0, width - 1)
+    y = np.clip(np.rint(ys - instant * velocity[:, 1]), 0, height - 1)
+    source = np.take(packed, y.astype(np.intp) * width + x.astype(np.intp), axis=0)
+    miss = (ys - y - instant * source[:, -1]) ** 2 + (xs - x - instant * source[:, -2]) ** 2
+    return source, miss <= tolerance2
 
 
 def motion_blur(image, flow, depth, shutter):
@@ -48,37 +62,48 @@ def motion_blur(image, flow, depth, shutter):
     flow = np.nan_to_num(np.asarray(flow, np.float32))
     height, width, channels = image.shape
     start, end = shutter.interval()
-    reach = max(abs(start), abs(end))
-    longest = float(np.sqrt((flow ** 2).sum(-1).max())) if flow.size else 0.0
-    smear = longest * (end - start)
-    if smear < 0.5:
+    span = end - start
+    longest = float(np.sqrt(_length2(flow).max())) if flow.size else 0.0
+    if longest * span < 0.5:
         return image.copy()
-    samples = int(min(MAX_SAMPLES, max(2, np.ceil(smear))))
-    tile = max(TILE_MIN_PX, int(np.ceil(longest * reach)))
-    neighbour = _neighbourhood_max(flow, tile)
+    samples = int(min(MAX_SAMPLES, max(2, np.ceil(longest * span))))
+    neighbour = _neighbourhood_max(flow, max(TILE_MIN_PX, int(np.ceil(longest * max(-start, end))))).reshape(-1, 2)
+    # Only pixels with something moving nearby by half a pixel or more change.
+    active = np.flatnonzero(_length2(neighbour) * span * span >= 0.25)
+    if not active.size:
+        return image.copy()
     depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(1e9)).astype(np.float32)
     packed = np.concatenate([image, depth[..., None], flow], axis=-1).reshape(-1, channels + 3)
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    dither = np.tile(_BAYER, (-(-height // 4), -(-width // 4)))[:height, :width]
-    tolerance = np.maximum(1.0, np.sqrt((neighbour ** 2).sum(-1)) * (end - start) / samples)
-    here = packed.reshape(height, width, -1)
-
-    def fetch(velocity, instant):
-        x = np.clip(np.rint(xs - instant * velocity[..., 0]), 0, width - 1).astype(np.intp)
-        y = np.clip(np.rint(ys - instant * velocity[..., 1]), 0, height - 1).astype(np.intp)
-        source = np.take(packed, y * width + x, axis=0)
-        # Does the source's own motion bring it to this pixel at this instant?
-        miss = (ys - y - instant * source[..., -1]) ** 2 + (xs - x - instant * source[..., -2]) ** 2
-        return source, miss <= tolerance ** 2
-
-    total = np.zeros_like(image)
+    everywhere = active.size == packed.shape[0]  # e.g. a camera move: no indexing needed
+    xs, ys = (active % width).astype(np.float32), (active // width).astype(np.float32)
+    here = packed if everywhere else np.take(packed, active, axis=0)
+    own_flow, fastest = here[:, -2:], neighbour if everywhere else np.take(neighbour, active, axis=0)
+    # Where the fastest nearby motion is this pixel's own, looking along it again adds nothing.
+    other = np.flatnonzero(_length2(fastest - own_flow) * span * span > 0.25)
+    tolerance2 = np.maximum(1.0, _length2(fastest) * (span / samples) ** 2)
+    dither = np.tile(_BAYER, (-(-height // 4), -(-width // 4)))[:height, :width].reshape(-1)
+    dither = dither if everywhere else dither[active]
+    total = np.zeros((active.size, channels), np.float32)
+    here_colour, here_depth = here[:, :channels], here[:, channels]
     for i in range(samples):
-        instant = start + (i + dither) / samples * (end - start)
-        own, own_arrives = fetch(flow, instant)
-        other, other_arrives = fetch(neighbour, instant)
-        other_wins = other_arrives & (~own_arrives | (other[..., channels] < own[..., channels] * 0.99))
-        # Neither arrives: background the mover uncovers; the farther of the two stands in for it.
-        fill = np.where((own[..., channels] >= depth)[..., None], own, here)
-        pick = np.where(other_wins[..., None], other, np.where(own_arrives[..., None], own, fill))
-        total += pick[..., :channels]
-    return total / samples
+        instant = start + (i + dither) / samples * span
+        own, own_arrives = _fetch(packed, width, height, xs, ys, own_flow, instant, tolerance2)
+        # Nothing arrives: background the mover uncovers; the farther of the two stands in for it.
+        total += own[:, :channels]
+        stay = np.flatnonzero(~own_arrives & (own[:, channels] < here_depth))
+        total[stay] += here_colour[stay] - own[stay, :channels]
+        if other.size:
+            seen, arrives = _fetch(packed, width, height, xs[other], ys[other], fastest[other], instant[other],
+                                   tolerance2[other])
+            wins = arrives & (~own_arrives[other] | (seen[:, channels] < own[other, channels] * 0.99))
+            won = other[wins]
+            # Replace what was added for these pixels (their own source, or here) by the arrival.
+            fallback = np.where((own_arrives[won] | (own[won, channels] >= here_depth[won]))[:, None],
+                                own[won, :channels], here_colour[won])
+            total[won] += seen[wins, :channels] - fallback
+    total /= samples
+    if everywhere:
+        return total.reshape(height, width, channels)
+    out = image.reshape(-1, channels).copy()
+    out[active] = total
+    return out.reshape(height, width, channels)
