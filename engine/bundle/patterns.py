@@ -25,11 +25,9 @@ def pattern_fields(pattern):
     return fields
 
 
-def pass_patterns(name, entry, manifest_path):
-    """{key: (pattern, per_frame)} of one pass, refused unless every pattern is plain."""
-    files = entry.get("files") if isinstance(entry, dict) else None
-    if not isinstance(files, dict):
-        raise BundleError(f"{manifest_path}: the {name} pass has no files object: {REEXPORT}")
+def pass_patterns(name, files, manifest_path):
+    """{key: (pattern, per_frame)} of one pass's files (a dict, as its PassEntry holds them),
+    refused unless every pattern is plain."""
     patterns = {}
     for key, pattern in files.items():
         if not isinstance(pattern, str) or not pattern:

@@ -64,7 +64,7 @@ class Bundle:
         self.width, self.height = resolution.width, resolution.height
         self.passes, self.actors = self.record.passes, self.record.actors  # name -> PassEntry; ActorRecords
         self.cast = self.record.cast if self.record.cast is not None else Cast()
-        self._patterns = {name: pass_patterns(name, entry.to_json(), manifest_path)
+        self._patterns = {name: pass_patterns(name, entry.files, manifest_path)
                           for name, entry in self.passes.items()}
 
     def inside(self, relative):
