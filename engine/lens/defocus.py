@@ -142,16 +142,34 @@ def _fft_blur(stack, kernel):
     return np.where(blurred > 1e-6, blurred, 0.0).astype(np.float32)  # FFT ringing is noise, not light
 
 
+def _downsample(stack, factor):
+    """Box average by `factor` of a (C, h, w) stack whose h, w are multiples of it."""
+    c, h, w = stack.shape
+    rows = stack.reshape(c, h // factor, factor, w).sum(axis=2)
+    return rows.reshape(c, h // factor, w // factor, factor).sum(axis=3) * np.float32(1.0 / (factor * factor))
+
+
 def _upsample(stack, factor, axis):
+    """Linear interpolation by `factor` along `axis` (pixel centres kept, edges clamped)."""
     n = stack.shape[axis]
-    coords = (np.arange(n * factor) + 0.5) / factor - 0.5
-    low = np.clip(np.floor(coords).astype(int), 0, n - 1)
-    high = np.clip(low + 1, 0, n - 1)
-    t = np.clip(coords - low, 0.0, 1.0).astype(np.float32)
-    shape = [1, 1, 1]
-    shape[axis] = -1
-    t = t.reshape(shape)
-    return np.take(stack, low, axis=axis) * (1 - t) + np.take(stack, high, axis=axis) * t
+    edges = [np.take(stack, [0], axis=axis), stack, np.take(stack, [n - 1], axis=axis)]
+    padded = np.concatenate(edges, axis=axis)
+    shape = list(stack.shape)
+    shape[axis] = n * factor
+    out = np.empty(shape, np.float32)
+
+    def along(part):
+        index = [slice(None)] * stack.ndim
+        index[axis] = part
+        return tuple(index)
+
+    for phase in range(factor):
+        offset = (phase + 0.5) / factor - 0.5   # position within the low pixel, in low pixels
+        step = -1 if offset < 0 else 0
+        t = np.float32(offset - step)
+        low, high = padded[along(slice(1 + step, 1 + step + n))], padded[along(slice(2 + step, 2 + step + n))]
+        out[along(slice(phase, None, factor))] = low + t * (high - low)
+    return out
 
 
 def _window(rows, cols, margin, factor):
@@ -169,25 +187,26 @@ def _blur_layer(premultiplied, radius, lens):
     factor = _level(size)
     if factor == 1:
         return _separable_blur(premultiplied, _disk_marginal(size))
-    c, h, w = premultiplied.shape
-    low = premultiplied.reshape(c, h // factor, factor, w // factor, factor).mean(axis=(2, 4))
+    low = _downsample(premultiplied, factor)
     # Box down + linear up add a variance of factor²/4; the disk's is radius²/4.
     level_radius = np.sqrt(max(size * size - factor * factor, 0.0)) / factor
     blurred = _fft_blur(low, aperture_kernel(np.copysign(max(level_radius, 1e-3), radius), lens))
     return _upsample(_upsample(blurred, factor, 1), factor, 2)
 
 
-def _fill_behind(accumulated, window, crop_h, crop_w, radius, lens):
+def _fill_behind(accumulated, window, radius):
     """Where what is behind a blurred layer was hidden in the all-in-focus image, guess it
-    from its surroundings within the layer's blur, so the layer's soft edge shows it through
-    (Cycles sees around a blurred foreground) instead of turning opaque."""
+    from its surroundings (box averages about the blur's size), so the layer's soft edge shows
+    it through, as Cycles sees around a blurred foreground, instead of turning opaque."""
     behind = accumulated[window]
     coverage = behind[-1]
     if coverage.min() >= 0.999:
         return
-    crop = np.zeros((behind.shape[0], crop_h, crop_w), np.float32)
-    crop[:, :behind.shape[1], :behind.shape[2]] = behind
-    estimate = _blur_layer(crop, radius, lens)[:, :behind.shape[1], :behind.shape[2]]
+    factor = 2 ** int(np.ceil(np.log2(max(2.0, abs(radius)))))
+    c, h, w = behind.shape
+    crop = np.zeros((c, -(-h // factor) * factor, -(-w // factor) * factor), np.float32)
+    crop[:, :h, :w] = behind
+    estimate = _upsample(_upsample(_downsample(crop, factor), factor, 1), factor, 2)[:, :h, :w]
     known = estimate[-1] > 1e-4
     missing = np.where(known, 1.0 - coverage, 0.0)
     behind[:-1] += missing * estimate[:-1] / np.maximum(estimate[-1], 1e-4)
@@ -223,7 +242,7 @@ def defocus(image, depth, lens, px_per_mm):
         crop = np.zeros((channels + 1, y1 - y0, x1 - x0), np.float32)
         crop[:, :inside_h, :inside_w] = colour[window] * mask[window[1:]]
         layer = _blur_layer(crop, radius, lens)[:, :inside_h, :inside_w]
-        _fill_behind(accumulated, window, y1 - y0, x1 - x0, radius, lens)
+        _fill_behind(accumulated, window, radius)
         accumulated[window] = layer + (1 - layer[channels]) * accumulated[window]
     coverage = accumulated[channels]
     out = np.where(coverage > 1e-6, accumulated[:channels] / np.maximum(coverage, 1e-6), colour[:channels])

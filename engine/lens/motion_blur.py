@@ -25,25 +25,24 @@ def _length2(vectors):
     return vectors[..., 0] ** 2 + vectors[..., 1] ** 2
 
 
-def _neighbourhood_max(flow, tile):
-    """Per pixel, the longest flow vector within about one tile around it."""
-    height, width = flow.shape[:2]
+def _neighbourhood_max(flow, length2, tile):
+    """Per tile, the longest flow vector in it and the 8 tiles around it."""
+    height, width = length2.shape
     th, tw = -(-height // tile), -(-width // tile)
-    padded = np.zeros((th * tile, tw * tile, 2), np.float32)
-    padded[:height, :width] = flow
-    tiles = padded.reshape(th, tile, tw, tile, 2).transpose(0, 2, 1, 3, 4).reshape(th, tw, tile * tile, 2)
-    longest = np.argmax(tiles[..., 0] ** 2 + tiles[..., 1] ** 2, axis=-1)
-    tile_max = np.take_along_axis(tiles, longest[..., None, None], axis=2)[:, :, 0]
-    best = tile_max.copy()
-    best_len = best[..., 0] ** 2 + best[..., 1] ** 2
-    edge = np.pad(tile_max, ((1, 1), (1, 1), (0, 0)))
+    padded = np.zeros((th * tile, tw * tile), np.float32)
+    padded[:height, :width] = length2
+    within = padded.reshape(th, tile, tw, tile).transpose(0, 2, 1, 3).reshape(th, tw, tile * tile)
+    longest = np.argmax(within, axis=-1)
+    y = np.minimum((np.arange(th)[:, None] * tile + longest // tile), height - 1)
+    x = np.minimum((np.arange(tw)[None, :] * tile + longest % tile), width - 1)
+    best, best_len = flow[y, x], length2[y, x]
+    tile_max, tile_len = np.pad(best, ((1, 1), (1, 1), (0, 0))), np.pad(best_len, 1)
     for dy in (0, 1, 2):
         for dx in (0, 1, 2):
-            candidate = edge[dy:dy + th, dx:dx + tw]
-            length = candidate[..., 0] ** 2 + candidate[..., 1] ** 2
+            length = tile_len[dy:dy + th, dx:dx + tw]
             better = length > best_len
-            best[better], best_len[better] = candidate[better], length[better]
-    return np.repeat(np.repeat(best, tile, axis=0), tile, axis=1)[:height, :width]
+            best[better], best_len[better] = tile_max[dy:dy + th, dx:dx + tw][better], length[better]
+    return best, best_len
 
 
 def _fetch(packed, width, height, xs, ys, velocity, instant, tolerance2):
@@ -59,25 +58,34 @@ def _fetch(packed, width, height, xs, ys, velocity, instant, tolerance2):
 def motion_blur(image, flow, depth, shutter):
     """`image` (H, W, C) as the shutter sees it; `flow` (H, W, 2) px to the next frame, `depth` metres."""
     image = np.asarray(image, np.float32)
-    flow = np.nan_to_num(np.asarray(flow, np.float32))
+    flow = np.asarray(flow, np.float32)
+    if not np.isfinite(flow).all():
+        flow = np.nan_to_num(flow)
     height, width, channels = image.shape
     start, end = shutter.interval()
     span = end - start
-    longest = float(np.sqrt(_length2(flow).max())) if flow.size else 0.0
+    length2 = _length2(flow)
+    longest = float(np.sqrt(length2.max())) if flow.size else 0.0
     if longest * span < 0.5:
         return image.copy()
     samples = int(min(MAX_SAMPLES, max(2, np.ceil(longest * span))))
-    neighbour = _neighbourhood_max(flow, max(TILE_MIN_PX, int(np.ceil(longest * max(-start, end))))).reshape(-1, 2)
+    tile = max(TILE_MIN_PX, int(np.ceil(longest * max(-start, end))))
+    fastest_in_tile, fastest_len2 = _neighbourhood_max(flow, length2, tile)
     # Only pixels with something moving nearby by half a pixel or more change.
-    active = np.flatnonzero(_length2(neighbour) * span * span >= 0.25)
-    if not active.size:
+    moving_tiles = fastest_len2 * span * span >= 0.25
+    if not moving_tiles.any():
         return image.copy()
+    pixel_tiles = np.repeat(np.repeat(moving_tiles, tile, axis=0), tile, axis=1)[:height, :width]
+    active = np.flatnonzero(pixel_tiles)
     depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(1e9)).astype(np.float32)
-    packed = np.concatenate([image, depth[..., None], flow], axis=-1).reshape(-1, channels + 3)
+    packed = np.empty((height * width, channels + 3), np.float32)
+    packed[:, :channels], packed[:, channels], packed[:, -2:] = image.reshape(-1, channels), depth.ravel(), \
+        flow.reshape(-1, 2)
     everywhere = active.size == packed.shape[0]  # e.g. a camera move: no indexing needed
     xs, ys = (active % width).astype(np.float32), (active // width).astype(np.float32)
     here = packed if everywhere else np.take(packed, active, axis=0)
-    own_flow, fastest = here[:, -2:], neighbour if everywhere else np.take(neighbour, active, axis=0)
+    own_flow = here[:, -2:]
+    fastest = fastest_in_tile[(active // width) // tile, (active % width) // tile]
     # Where the fastest nearby motion is this pixel's own, looking along it again adds nothing.
     other = np.flatnonzero(_length2(fastest - own_flow) * span * span > 0.25)
     tolerance2 = np.maximum(1.0, _length2(fastest) * (span / samples) ** 2)
