@@ -16,6 +16,7 @@ import numpy as np
 
 
 MAX_SAMPLES = 16
+SAMPLE_SPACING_PX = 1.5  # the ordered dither fills in between
 TILE_MIN_PX = 4
 # A fixed 4×4 ordered dither of the sample instants turns banding into fine, stable grain.
 _BAYER = np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) / 16 + 1 / 32
@@ -68,7 +69,6 @@ def motion_blur(image, flow, depth, shutter):
     longest = float(np.sqrt(length2.max())) if flow.size else 0.0
     if longest * span < 0.5:
         return image.copy()
-    samples = int(min(MAX_SAMPLES, max(2, np.ceil(longest * span))))
     tile = max(TILE_MIN_PX, int(np.ceil(longest * max(-start, end))))
     fastest_in_tile, fastest_len2 = _neighbourhood_max(flow, length2, tile)
     # Only pixels with something moving nearby by half a pixel or more change.
@@ -81,18 +81,30 @@ def motion_blur(image, flow, depth, shutter):
     packed = np.empty((height * width, channels + 3), np.float32)
     packed[:, :channels], packed[:, channels], packed[:, -2:] = image.reshape(-1, channels), depth.ravel(), \
         flow.reshape(-1, 2)
-    everywhere = active.size == packed.shape[0]  # e.g. a camera move: no indexing needed
-    xs, ys = (active % width).astype(np.float32), (active // width).astype(np.float32)
-    here = packed if everywhere else np.take(packed, active, axis=0)
-    own_flow = here[:, -2:]
-    fastest = fastest_in_tile[(active // width) // tile, (active % width) // tile]
+    rows = active // width
+    fastest = fastest_in_tile[rows // tile, (active - rows * width) // tile]
+    dither = np.tile(_BAYER, (-(-height // 4), -(-width // 4)))[:height, :width].reshape(-1)[active]
+    # Samples at most SAMPLE_SPACING_PX apart along the longest motion a pixel sees, in powers of two.
+    smear = np.sqrt(np.maximum(_length2(fastest), length2.ravel()[active])) * span / SAMPLE_SPACING_PX
+    counts = np.minimum(MAX_SAMPLES, 2 ** np.ceil(np.log2(np.maximum(smear, 2.0)))).astype(np.int32)
+    out = image.reshape(-1, channels).copy()
+    for samples in np.unique(counts):
+        group = np.flatnonzero(counts == samples)
+        out[active[group]] = _reconstruct(packed, width, height, channels, active[group], fastest[group],
+                                          dither[group], int(samples), start, span)
+    return out.reshape(height, width, channels)
+
+
+def _reconstruct(packed, width, height, channels, pixels, fastest, dither, samples, start, span):
+    """Mean over the shutter's instants of what is in front of each of these pixels (flat indices)."""
+    rows = pixels // width
+    xs, ys = (pixels - rows * width).astype(np.float32), rows.astype(np.float32)
+    here = np.take(packed, pixels, axis=0)
+    own_flow, here_colour, here_depth = here[:, -2:], here[:, :channels], here[:, channels]
     # Where the fastest nearby motion is this pixel's own, looking along it again adds nothing.
     other = np.flatnonzero(_length2(fastest - own_flow) * span * span > 0.25)
     tolerance2 = np.maximum(1.0, _length2(fastest) * (span / samples) ** 2)
-    dither = np.tile(_BAYER, (-(-height // 4), -(-width // 4)))[:height, :width].reshape(-1)
-    dither = dither if everywhere else dither[active]
-    total = np.zeros((active.size, channels), np.float32)
-    here_colour, here_depth = here[:, :channels], here[:, channels]
+    total = np.zeros((pixels.size, channels), np.float32)
     for i in range(samples):
         instant = start + (i + dither) / samples * span
         own, own_arrives = _fetch(packed, width, height, xs, ys, own_flow, instant, tolerance2)
@@ -109,9 +121,4 @@ def motion_blur(image, flow, depth, shutter):
             fallback = np.where((own_arrives[won] | (own[won, channels] >= here_depth[won]))[:, None],
                                 own[won, :channels], here_colour[won])
             total[won] += seen[wins, :channels] - fallback
-    total /= samples
-    if everywhere:
-        return total.reshape(height, width, channels)
-    out = image.reshape(-1, channels).copy()
-    out[active] = total
-    return out.reshape(height, width, channels)
+    return total / samples
