@@ -10,7 +10,6 @@ name, description and the look it got in each take, so a continuity break shows 
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.bundle import BundleError, read_bundle  # noqa: E402
 from engine.bundle.cast import parse_hex  # noqa: E402
 from engine.bundle.pose import people_keypoints  # noqa: E402
+from engine.bundle.take_record import TakeRecordError, read_take  # noqa: E402
 
 # OpenPose's body limbs (COCO-18 indices) and colours, as OpenPose ControlNets see them.
 LIMBS = [(1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12),
@@ -103,20 +103,23 @@ def contact_sheet(bundle, rows=4, cell_width=256, takes=()):
 
 
 def read_shot_take(take_dir):
-    """(bundle, take record) of a take folder, its bundle found through take.json."""
+    """(bundle, TakeRecord) of a take folder, its bundle found through the take's record."""
     try:
-        record = json.loads((Path(take_dir) / "take.json").read_text(encoding="utf-8"))
-        bundle_path = Path(record["bundle"]["path"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise BundleError(f"{take_dir} is not a take folder with a readable take.json ({exc})") from None
-    return read_bundle(bundle_path), record
+        record = read_take(take_dir)
+    except TakeRecordError as exc:
+        raise BundleError(f"{take_dir} is not a take folder with a readable take record ({exc})") from None
+    return read_bundle(record.bundle.path), record
+
+
+def _looks(record):
+    return record.look.objects if record.look is not None else {}
 
 
 def _look_colours(shots, objects):
     """Per shot, the first of `objects` whose look the take recorded (sRGB), else None."""
     colours = []
-    for _, record in shots:
-        looks = (record.get("look") or {}).get("objects", {})
+    for _, record, _ in shots:
+        looks = _looks(record)
         colour = next((looks[o] for o in objects if o in looks), None)
         colours.append(parse_hex(colour) if colour else None)
     return colours
@@ -131,7 +134,7 @@ def cast_rows(shots):
         (a.name, "actor", a.description, ()) for a in bundle.actors]
     rows = [(name, role, description, _look_colours(shots, objects)) for name, role, description, objects in members]
     owned = {o for m in bundle.cast.members for o in m.objects}
-    looked = dict.fromkeys(o for _, record in shots for o in (record.get("look") or {}).get("objects", {}))
+    looked = dict.fromkeys(o for _, record, _ in shots for o in _looks(record))
     others = [(name, _look_colours(shots, [name])) for name in looked if name not in owned]
     return rows, others
 
@@ -148,11 +151,12 @@ def _draw_swatches(draw, x, y, colours, size=16):
 
 
 def shots_sheet(shots, rows=4, cell_width=256):
-    """Shots side by side: per shot its objects pass and generated frames, one row per sampled
-    frame (by position in each shot), and the cast with each member's look per take above."""
+    """Shots side by side: per shot (bundle, TakeRecord, take folder) its objects pass and generated
+    frames, one row per sampled frame (by position in each shot), and the cast with each member's
+    look per take above."""
     font = ImageFont.load_default(size=13)
     height_of = lambda bundle: round(cell_width * bundle.height / bundle.width)  # noqa: E731
-    cell_height = max(height_of(bundle) for bundle, _ in shots)
+    cell_height = max(height_of(bundle) for bundle, _, _ in shots)
     members, others = cast_rows(shots)
     width, line, label_height = 2 * cell_width * len(shots), 20, 18
     other_width = [int(font.getlength(name)) + 12 + 20 * len(shots) for name, _ in others]
@@ -162,11 +166,11 @@ def shots_sheet(shots, rows=4, cell_width=256):
             other_lines, x = other_lines + 1, 6
         x += item
     cast_height = 8 + line * (len(members) + 1 + other_lines)
-    row_count = min(rows, min(len(bundle.frames) for bundle, _ in shots))
+    row_count = min(rows, min(len(bundle.frames) for bundle, _, _ in shots))
     sheet = Image.new("RGB", (width, cast_height + label_height + row_count * cell_height), (24, 24, 24))
     draw = ImageDraw.Draw(sheet)
-    seeds = ", ".join(f"{bundle.name}: look seed {(record.get('look') or {}).get('look_seed', record.get('seed'))}"
-                      for bundle, record in shots)
+    seeds = ", ".join(f"{bundle.name}: look seed {record.seed if record.look is None else record.look.look_seed}"
+                      for bundle, record, _ in shots)
     draw.text((6, 4), f"cast: its look in each shot ({seeds})", font=font, fill=(235, 235, 235))
     for index, (name, role, description, colours) in enumerate(members):
         y = 4 + line * (index + 1)
@@ -181,9 +185,9 @@ def shots_sheet(shots, rows=4, cell_width=256):
         draw.text((end, y + 1), name, font=font, fill=(190, 190, 190))
         x += item
     top = cast_height + label_height
-    for number, (bundle, record) in enumerate(shots):
+    for number, (bundle, _, take) in enumerate(shots):
         left = 2 * cell_width * number
-        take = Path(record.get("take_dir") or "")
+        take = Path(take)
         draw.text((left + 4, cast_height + 2), f"shot {bundle.name} ({bundle.record.shot.camera}): "
                   "objects | take", font=font, fill=(235, 235, 235))
         for row, frame in enumerate(_sampled(bundle.frames, row_count)):
@@ -211,8 +215,7 @@ def main_shots(args, parser):
         for take in args.shots:
             bundle, record = read_shot_take(take)
             check_take(bundle, take)
-            record["take_dir"] = str(take)
-            shots.append((bundle, record))
+            shots.append((bundle, record, take))
     except BundleError as exc:
         print(f"contact_sheet: error: {exc}", file=sys.stderr)
         return 1

@@ -43,17 +43,19 @@ TAKE_B="$(take_of B)"
 cp "$TAKE_A/preview.mp4" "$OUT/preview_A.mp4"
 cp "$TAKE_B/preview.mp4" "$OUT/preview_B.mp4"
 "$ENGINE_PY" "$ROOT/scripts/contact_sheet.py" --shots "$TAKE_A" "$TAKE_B" --out "$OUT/contact_sheet.png"
-"$ENGINE_PY" - "$TAKE_A/take.json" "$TAKE_B/take.json" <<'PYEOF'
-import json, sys
-for path in sys.argv[1:]:
-    record = json.load(open(path))
-    timings, look = record["timings"], record.get("look") or {}
-    print(f"[demo] shot {record['bundle'].get('shot', '?')}: {record['bundle']['frame_count']} frames generated in "
-          f"{timings['generate_s']:.1f} s (model load {timings['load_s']:.1f} s) on {record['device']['name']}"
-          + (f", look seed {look['look_seed']}" if "look_seed" in look else ""))
-    if record.get("understood") or record.get("ignored"):
-        print(f"        understood: {'; '.join(record.get('understood', [])) or '-'}"
-              f" · ignored: {'; '.join(record.get('ignored', [])) or '-'}")
+"$ENGINE_PY" - "$ROOT" "$TAKE_A" "$TAKE_B" <<'PYEOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+from engine.bundle.take_record import read_take
+for take_dir in sys.argv[2:]:
+    record = read_take(take_dir)
+    timings, look = record.timings, record.look
+    print(f"[demo] shot {record.bundle.shot or '?'}: {record.bundle.frame_count} frames generated in "
+          f"{timings.generate_s:.1f} s (model load {timings.load_s:.1f} s) on {record.device.name}"
+          + (f", look seed {look.look_seed}" if look is not None and look.look_seed is not None else ""))
+    if record.understood or record.ignored:
+        print(f"        understood: {'; '.join(record.understood) or '-'}"
+              f" · ignored: {'; '.join(record.ignored) or '-'}")
 PYEOF
 echo "[demo] done in $((SECONDS - start)) s:"
 echo "  blocking       $OUT/demo_shot.blend   (markers A and B bound to the two cameras)"

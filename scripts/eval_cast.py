@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
 from engine.bundle import read_bundle  # noqa: E402
+from engine.bundle.take_record import TAKE_RECORD, read_take  # noqa: E402
 from engine.looks.colour_space import delta_e76, hex_to_srgb8, srgb8_to_lab, srgb_to_linear  # noqa: E402
 from engine.looks.colours import vocabulary  # noqa: E402
 from engine.looks.measure import object_albedos, palette_distance  # noqa: E402
@@ -154,10 +155,10 @@ def generate_job(bundle, takes, seed, count, steps, *extra):
 def takes_by_seed(takes_dir):
     """{seed: (take record, (F, H, W, 3) uint8 frames)} of a takes folder."""
     found = {}
-    for take in sorted(p for p in Path(takes_dir).iterdir() if (p / "take.json").is_file()):
-        record = json.loads((take / "take.json").read_text(encoding="utf-8"))
+    for take in sorted(p for p in Path(takes_dir).iterdir() if (p / TAKE_RECORD).is_file()):
+        record = read_take(take)
         frames = sorted((take / "frames").glob("*.png"))
-        found[record["seed"]] = (record, np.stack([np.asarray(Image.open(f).convert("RGB")) for f in frames]))
+        found[record.seed] = (record, np.stack([np.asarray(Image.open(f).convert("RGB")) for f in frames]))
     return found
 
 
@@ -220,8 +221,8 @@ def continuity(scene, work, args, timings):
     rows = {name: {"previz_mean": float(np.mean([d[name] for d in per_seed.values()])),
                    "previz_max": float(np.max([d[name] for d in per_seed.values()])),
                    "blender": reference[name]} for name in objects}
-    looks = {shot: {seed: (record.get("look") or {}).get("look_seed") for seed, (record, _) in takes[shot].items()}
-             for shot in takes}
+    looks = {shot: {seed: None if record.look is None else record.look.look_seed
+                    for seed, (record, _) in takes[shot].items()} for shot in takes}
     return bundles, {"objects": rows, "seeds": sorted(per_seed), "look_seeds": looks,
                      "passes": all(row["previz_max"] <= GOALS["delta_e"] for row in rows.values())}
 

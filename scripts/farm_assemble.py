@@ -26,20 +26,24 @@ EDIT_BLEND, RECORD = "takes.blend", "assembly.json"
 
 def shot_takes(output_dir, shot_folders):
     """{shot folder: [take dir, ...]} in seed order; bundles/SHOT/bundle.json names each shot."""
+    from engine.bundle.take_record import TAKE_RECORD, read_take
     from farm import layout
 
     found = {}
     for folder in shot_folders:
-        takes = [p.parent for p in (output_dir / layout.TAKES / folder).glob("batch-*/take-*/take.json")]
+        takes = [p.parent for p in (output_dir / layout.TAKES / folder).glob(f"batch-*/take-*/{TAKE_RECORD}")]
         if not takes:
             raise FileNotFoundError(f"no takes for shot {folder} in {output_dir / layout.TAKES / folder}: "
                                     "run its generation tasks first")
-        found[folder] = sorted(takes, key=lambda d: (json.loads((d / "take.json").read_text())["seed"], d.name))
+        found[folder] = sorted(takes, key=lambda d: (read_take(d).seed, d.name))
     return found
 
 
 def assembly_record(takes):
-    return {folder: [{"take": str(d), "sha256": hashlib.sha256((d / "take.json").read_bytes()).hexdigest()}
+    """edit/assembly.json: per shot folder, each take folder and its take record's sha256."""
+    from engine.bundle.take_record import TAKE_RECORD
+
+    return {folder: [{"take": str(d), "sha256": hashlib.sha256((d / TAKE_RECORD).read_bytes()).hexdigest()}
                      for d in dirs] for folder, dirs in takes.items()}
 
 

@@ -16,7 +16,6 @@ the engine unchanged. Exit codes are the engine's (0 done, 1 error, 2 bad argume
 """
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from engine import backends  # noqa: E402
 from engine.bundle import BundleError  # noqa: E402
 from engine.bundle.request import GenerateRequest, parse_model, parse_size  # noqa: E402
+from engine.bundle.take_record import TAKE_RECORD, TakeRecordError, read_take  # noqa: E402
 from engine.cli import main as engine_main  # noqa: E402
 from engine.generate import bundle_hash, open_bundle  # noqa: E402
 from farm import literal  # noqa: E402
@@ -51,11 +51,10 @@ def build_parser():
     return parser
 
 
-def wanted_record(args, backend):
-    """What take.json must say for a take to count as made by this request."""
-    models = dict(item.split("=", 1) for item in filter(None, (m.strip() for m in args.models.split(";"))))
-    return {"backend": backend.name, "prompt": args.prompt, "steps": args.steps or backend.default_steps,
-            "requested_size": list(parse_size(args.size)) if args.size else None, "models": models}
+def wanted_request(args, backend):
+    """The request a take must have been made by (its seed aside) to count as made by this task."""
+    return GenerateRequest(backend=backend.name, prompt=args.prompt, steps=args.steps or backend.default_steps,
+                           size=parse_size(args.size) if args.size else None, models=model_overrides(args.models))
 
 
 def made_seeds(takes_root, bundle_sha, wanted):
@@ -63,19 +62,17 @@ def made_seeds(takes_root, bundle_sha, wanted):
     override for a role the take did not load is no difference: the same bundle and request load
     the same roles again."""
     seeds = set()
-    for record_path in takes_root.glob("*/take-*/take.json"):
+    for record_path in takes_root.glob(f"*/take-*/{TAKE_RECORD}"):
         try:
-            take = json.loads(record_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            take = read_take(record_path.parent)
+        except TakeRecordError:
             continue
-        parameters, models = take.get("parameters", {}), take.get("models", {})
-        if (take.get("status") == "complete" and take.get("bundle", {}).get("hash") == bundle_sha
-                and take.get("backend") == wanted["backend"] and take.get("prompt") == wanted["prompt"]
-                and parameters.get("steps") == wanted["steps"]
-                and parameters.get("requested_size") == wanted["requested_size"]
-                and all(models[role].get("source") == spec for role, spec in wanted["models"].items()
-                        if role in models)):  # a role the take did not load (no references: no IP-Adapter)
-            seeds.add(take.get("seed"))
+        made = take.request()
+        if (take.status == "complete" and take.bundle.hash == bundle_sha and made.backend == wanted.backend
+                and made.prompt == wanted.prompt and made.steps == wanted.steps and made.size == wanted.size
+                and all(made.models[role] == spec for role, spec in wanted.models.items()
+                        if role in made.models)):  # a role the take did not load (no references: no IP-Adapter)
+            seeds.add(take.seed)
     return seeds
 
 
@@ -109,7 +106,7 @@ def main(argv=None):
         takes = batch_takes(args.first_take, args.takes_per_task, args.takes)
         backend = backends.create(args.backend)
         bundle_sha = bundle_hash(open_bundle(args.bundle))
-        wanted = wanted_record(args, backend)
+        wanted = wanted_request(args, backend)
     except (BundleError, LayoutError, ValueError, argparse.ArgumentTypeError) as exc:
         print(f"farm_generate: error: {exc}", file=sys.stderr)
         return 1
