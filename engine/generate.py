@@ -43,7 +43,7 @@ def read_cast_inputs_or_refuse(bundle, reference):
 def compose_prompt(prompt, actors):
     """The shot's prompt followed by each actor's description, in the bundle's actor order:
     the artist describes who is in the shot once, on the actor, not again in every prompt."""
-    parts = [prompt.strip()] + [actor.description.strip() for actor in actors]
+    parts = [prompt.strip()] + [actor.get("description", "").strip() for actor in actors]
     return ", ".join(part for part in parts if part)
 
 

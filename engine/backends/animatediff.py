@@ -13,6 +13,7 @@ shot's reference covers the pixels no referenced member does. The adapter loads,
 folder laid out like h94/IP-Adapter, only for takes that carry references.
 """
 
+from ..bundle.take_record import TakeNotes
 from ..imaging import to_uint8_frames
 from .base import Backend, ModelRole
 from .references import ip_adapter_inputs, reference_notes
@@ -104,7 +105,7 @@ class AnimateDiffBackend(Backend):
             self._video_pipe.set_progress_bar_config(disable=True)
         return self._video_pipe
 
-    notes = {}  # what the last take left out of the references, for take.json's "ignored"
+    notes = TakeNotes()  # what the last take left out of the references
 
     def take_notes(self):
         return self.notes
@@ -138,7 +139,7 @@ class AnimateDiffBackend(Backend):
             "output_type": "np",
             "callback_on_step_end": on_step_end,
         }
-        self.notes = {}
+        self.notes = TakeNotes()
         arguments.update(self.reference_arguments(pipe, request))
         hooks.check_cancel()
         if request.init_video is not None:

@@ -9,6 +9,8 @@ instant; torch and diffusers are imported inside `load`.
 
 from dataclasses import dataclass, field
 
+from ..bundle.take_record import TakeNotes
+
 
 @dataclass(frozen=True)
 class ModelRole:
@@ -114,9 +116,9 @@ class Backend:
         raise NotImplementedError
 
     def take_notes(self):
-        """What the last `generate` made of the request, for take.json: any of "look",
-        "understood", "ignored", "grade" (see engine.generate); {} when it says nothing."""
-        return {}
+        """What the last `generate` made of the request, for its take record: a TakeNotes
+        (engine.bundle.take_record), empty when it says nothing."""
+        return TakeNotes()
 
     def generate(self, request, hooks):
         """Exactly request.num_frames frames (the shot's, whatever the model made) as an

@@ -11,6 +11,7 @@ blocking's), then graded by the prompt's mood words and toward the shot's refere
 
 import numpy as np
 
+from ..bundle.take_record import TakeLook, TakeNotes
 from ..looks.colour_space import hex_to_srgb8, srgb_to_linear
 from ..looks.measure import albedo_to_ratio
 from ..looks.mood import grade_for
@@ -62,7 +63,7 @@ class PrevizBackend(Backend):
         self.settings = {"dtype": "float32", "scheduler": "DDIM",
                          "prompt": "mood words set a grade; descriptions come from the cast",
                          "trained": self.sampler.info.get("training", {}), "calibration": self.sampler.calibration}
-        self.notes = {}
+        self.notes = TakeNotes()
 
     def look_colours(self, request, hooks):
         """(LookPlan, {object name: '#rrggbb'}) for every object of the objects pass."""
@@ -90,9 +91,9 @@ class PrevizBackend(Backend):
             for index in range(len(frames)):
                 hooks.check_cancel()
                 frames[index] = transfer(frames[index], take_stats, target_stats)
-        self.notes = {"look": {"look_seed": plan.look_seed, "objects": colours},
-                      "understood": plan.understood + understood, "ignored": plan.ignored + ignored,
-                      "grade": grade.name if grade is not None else None}
+        self.notes = TakeNotes(look=TakeLook(look_seed=plan.look_seed, objects=colours),
+                               understood=plan.understood + understood, ignored=plan.ignored + ignored,
+                               grade=grade.name if grade is not None else None)
         return frames
 
     def take_notes(self):

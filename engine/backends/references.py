@@ -14,6 +14,8 @@ Numpy and PIL only: torch stays inside the backends.
 import numpy as np
 from PIL import Image
 
+from ..bundle.take_record import TakeNotes
+
 MAX_REFERENCE_SIDE = 1024   # larger references are shrunk first: no model looks closer
 
 
@@ -129,8 +131,8 @@ def vace_reference_images(request, id_frames):
 
 
 def reference_notes(absent, whole_frame=False):
-    """take.json "ignored" entries for references the model did not get, or got unmasked."""
+    """TakeNotes whose `ignored` lists the references the model did not get, or got unmasked."""
     ignored = [f"{name}'s reference ({name} is not in the shot)" for name in absent]
     if whole_frame:
         ignored.append("per-actor reference masks (no objects pass: each reference covers the whole frame)")
-    return {"ignored": ignored} if ignored else {}
+    return TakeNotes(ignored=ignored)

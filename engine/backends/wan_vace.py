@@ -12,6 +12,7 @@ as one extra latent frame in front of the video and drops those latents before d
 so the pipeline still returns the 4k+1 video frames, aligned with the control frames.
 """
 
+from ..bundle.take_record import TakeNotes
 from ..imaging import to_uint8_frames
 from .base import Backend, ModelRole
 from .references import reference_notes, vace_reference_images
@@ -63,7 +64,7 @@ class WanVaceBackend(Backend):
         self.settings = {"dtype": str(dtype).replace("torch.", ""), "vae_dtype": "float32",
                          "scheduler": type(pipe.scheduler).__name__, "control": self.control}
 
-    notes = {}  # what the last take left out of the references, for take.json's "ignored"
+    notes = TakeNotes()  # what the last take left out of the references
 
     def take_notes(self):
         return self.notes

@@ -213,6 +213,16 @@ class TakeLook(_Record):
 
 
 @dataclass
+class TakeNotes:
+    """What a backend made of the request, for its take's record (Backend.take_notes): the look it
+    gave each object, what it understood and ignored of the words and references, the mood grade."""
+    look: TakeLook | None = None
+    understood: list = field(default_factory=list)
+    ignored: list = field(default_factory=list)
+    grade: str | None = None
+
+
+@dataclass
 class ShotReference(_Record):
     """The shot's reference image: the copy in the take folder and where it came from."""
     file: str = _key(_text, SHOT_REFERENCE_FILE)
