@@ -20,8 +20,8 @@ from .backends.device import pick_device
 from .backends.models import ModelError, model_specs, resolve_model
 from .bundle import BundleError, events, read_bundle, validate_bundle
 from .bundle.schema import CONTROLS_DIR
-from .bundle.take_record import (SHOT_REFERENCE_FILE, DeviceRecord, ShotReference, TakeBundle, TakeLook,
-                                 TakeParameters, TakeRecord, TakeTimings)
+from .bundle.take_record import (SHOT_REFERENCE_FILE, DeviceRecord, ShotReference, TakeBundle, TakeParameters,
+                                 TakeRecord, TakeTimings)
 from .looks.inputs import read_cast_inputs, unused_by_backend
 from .takes import TakeWriter, check_takes_dir
 
@@ -43,7 +43,7 @@ def read_cast_inputs_or_refuse(bundle, reference):
 def compose_prompt(prompt, actors):
     """The shot's prompt followed by each actor's description, in the bundle's actor order:
     the artist describes who is in the shot once, on the actor, not again in every prompt."""
-    parts = [prompt.strip()] + [actor.get("description", "").strip() for actor in actors]
+    parts = [prompt.strip()] + [actor.description.strip() for actor in actors]
     return ", ".join(part for part in parts if part)
 
 
@@ -195,7 +195,7 @@ class Generation:
         except (OSError, BundleError) as exc:
             self.progress.emit(events.WarningEvent(
                 message=f"could not write control images into {bundle.root} ({exc}); generating anyway"))
-        self.context = {"device": device, "hash": bundle_hash(bundle), "versions": _versions()}
+        self.device, self.content_hash, self.versions = device, bundle_hash(bundle), _versions()  # for each take
         return [self._take(request.seed + index, built, init) for index in range(request.takes)]
 
     def _take(self, seed, built, init):
@@ -257,11 +257,8 @@ class Generation:
         """take.json's look fields: what each object looked like, what was understood and
         ignored of the words and references, the grade, and the references used."""
         notes, inputs = self.backend.take_notes(), self.cast_inputs
-        look = notes.get("look")
-        ignored = list(notes.get("ignored", [])) + unused_by_backend(self.backend, self.request, inputs,
-                                                                     self.bundle.cast)
-        return dict(look=None if look is None else TakeLook.from_json(look),
-                    understood=list(notes.get("understood", [])), ignored=ignored, grade=notes.get("grade"),
+        ignored = list(notes.ignored) + unused_by_backend(self.backend, self.request, inputs, self.bundle.cast)
+        return dict(look=notes.look, understood=list(notes.understood), ignored=ignored, grade=notes.grade,
                     references=dict(inputs.reference_files),
                     shot_reference=None if inputs.shot_reference is None else
                     ShotReference(file=SHOT_REFERENCE_FILE, source=inputs.shot_reference_path))
@@ -269,7 +266,6 @@ class Generation:
     def _record(self, seed, steps, guidance, windows, written, preview, timings):
         """The TakeRecord of a finished take (engine.takes names it when it commits)."""
         request, bundle, backend = self.request, self.bundle, self.backend
-        device = self.context["device"]
         parameters = TakeParameters(
             steps=steps, guidance=guidance, controls=self.weights,
             requested_size=list(request.size) if request.size else None,
@@ -278,12 +274,12 @@ class Generation:
             strength=request.strength if request.init_video else None, device=request.device,
             offload=request.offload, vae_tiling=request.vae_tiling, vae_slicing=request.vae_slicing,
             backend_settings=backend.settings)
-        shot = TakeBundle(path=str(bundle.root.resolve()), hash=self.context["hash"], shot=bundle.name,
+        shot = TakeBundle(path=str(bundle.root.resolve()), hash=self.content_hash, shot=bundle.name,
                           frames=[bundle.frames[0], bundle.frames[-1]], frame_count=len(bundle.frames),
                           resolution=[bundle.width, bundle.height], fps=bundle.fps)
         return TakeRecord(
             status="complete", created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             backend=backend.name, models={role: model.record() for role, model in self.models.items()},
             prompt=request.prompt, composed_prompt=self.prompt, negative_prompt=request.negative_prompt, seed=seed,
-            parameters=parameters, bundle=shot, frames=written, preview=preview, engine=self.context["versions"],
-            device=DeviceRecord(kind=device.kind, name=device.name), timings=timings, **self._cast_record())
+            parameters=parameters, bundle=shot, frames=written, preview=preview, engine=self.versions,
+            device=DeviceRecord(kind=self.device.kind, name=self.device.name), timings=timings, **self._cast_record())
