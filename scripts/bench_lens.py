@@ -27,7 +27,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from engine.bundle import read_bundle  # noqa: E402
-from engine.lens import Lens, Shutter, defocus, motion_blur, pixels_per_mm  # noqa: E402
+from engine.lens import Lens, Shutter, defocus, frame_lens, frame_px_per_mm, motion_blur  # noqa: E402
 
 BLENDER_PYTHON = REPO / ".venv" / "bin" / "python"
 TAKE_FRAMES_GOAL = 48
@@ -48,11 +48,12 @@ def srgb8_to_linear(image):
     return np.where(value <= 0.04045, value / 12.92, ((value + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
-def frame_lens(record, depth, fstop, lens_mm=None):
+def bench_lens(record, depth, fstop, lens_mm=None):
+    """The camera's lens if its depth of field is on (cameras.json record), else f/`fstop`."""
+    lens = frame_lens(record)
     focal = lens_mm or record["lens_mm"]
-    dof = record.get("depth_of_field")
-    if dof:
-        return Lens(focal, dof["fstop"], dof["focus_distance"])
+    if lens is not None:
+        return Lens(focal, lens.fstop, lens.focus_m, lens.blades, lens.rotation, lens.ratio)
     hits = depth[np.isfinite(depth) & (depth > 0)]
     return Lens(focal, fstop, float(np.percentile(hits, 5)) if hits.size else 5.0)  # the nearest things
 
@@ -102,9 +103,8 @@ def main(argv=None):
             depth = bundle.depth(frame)
             record = cameras[frame]
             frames.append((srgb8_to_linear(bundle.shading(frame)), depth, bundle.flow(frame),
-                           frame_lens(record, depth, args.fstop, args.lens_mm),
-                           pixels_per_mm(record["sensor_width_mm"], record["sensor_height_mm"], record["sensor_fit"],
-                                         bundle.width, bundle.height)))
+                           bench_lens(record, depth, args.fstop, args.lens_mm),
+                           frame_px_per_mm(record, bundle.width, bundle.height)))
         shutter = Shutter(args.shutter, "CENTER")
         dof_times, blur_times = [], []
         for _ in range(args.repeat):

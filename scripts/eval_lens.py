@@ -265,14 +265,21 @@ def print_table(rows):
 
 def write_picture(path, dof_pictures, motion_pictures):
     """Rows: f/1.4 depth of field and 1-frame motion blur; columns: input, ours, Cycles."""
-    from PIL import Image
+    from PIL import Image, ImageDraw
     strips = [np.concatenate(dof_pictures[FSTOPS[0]], axis=1),
-              np.concatenate(motion_pictures[(1.0, "CENTER")], axis=1)]
+              np.concatenate(motion_pictures[SHUTTERS[-1] if (1.0, "CENTER") not in motion_pictures
+                                             else (1.0, "CENTER")], axis=1)]
     picture = np.rint(srgb(np.concatenate(strips, axis=0)) * 255).astype(np.uint8)
     picture = np.repeat(np.repeat(picture, 2, axis=0), 2, axis=1)
+    header = 16
+    canvas = Image.new("RGB", (picture.shape[1], picture.shape[0] + header), "white")
+    canvas.paste(Image.fromarray(picture), (0, header))
+    draw, column = ImageDraw.Draw(canvas), picture.shape[1] // 3
+    for k, label in enumerate(("input (sharp)", "engine/lens", "Cycles")):
+        draw.text((k * column + 4, 2), label, fill="black")  # rows: f/1.4, then a 1-frame shutter
     path = Path(path)
     temporary = path.with_name(f".{path.name}.partial")
-    Image.fromarray(picture).save(temporary, format="PNG")
+    canvas.save(temporary, format="PNG")
     os.replace(temporary, path)
 
 

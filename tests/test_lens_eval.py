@@ -41,8 +41,8 @@ def test_lens_records_follow_a_rack_focus_and_the_shutter(lens_glue, empty_scene
 
     first, last = lens_glue.lens_records(scene, camera, [1, 11])
     assert scene.frame_current == 4
-    assert first["depth_of_field"]["focus_distance_m"] == pytest.approx(2.0, abs=1e-5)
-    assert last["depth_of_field"]["focus_distance_m"] == pytest.approx(6.0, abs=1e-5)
+    assert first["depth_of_field"]["focus_distance"] == pytest.approx(2.0, abs=1e-5)
+    assert last["depth_of_field"]["focus_distance"] == pytest.approx(6.0, abs=1e-5)
     lens = frame_lens(first)
     assert (lens.focal_mm, lens.fstop, lens.blades, lens.ratio) == (85.0, 2.0, 6, 1.5)
     assert lens.rotation == pytest.approx(0.5)

@@ -16,7 +16,7 @@ def lens_frame_record(scene, camera_object, depsgraph=None):
     data = cam_eval.data
     dof = None
     if data.dof.use_dof:
-        dof = {"focus_distance_m": float(_focus_distance(cam_eval, data.dof, depsgraph)),
+        dof = {"focus_distance": float(_focus_distance(cam_eval, data.dof, depsgraph)),
                "fstop": float(data.dof.aperture_fstop),
                "blades": int(data.dof.aperture_blades),
                "rotation": float(data.dof.aperture_rotation),

@@ -5,12 +5,14 @@ that applies it share one reading. One record per frame:
 
     {"frame": 12, "lens_mm": 50.0, "sensor_width_mm": 36.0, "sensor_height_mm": 24.0,
      "sensor_fit": "AUTO",
-     "depth_of_field": null | {"focus_distance_m": 3.2, "fstop": 2.8,
+     "depth_of_field": null | {"focus_distance": 3.2, "fstop": 2.8,
                                "blades": 0, "rotation": 0.0, "ratio": 1.0},
      "motion_blur": null | {"shutter": 0.5, "position": "CENTER"}}
 
-`focus_distance_m` is already resolved (a focus object's distance along the view axis at that
-frame), so rack focus is just the records changing from frame to frame.
+The keys are those of the bundle's cameras.json records (metres, millimetres, Blender's names),
+whose `depth_of_field` lacks only the aperture shape (read as round), so `frame_lens` reads
+either. `focus_distance` is already resolved (a focus object's distance along the view axis at
+that frame), so rack focus is just the records changing from frame to frame.
 """
 
 from dataclasses import dataclass
@@ -60,7 +62,7 @@ def frame_lens(record):
     dof = record.get("depth_of_field")
     if not dof:
         return None
-    return Lens(float(record["lens_mm"]), float(dof["fstop"]), float(dof["focus_distance_m"]),
+    return Lens(float(record["lens_mm"]), float(dof["fstop"]), float(dof["focus_distance"]),
                 int(dof.get("blades", 0)), float(dof.get("rotation", 0.0)), float(dof.get("ratio", 1.0)))
 
 

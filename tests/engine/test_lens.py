@@ -110,3 +110,16 @@ def test_ssim_is_one_for_equal_images_and_drops_with_noise():
     image = rng.random((40, 50))
     assert ssim(image, image) == pytest.approx(1.0)
     assert ssim(image, np.clip(image + rng.normal(0, 0.2, image.shape), 0, 1)) < 0.9
+
+
+def test_a_bundles_camera_record_reads_as_a_round_aperture_lens():
+    from engine.lens import frame_lens, frame_px_per_mm, frame_shutter
+
+    record = {"frame": 3, "lens_mm": 50.0, "sensor_width_mm": 36.0, "sensor_height_mm": 24.0, "sensor_fit": "AUTO",
+              "depth_of_field": {"focus_distance": 2.5, "fstop": 4.0}}  # as cameras.json writes it today
+    assert frame_lens(record) == Lens(50.0, 4.0, 2.5)
+    assert frame_px_per_mm(record, 512, 288) == 512 / 36
+    assert frame_shutter(record) is None
+    assert frame_lens(dict(record, depth_of_field=None)) is None
+    with pytest.raises(ValueError, match="CENTER, START, END"):
+        Shutter(0.5, "MIDDLE").interval()
