@@ -114,14 +114,17 @@ def main(argv=None):
         take_s, take_frames, source = args.take_seconds, args.take_frames, "docs/benchmarks.md"
         if args.previz:
             take_s, take_frames, source = previz_take_seconds(bundle.root, folder), len(bundle.frames), "measured"
-    dof_cpu, dof_wall = np.median(dof_times, axis=0) * 1000
-    blur_cpu, blur_wall = np.median(blur_times, axis=0) * 1000
+    # Per frame, the fastest of the passes: on a shared CPU, slower runs measure the other jobs.
+    dof = np.array(dof_times).reshape(args.repeat, -1, 2).min(axis=0) * 1000
+    blur = np.array(blur_times).reshape(args.repeat, -1, 2).min(axis=0) * 1000
+    (dof_cpu, dof_wall), (blur_cpu, blur_wall) = dof.mean(axis=0), blur.mean(axis=0)
     lens = frames[0][3]
     print(f"bundle: {len(frames)} frames at {bundle.width}x{bundle.height}; lens {lens.focal_mm:g} mm f/{lens.fstop:g} "
-          f"focused at {lens.focus_m:.2f} m; shutter {args.shutter:g} centred; {args.repeat} passes, medians")
-    print(f"{'':<22}{'CPU ms/frame':>14}{'wall ms/frame':>15}")
-    print(f"{'depth of field':<22}{dof_cpu:>14.1f}{dof_wall:>15.1f}")
-    print(f"{'motion blur':<22}{blur_cpu:>14.1f}{blur_wall:>15.1f}")
+          f"focused at {lens.focus_m:.2f} m; shutter {args.shutter:g} centred; mean over frames of the best of "
+          f"{args.repeat} passes")
+    print(f"{'':<22}{'CPU ms/frame':>14}{'wall ms/frame':>15}{'slowest frame CPU':>19}")
+    print(f"{'depth of field':<22}{dof_cpu:>14.1f}{dof_wall:>15.1f}{dof[:, 0].max():>19.1f}")
+    print(f"{'motion blur':<22}{blur_cpu:>14.1f}{blur_wall:>15.1f}{blur[:, 0].max():>19.1f}")
     print(f"{'both':<22}{dof_cpu + blur_cpu:>14.1f}{dof_wall + blur_wall:>15.1f}")
     per_frame_ms = take_s / take_frames * 1000
     both_s = (dof_cpu + blur_cpu) * TAKE_FRAMES_GOAL / 1000

@@ -222,12 +222,14 @@ def defocus(image, depth, lens, px_per_mm):
     image = np.asarray(image, np.float32)
     height, width, channels = image.shape
     layers = np.rint(_layer_coordinate(coc_radius_px(depth, lens, px_per_mm))).astype(np.int32)
+    lowest = int(layers.min())
+    present = np.flatnonzero(np.bincount((layers - lowest).ravel())) + lowest
+    if all(abs(_layer_radius(index)) <= IN_FOCUS_PX for index in present):
+        return image.copy()  # nothing blurs by a pixel or more: the whole frame is in focus
     colour = np.empty((channels + 1, height, width), np.float32)
     colour[:channels] = np.moveaxis(image, -1, 0)
     colour[channels] = 1.0
     accumulated = np.zeros_like(colour)
-    lowest = int(layers.min())
-    present = np.flatnonzero(np.bincount((layers - lowest).ravel())) + lowest
     for index in present[::-1]:  # farthest (largest signed blur) first
         mask = layers == index
         radius = _layer_radius(index)

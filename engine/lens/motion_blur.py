@@ -30,20 +30,18 @@ def _neighbourhood_max(flow, length2, tile):
     """Per tile, the longest flow vector in it and the 8 tiles around it."""
     height, width = length2.shape
     th, tw = -(-height // tile), -(-width // tile)
-    padded = np.zeros((th * tile, tw * tile), np.float32)
-    padded[:height, :width] = length2
-    within = padded.reshape(th, tile, tw, tile).transpose(0, 2, 1, 3).reshape(th, tw, tile * tile)
-    longest = np.argmax(within, axis=-1)
-    y = np.minimum((np.arange(th)[:, None] * tile + longest // tile), height - 1)
-    x = np.minimum((np.arange(tw)[None, :] * tile + longest % tile), width - 1)
-    best, best_len = flow[y, x], length2[y, x]
-    tile_max, tile_len = np.pad(best, ((1, 1), (1, 1), (0, 0))), np.pad(best_len, 1)
+    # Max-pool one int64 key per pixel: quantised length in the high bits, pixel index in the low.
+    keys = np.zeros((th * tile, tw * tile), np.int64)
+    keys[:height, :width] = (np.minimum(length2, 1e6) * 1024).astype(np.int64) << 32
+    keys[:height, :width] |= np.arange(height * width, dtype=np.int64).reshape(height, width)
+    pooled = keys.reshape(th, tile, tw, tile).max(axis=3).max(axis=1)
+    pooled = np.pad(pooled, 1)
+    best = pooled[1:-1, 1:-1].copy()
     for dy in (0, 1, 2):
         for dx in (0, 1, 2):
-            length = tile_len[dy:dy + th, dx:dx + tw]
-            better = length > best_len
-            best[better], best_len[better] = tile_max[dy:dy + th, dx:dx + tw][better], length[better]
-    return best, best_len
+            np.maximum(best, pooled[dy:dy + th, dx:dx + tw], out=best)
+    index = best & 0xFFFFFFFF
+    return flow.reshape(-1, 2)[index], length2.ravel()[index]
 
 
 def _fetch(packed, width, height, xs, ys, velocity, instant, tolerance2):
@@ -67,12 +65,13 @@ def motion_blur(image, flow, depth, shutter):
     span = end - start
     length2 = _length2(flow)
     longest = float(np.sqrt(length2.max())) if flow.size else 0.0
-    if longest * span < 0.5:
+    if longest * span < 1.0:
         return image.copy()
     tile = max(TILE_MIN_PX, int(np.ceil(longest * max(-start, end))))
     fastest_in_tile, fastest_len2 = _neighbourhood_max(flow, length2, tile)
-    # Only pixels with something moving nearby by half a pixel or more change.
-    moving_tiles = fastest_len2 * span * span >= 0.25
+    # Only pixels with something nearby smeared a pixel or more change (nearest sampling shows
+    # nothing of a shorter smear).
+    moving_tiles = fastest_len2 * span * span >= 1.0
     if not moving_tiles.any():
         return image.copy()
     pixel_tiles = np.repeat(np.repeat(moving_tiles, tile, axis=0), tile, axis=1)[:height, :width]
