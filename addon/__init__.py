@@ -3,10 +3,12 @@
 from .ui import operators, operators_generate, operators_takes, panels, panels_sequencer, preferences, properties
 from .ui import operators_cast, operators_farm, panels_cast, panels_farm, properties_farm
 from .ui import operators_coverage, panels_coverage
+from .ui import operators_lighting, panels_lighting
 
 _MODULES = (preferences, properties, operators, operators_generate, operators_takes, panels, panels_sequencer)
 _MODULES += (operators_cast, panels_cast, properties_farm, operators_farm, panels_farm)
 _MODULES += (operators_coverage, panels_coverage)
+_MODULES += (operators_lighting, panels_lighting)
 
 
 def register():

@@ -19,7 +19,7 @@ from ...engine.bundle import camera as camera_math
 from ...engine.bundle import read_bundle
 from ..coverage import sample_frames
 from ..lighting import bundle_lighting, format_ratio
-from ..lighting_target import SceneLight, key_and_fill, reach_target, region_axis, side_weights
+from ..lighting_target import SIDES, SceneLight, key_and_fill, reach_target, region_axis, side_weights
 from .actors import NAME, scene_actors
 from .errors import UserError
 from .export import export_shot
@@ -179,7 +179,7 @@ def set_lighting_ratio(scene, shot, actor, target, region="head", adjust="FILL")
     before = measured_ratio(measurement, actor, region)
     key, fill = measurement.key_and_fill(actor, region)
     role, name = ("Fill", fill) if adjust == "FILL" else ("Key", key)
-    side = before.key_side if role == "Key" else ("screen-left" if before.key_side == "screen-right" else "screen-right")
+    side = before.key_side if role == "Key" else SIDES[1 - SIDES.index(before.key_side)]
     if name is None:
         raise UserError(f"No light on {actor}'s {role.lower()} side ({side} of the {region}) in shot "
                         f"'{shot.name}': add a {role.lower()} light there"
