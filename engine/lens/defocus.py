@@ -48,10 +48,12 @@ def coc_radius_px(depth, lens, px_per_mm):
 
 def _layer_coordinate(radius):
     size = np.abs(radius)
-    linear = size / LINEAR_STEP_PX
-    geometric = (LINEAR_UP_TO_PX / LINEAR_STEP_PX
-                 + np.log(np.maximum(size, LINEAR_UP_TO_PX) / LINEAR_UP_TO_PX) / np.log(GEOMETRIC_RATIO))
-    return np.sign(radius) * np.where(size <= LINEAR_UP_TO_PX, linear, geometric)
+    coordinate = size * np.float32(1.0 / LINEAR_STEP_PX)
+    wide = np.flatnonzero(size > LINEAR_UP_TO_PX)
+    if wide.size:
+        coordinate.ravel()[wide] = (LINEAR_UP_TO_PX / LINEAR_STEP_PX + np.log(size.ravel()[wide] / LINEAR_UP_TO_PX)
+                                    / np.float32(np.log(GEOMETRIC_RATIO)))
+    return np.copysign(coordinate, radius)
 
 
 def _layer_radius(index):
@@ -246,6 +248,9 @@ def defocus(image, depth, lens, px_per_mm):
         layer = _blur_layer(crop, radius, lens)[:, :inside_h, :inside_w]
         _fill_behind(accumulated, window, radius)
         accumulated[window] = layer + (1 - layer[channels]) * accumulated[window]
-    coverage = accumulated[channels]
-    out = np.where(coverage > 1e-6, accumulated[:channels] / np.maximum(coverage, 1e-6), colour[:channels])
+    coverage, out = accumulated[channels], accumulated[:channels]
+    empty = coverage <= 1e-6  # nothing reached these pixels: keep them as they were
+    np.divide(out, coverage, out=out, where=(coverage != 1) & ~empty)
+    if empty.any():
+        np.copyto(out, colour[:channels], where=empty)
     return np.moveaxis(out, 0, -1)
