@@ -1,16 +1,17 @@
 """Time engine/lens on a real bundle: depth of field and motion blur per frame, against a
 previz take (the issue's goal: both together add at most 10 % to a 48-frame 512×288 take).
 
-    .venv-engine/bin/python scripts/bench_lens.py [--bundle DIR] [--fstop 2] [--shutter 0.5]
-        [--repeat 3] [--previz] [--take-seconds 6.6 --take-frames 24]
+    .venv-engine/bin/python scripts/bench_lens.py [--bundle DIR] [--fstop 2] [--lens-mm MM]
+        [--shutter 0.5] [--repeat 3] [--previz] [--take-seconds 6.6 --take-frames 24]
 
 Without --bundle it builds the demo scene and exports 8 frames at 512×288 (depth, camera,
 flow, shading, normal, objects) with the Blender venv. The image blurred is the clay pass,
 in linear light. The lens is the camera's own when its depth of field is on; else f/--fstop
-focused on the nearest things in view (the 5th percentile of depth, the actors in the demo). Times are CPU seconds of this process (the
-lens is single-threaded numpy; wall time on a CPU shared with other jobs says little) and
-wall seconds. The take's time is measured with --previz (the engine's previz backend on the
-same bundle, generate_s from take.json), else --take-seconds for --take-frames (default:
+focused on the nearest things in view (the 5th percentile of depth: the actors in the demo),
+and --lens-mm times it as if the lens were longer. Times are CPU seconds of this process (the
+lens is single-threaded numpy; wall time on a CPU shared with other jobs says little) and wall
+seconds, the best of --repeat passes per frame. The take's time is measured with --previz (the
+engine's previz backend on the same bundle, generate_s from take.json), else --take-seconds for --take-frames (default:
 docs/benchmarks.md, 2026-12-01: 6.6 s for the demo's 24-frame shot A, CPU to itself).
 """
 
