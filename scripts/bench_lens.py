@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from engine.bundle import read_bundle  # noqa: E402
 from engine.lens import Lens, Shutter, defocus, frame_lens, frame_px_per_mm, motion_blur  # noqa: E402
+from engine.lens.take import srgb8_to_linear  # noqa: E402
 
 BLENDER_PYTHON = REPO / ".venv" / "bin" / "python"
 TAKE_FRAMES_GOAL = 48
@@ -42,11 +43,6 @@ def export_demo(folder, frames):
                      "--passes", PASSES, "--frames", f"1-{frames}", "--size", "512x288"]):
         subprocess.run([str(c) for c in command], check=True, capture_output=True, cwd=REPO)
     return bundle
-
-
-def srgb8_to_linear(image):
-    value = image.astype(np.float32) / 255.0
-    return np.where(value <= 0.04045, value / 12.92, ((value + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
 def bench_lens(record, depth, fstop, lens_mm=None):

@@ -123,3 +123,30 @@ def test_a_bundles_camera_record_reads_as_a_round_aperture_lens():
     assert frame_lens(dict(record, depth_of_field=None)) is None
     with pytest.raises(ValueError, match="CENTER, START, END"):
         Shutter(0.5, "MIDDLE").interval()
+
+
+def test_apply_lens_on_a_take_frame_at_its_own_size():
+    from engine.lens import apply_lens
+    from engine.lens.take import flow_at_size, linear_to_srgb8, resize_nearest, srgb8_to_linear
+
+    levels = np.arange(256, dtype=np.uint8)
+    assert np.array_equal(linear_to_srgb8(srgb8_to_linear(levels)), levels)  # 8-bit round trip is exact
+    rng = np.random.default_rng(2)
+    frame = rng.integers(0, 256, (32, 128, 3), dtype=np.uint8)  # the take at half the bundle's size
+    depth = np.full((HEIGHT, WIDTH), 3.0, np.float32)
+    depth[:, :100] = 10.0
+    flow = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+    flow[:, :, 0] = 8.0
+    record = {"lens_mm": 85.0, "sensor_width_mm": 36.0, "sensor_height_mm": 24.0, "sensor_fit": "AUTO",
+              "depth_of_field": {"focus_distance": 3.0, "fstop": 1.4}, "motion_blur": None}
+    assert resize_nearest(depth, 32, 128).shape == (32, 128) and flow_at_size(flow, 32, 128)[0, 0, 0] == 4.0
+    expected = linear_to_srgb8(defocus(srgb8_to_linear(frame), resize_nearest(depth, 32, 128), LENS,
+                                       pixels_per_mm(36, 24, "AUTO", 128, 32)))
+    assert np.array_equal(apply_lens(frame, depth, flow, record), expected)
+    assert np.array_equal(apply_lens(frame, depth, flow, dict(record, depth_of_field=None)), frame)
+    blurred = apply_lens(frame, depth, flow, dict(record, depth_of_field=None,
+                                                  motion_blur={"shutter": 0.5, "position": "CENTER"}))
+    assert not np.array_equal(blurred, frame)
+    assert np.array_equal(apply_lens(frame, depth, None, dict(record, depth_of_field=None,
+                                                              motion_blur={"shutter": 0.5, "position": "CENTER"})),
+                          frame)  # no flow pass: no motion blur

@@ -1,0 +1,57 @@
+"""The lens on one take frame: what wiring it into the engine needs, in one call.
+
+Takes are 8-bit sRGB at the generation size, while depth and flow are at the bundle's size:
+depth is resized by nearest neighbour (a blend of two depths is a depth that is not there),
+flow likewise and scaled to the new pixels, and the blurs work in linear light.
+"""
+
+import numpy as np
+
+from .defocus import defocus
+from .motion_blur import motion_blur
+from .record import frame_lens, frame_px_per_mm, frame_shutter
+
+
+def srgb8_to_linear(image):
+    value = np.asarray(image, np.float32) / 255.0
+    return np.where(value <= 0.04045, value / 12.92, ((value + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb8(linear):
+    linear = np.clip(linear, 0.0, 1.0)
+    value = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.rint(value * 255).astype(np.uint8)
+
+
+def resize_nearest(array, height, width):
+    """(H, W, ...) to (height, width, ...), each new pixel centre taking the old pixel under it."""
+    rows = np.minimum(((np.arange(height) + 0.5) * array.shape[0] / height).astype(np.intp), array.shape[0] - 1)
+    cols = np.minimum(((np.arange(width) + 0.5) * array.shape[1] / width).astype(np.intp), array.shape[1] - 1)
+    return array[rows[:, None], cols[None, :]]
+
+
+def flow_at_size(flow, height, width):
+    """Forward flow resized to (height, width), its vectors in the new pixels."""
+    scale = np.array([width / flow.shape[1], height / flow.shape[0]], np.float32)
+    return resize_nearest(flow, height, width) * scale
+
+
+def apply_lens(frame, depth, flow, record):
+    """One take frame ((H, W, 3) uint8 sRGB) as the blocking's lens and shutter show it.
+
+    `record` is the frame's lens record (engine/lens/record.py; a cameras.json record reads as
+    a lens without a shutter); `flow` may be None when the bundle has none (no motion blur).
+    """
+    lens, shutter = frame_lens(record), frame_shutter(record)
+    if shutter is not None and flow is None:
+        shutter = None
+    if lens is None and shutter is None:
+        return np.array(frame, copy=True)
+    height, width = frame.shape[:2]
+    depth = resize_nearest(np.asarray(depth, np.float32), height, width)
+    linear = srgb8_to_linear(frame)
+    if lens is not None:
+        linear = defocus(linear, depth, lens, frame_px_per_mm(record, width, height))
+    if shutter is not None:
+        linear = motion_blur(linear, flow_at_size(np.asarray(flow, np.float32), height, width), depth, shutter)
+    return linear_to_srgb8(linear)
