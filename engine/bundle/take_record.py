@@ -86,10 +86,13 @@ def _key(read, default=MISSING, factory=MISSING, required=False):
 
 
 def _json(value):
+    """A record's value as JSON, copied (changing the document leaves the record as it was)."""
     if hasattr(value, "to_json"):
         return value.to_json()
     if isinstance(value, dict):
         return {key: _json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json(item) for item in value]
     return value
 
 
@@ -182,6 +185,7 @@ class TakeBundle(_Record):
 
 @dataclass
 class DeviceRecord(_Record):
+    """The device the take ran on."""
     kind: str = _key(_text, "")
     name: str = _key(_text, "")   # human-readable, e.g. "cpu (2 threads)"
     extra: dict = field(default_factory=dict)
@@ -200,6 +204,7 @@ class TakeTimings(_Record):
 
     @classmethod
     def measured(cls, load_s, controls_s, generate_s, write_s, step_times):
+        """The timings of a take from the stages' seconds and each denoising step's."""
         return cls(*(round(float(s), 4) for s in (load_s, controls_s, generate_s, write_s)), steps=len(step_times),
                    per_step_s=round(sum(step_times) / max(len(step_times), 1), 4))
 
