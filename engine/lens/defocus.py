@@ -202,7 +202,7 @@ def _fill_behind(accumulated, window, radius):
     it through, as Cycles sees around a blurred foreground, instead of turning opaque."""
     behind = accumulated[window]
     coverage = behind[-1]
-    if coverage.min() >= 0.999:
+    if coverage.min() >= 0.999 or coverage.max() <= 0:  # nothing hidden, or nothing behind at all
         return
     factor = 2 ** int(np.ceil(np.log2(max(2.0, abs(radius)))))
     c, h, w = behind.shape
