@@ -40,6 +40,7 @@ BACKEND_SETTINGS = "a key inside take.json's parameters.backend_settings, which 
 DIFFUSERS_ARGUMENT = "a diffusers pipeline keyword argument"
 JOINTS_OR_CAMERAS = "a key of cameras.json / joints.json (docs/bundle.md), files beside bundle.json"
 BONE_MAP = "a key of the rig bone map (addon/rigs.py's format), carried whole as actors[].bone_map"
+LIGHTING = "a key of the stored lighting measurement (window manager JSON), not a bundle or take field"
 
 # Files whose keys are wholly another vocabulary: file -> why.
 FILE_VOCABULARIES = {
@@ -53,6 +54,7 @@ FILE_VOCABULARIES = {
     "scripts/eval_cast_report.py": "reads eval_cast.py's result document",
     "scripts/eval_previz.py": "the evaluation's own result document and clip table",
     "scripts/train_previz.py": "the training checkpoint and summary documents",
+    "scripts/eval_lens.py": "the evaluation's own image bands and result document",
 }
 
 # (file, literal): why it is not a take.json / bundle.json field spelled again.
@@ -83,6 +85,7 @@ ALLOWED = {
     ("engine/previz/model.py", "objects"): PASS_NAME,
     ("engine/previz/model.py", "controls"): "a key of the previz weights' own config.json",
     ("engine/backends/previz.py", "prompt"): BACKEND_SETTINGS,
+    ("engine/backends/previz.py", "objects"): PASS_NAME,
     **{("engine/backends/animatediff.py", name): DIFFUSERS_ARGUMENT
        for name in ("prompt", "negative_prompt", "width", "height", "generator")},
     ("engine/backends/animatediff.py", "objects"): PASS_NAME,
@@ -92,6 +95,11 @@ ALLOWED = {
     ("engine/backends/wan_vace.py", "objects"): PASS_NAME,
     ("engine/backends/wan_vace.py", "references"): BACKEND_SETTINGS,
     ("engine/backends/wan_vace.py", "shot_reference"): BACKEND_SETTINGS,
+    **{("addon/blender/lighting.py", name): JOINTS_OR_CAMERAS for name in ("frames", "actors", "camera", "name")},
+    **{("addon/lighting.py", name): JOINTS_OR_CAMERAS for name in ("frames", "actors", "name")},
+    **{("addon/coverage_bundle.py", name): JOINTS_OR_CAMERAS for name in ("frames", "actors", "name")},
+    **{("addon/ui/operators_lighting.py", name): LIGHTING for name in ("frames", "actors")},
+    **{("addon/ui/panels_lighting.py", name): LIGHTING for name in ("frames", "actors", "name")},
     ("engine/generate.py", "engine"): "a package name in take.json's `engine` versions map",
     ("scripts/farm_assemble.py", "take"): "a key of the assembly's own take list (take folder and its hash)",
 }

@@ -17,26 +17,27 @@ SIZE = (1680, 1000)
 INK, GREY, PAPER = (34, 34, 34), (120, 120, 120), (255, 255, 255)
 # One colour per contract, as in the legend.
 MANIFEST, REQUEST, EVENTS, TAKE = (214, 110, 20), (40, 100, 200), (30, 140, 70), (130, 60, 170)
-ROOM_FILL = {"blender": (226, 238, 252), "engine": (253, 236, 220), "disk": (240, 240, 240),
-             "farm": (232, 245, 233), "contracts": (255, 250, 225)}
+BLENDER_FILL, ENGINE_FILL, DISK_FILL = (226, 238, 252), (253, 236, 220), (240, 240, 240)
+FARM_FILL, CONTRACTS_FILL = (232, 245, 233), (255, 250, 225)
 
-ROOMS = {  # name: (box, fill, title, lines)
-    "ui": ((40, 60, 420, 210), "blender", "Blender add-on UI", [
+CONTRACTS_BOX = (1160, 40, 1650, 250)
+ROOMS = [  # (box, fill, title, lines)
+    ((40, 60, 420, 210), BLENDER_FILL, "Blender add-on UI", [
         "addon/ui/: panels, operators,", "properties, preferences (bpy)"]),
-    "core": ((40, 330, 420, 580), "blender", "Add-on core and glue", [
+    ((40, 330, 420, 580), BLENDER_FILL, "Add-on core and glue", [
         "addon/ (bpy-free): engine_request,", "engine_process, generation_progress,",
         "take_folders, strip_layout, cast", "addon/blender/: export, sequencer,", "generation job (bpy)"]),
-    "bundle": ((620, 60, 980, 230), "disk", "Pass bundle (a folder)", [
+    ((620, 60, 980, 230), DISK_FILL, "Pass bundle (a folder)", [
         "bundle.json + depth/ pose/ camera/", "shading/ normal/ flow/ mask/ objects/"]),
-    "engine": ((1180, 330, 1560, 580), "engine", "Engine (its own process)", [
+    ((1180, 330, 1560, 580), ENGINE_FILL, "Engine (its own process)", [
         "engine/: python -m engine generate", "backends (previz, animatediff,", "wan-vace, plug-ins), torch,",
         "diffusers: never inside Blender"]),
-    "takes": ((620, 650, 980, 820), "disk", "Takes (folders)", [
+    ((620, 650, 980, 820), DISK_FILL, "Takes (folders)", [
         "take-NNN-backend-sS/: frames/,", "preview.mp4, take.json"]),
-    "farm": ((40, 720, 420, 870), "farm", "Farm jobs", [
+    ((40, 720, 420, 870), FARM_FILL, "Farm jobs", [
         "farm/ (stdlib): OpenJD, Flamenco;", "tasks run scripts/farm_*.py"]),
-    "contracts": ((1160, 40, 1650, 250), "contracts", "Contracts: engine/bundle/ (stdlib only)", []),
-}
+    (CONTRACTS_BOX, CONTRACTS_FILL, "Contracts: engine/bundle/ (stdlib only)", []),
+]
 LEGEND = [(MANIFEST, "1 manifest.py: BundleManifest (bundle.json)"),
           (REQUEST, "2 request.py: GenerateRequest (command line)"),
           (EVENTS, "3 events.py: progress events (JSON lines)"),
@@ -61,7 +62,7 @@ def font(size):
 
 
 def draw_room(draw, box, fill, title, lines):
-    draw.rounded_rectangle(box, radius=14, fill=ROOM_FILL[fill], outline=INK, width=2)
+    draw.rounded_rectangle(box, radius=14, fill=fill, outline=INK, width=2)
     x0, y0 = box[0] + 16, box[1] + 12
     draw.text((x0, y0), title, fill=INK, font=font(22))
     for index, line in enumerate(lines):
@@ -103,9 +104,9 @@ def draw_arrow(draw, points, colour, dashed, label, at):
 def draw_architecture():
     image = Image.new("RGB", SIZE, PAPER)
     draw = ImageDraw.Draw(image)
-    for box, fill, title, lines in ROOMS.values():
+    for box, fill, title, lines in ROOMS:
         draw_room(draw, box, fill, title, lines)
-    draw_legend(draw, ROOMS["contracts"][0])
+    draw_legend(draw, CONTRACTS_BOX)
     for points, colour, dashed, label, at in ARROWS:
         draw_arrow(draw, points, colour, dashed, label, at)
     draw.text((40, 965), "Every room imports the contract it speaks from engine/bundle/; no field is spelled twice.",
