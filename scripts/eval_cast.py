@@ -2,7 +2,8 @@
 colour words, mood grades and a reference image (docs/cast.md records the figures).
 
     .venv/bin/python scripts/eval_cast.py [--seeds 5] [--colour-seeds 4] [--frames 2] [--size 128x72]
-        [--json out/eval_cast.json] [--work DIR] [--engine-python .venv-engine/bin/python]
+        [--parts continuity,colours,mood,reference] [--json out/eval_cast.json] [--work DIR]
+        [--engine-python .venv-engine/bin/python]
 
 Runs with Blender's Python (bpy) for the scene: the demo scene with its reverse shot (two
 described actors, props, cameras on opposite sides of the line), fixed real materials for
@@ -32,8 +33,8 @@ from engine.bundle import read_bundle  # noqa: E402
 from engine.bundle.take_record import TAKE_RECORD, read_take  # noqa: E402
 from engine.looks.colour_space import delta_e76, hex_to_srgb8, srgb8_to_lab, srgb_to_linear  # noqa: E402
 from engine.looks.colours import vocabulary  # noqa: E402
-from engine.looks.measure import object_albedos, palette_distance  # noqa: E402
-from eval_cast_report import tables  # noqa: E402
+from engine.looks.measure import object_albedos  # noqa: E402
+from eval_cast_report import mood_figures, reference_figures, reference_sheet, tables  # noqa: E402
 
 PASSES = "depth,shading,normal,objects"           # what previz needs
 COLOURS = ("red", "orange", "yellow", "green", "teal", "blue", "purple", "pink")
@@ -46,6 +47,8 @@ MATERIALS = {"Floor": "#7a6a58", "Back wall": "#c8c0a8", "Front wall": "#9fb3c8"
 # The shot's reference image: a dusk palette unlike the scene's (violet, orange, deep blue).
 REFERENCE_PALETTE = ("#2b1b5a", "#7b2d8e", "#f28c28", "#ffd27f", "#1b3a6b")
 GOALS = {"delta_e": 5.0, "colour_words": 0.9, "reference_ratio": 2.0}
+PARTS = ("continuity", "colours", "mood", "reference")      # --parts: the measures, in the order they run
+MEASURES = ("continuity", "colour_words", "mood", "reference")  # their keys in the figures
 
 
 # ---- Blender side (bpy): the scene, its bundles and Blender's own render --------------------------
@@ -190,11 +193,6 @@ def nearest_colour(lab, names):
     return min(targets, key=lambda name: float(delta_e76(lab, targets[name])))
 
 
-def mean_lab(frames):
-    lab = srgb8_to_lab(frames.reshape(-1, 3))
-    return float(lab[:, 0].mean()), float(lab[:, 2].mean())
-
-
 # ---- The run --------------------------------------------------------------------------------------
 
 def continuity(scene, work, args, timings):
@@ -254,39 +252,34 @@ def colour_words(scene, work, args, timings):
 
 
 def moods_and_reference(bundle, work, args, timings):
+    """(mood figures or None, reference figures or None), as --parts asks; one engine batch."""
     started = time.perf_counter()
     reference = reference_image(work / "reference.png", args.size)
-    runs = {"no prompt": [], **{mood: ["--prompt", mood] for mood in MOODS}, "reference": ["--reference", reference]}
+    runs = {"no prompt": []}
+    if "mood" in args.parts:
+        runs.update({mood: ["--prompt", mood] for mood in MOODS})
+    if "reference" in args.parts:
+        runs["reference"] = ["--reference", reference]
     run_engine(args.engine_python, [generate_job(bundle.root, work / f"takes_{index}", args.first_seed, args.seeds,
                                                  args.steps, *extra) for index, extra in enumerate(runs.values())],
                work / "engine_moods.log")
     timings["engine_moods_s"] = time.perf_counter() - started
     takes = {label: takes_by_seed(work / f"takes_{index}") for index, label in enumerate(runs)}
-    return mood_figures(takes), reference_figures(takes, np.asarray(Image.open(reference).convert("RGB")))
+    picture = np.asarray(Image.open(reference).convert("RGB"))
+    if "reference" in args.parts and args.reference_sheet:
+        reference_sheet(takes, picture, args.reference_sheet)
+    return (mood_figures(takes, MOODS) if "mood" in args.parts else None,
+            reference_figures(takes, picture, GOALS["reference_ratio"]) if "reference" in args.parts else None)
 
 
-def mood_figures(takes):
-    """Mean L* and b* per prompt, and at how many seeds night is both darker and bluer than sunny."""
-    means = {label: np.mean([mean_lab(frames) for _, frames in takes[label].values()], axis=0)
-             for label in ("no prompt", *MOODS)}
-    night, sunny = (takes[mood] for mood in MOODS)
-    darker_bluer = [all(n < s for n, s in zip(mean_lab(night[seed][1]), mean_lab(sunny[seed][1]))) for seed in night]
-    return {"means": {label: {"L": float(m[0]), "b": float(m[1])} for label, m in means.items()},
-            "night_darker_and_bluer": sum(darker_bluer), "seeds": len(darker_bluer), "passes": all(darker_bluer)}
-
-
-def reference_figures(takes, picture):
-    """Palette distance of each seed's take to the reference picture, without and with it."""
-    ratios = []
-    for seed in takes["reference"]:
-        without = palette_distance(takes["no prompt"][seed][1], picture)
-        with_reference = palette_distance(takes["reference"][seed][1], picture)
-        ratios.append({"seed": seed, "without": without, "with": with_reference,
-                       "ratio": without / max(with_reference, 1e-9)})
-    mean_without, mean_with = (float(np.mean([r[key] for r in ratios])) for key in ("without", "with"))
-    return {"seeds": ratios, "min_ratio": min(r["ratio"] for r in ratios),
-            "mean_ratio": mean_without / max(mean_with, 1e-9),
-            "passes": all(r["ratio"] >= GOALS["reference_ratio"] for r in ratios)}
+def parse_parts(text):
+    """'reference,mood' -> ('mood', 'reference'): known parts, in the order they run."""
+    parts = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    unknown = [p for p in parts if p not in PARTS]
+    if not parts or unknown:
+        raise argparse.ArgumentTypeError(f"give some of {','.join(PARTS)}" + (f"; not a part: {', '.join(unknown)}"
+                                                                                 if unknown else ""))
+    return tuple(p for p in PARTS if p in parts)
 
 
 def build_parser():
@@ -303,9 +296,13 @@ def build_parser():
     parser.add_argument("--size", type=parse_size, default=(128, 72), help="render size WxH (default: 128x72)")
     parser.add_argument("--steps", type=int, help="denoising steps (default: the backend's)")
     parser.add_argument("--samples", type=int, default=16, help="Cycles samples of Blender's reference render")
+    parser.add_argument("--parts", type=parse_parts, default=PARTS,
+                        help=f"measures to run, comma-separated (default: all: {','.join(PARTS)})")
     parser.add_argument("--engine-python", type=Path, default=REPO / ".venv-engine" / "bin" / "python")
     parser.add_argument("--work", type=Path, help="keep bundles and takes here (default: a temporary folder)")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--reference-sheet", type=Path,
+                        help="write a picture of the reference part here: each seed's take without and with it")
     parser.add_argument("--engine-batch", type=Path, help=argparse.SUPPRESS)  # internal: the engine process
     return parser
 
@@ -318,6 +315,8 @@ def main(argv=None):
     if len(args.colours) < 2 or unknown:
         raise SystemExit(f"eval_cast: --colours needs at least two colour names of the vocabulary"
                          + (f"; not colour names: {', '.join(unknown)}" if unknown else ""))
+    if args.reference_sheet and "reference" not in args.parts:
+        raise SystemExit("eval_cast: --reference-sheet draws the reference part: add reference to --parts")
     if min(args.seeds, args.colour_seeds, args.shot_frames) < 1:
         raise SystemExit("eval_cast: --seeds, --colour-seeds and --frames must be at least 1")
     if not args.engine_python.exists():
@@ -333,26 +332,32 @@ def main(argv=None):
         work.mkdir(parents=True, exist_ok=True)
         started, timings = time.perf_counter(), {}
         scene = build_scene(args.shot_frames, args.size)
-        bundles, cont = continuity(scene, work, args, timings)
-        print(f"[eval_cast] shot and reverse shot done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-        words = colour_words(scene, work, args, timings)
-        print(f"[eval_cast] colour words done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-        mood, reference = moods_and_reference(bundles["A"], work, args, timings)
+        measured, bundles = {}, {}
+        if "continuity" in args.parts:
+            bundles, measured["continuity"] = continuity(scene, work, args, timings)
+            print(f"[eval_cast] shot and reverse shot done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        if "colours" in args.parts:
+            measured["colour_words"] = colour_words(scene, work, args, timings)
+            print(f"[eval_cast] colour words done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        if {"mood", "reference"} & set(args.parts):
+            bundle_a = bundles.get("A") or read_bundle(export(scene, "A", work / "bundle_A", args.size))
+            measured["mood"], measured["reference"] = moods_and_reference(bundle_a, work, args, timings)
         timings["total_s"] = time.perf_counter() - started
-    result = {"continuity": cont, "colour_words": words, "mood": mood, "reference": reference, "actor": ACTOR,
-              "timings": timings, "goals": GOALS,
+    result = {**{k: v for k, v in measured.items() if v is not None}, "actor": ACTOR, "timings": timings,
+              "goals": GOALS,
               "args": {"seeds": args.seeds, "colour_seeds": args.colour_seeds, "colours": list(args.colours),
                        "first_seed": args.first_seed, "frames": args.shot_frames, "size": list(args.size),
-                       "steps": args.steps, "samples": args.samples}}
+                       "steps": args.steps, "samples": args.samples, "parts": list(args.parts)}}
     print(f"eval_cast: demo scene shot A / reverse shot B, {args.shot_frames} frames each at "
-          f"{args.size[0]}x{args.size[1]}, previz, {timings['total_s']:.0f} s")
+          f"{args.size[0]}x{args.size[1]}, previz, {timings['total_s']:.0f} s"
+          + ("" if args.parts == PARTS else f" (parts: {', '.join(args.parts)})"))
     print(tables(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         partial = args.json.with_name(f".{args.json.name}.partial")
         partial.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
         partial.replace(args.json)
-    return 0 if all(result[k]["passes"] for k in ("continuity", "colour_words", "mood", "reference")) else 1
+    return 0 if all(result[k]["passes"] for k in MEASURES if k in result) else 1
 
 
 if __name__ == "__main__":
