@@ -3,6 +3,9 @@ today's JSON lines, and a reader gets the same records back, tolerant of newer a
 
 import io
 import json
+import re
+from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +47,14 @@ def test_every_event_reads_back_as_the_same_record(event):
 def test_every_kind_the_engine_writes_has_a_record():
     assert set(events.EVENTS) == {"load", "controls", "warning", "start", "window", "step", "frame", "done",
                                   "cancelled", "error", "finished"}
+
+
+def test_docs_list_every_event_with_its_fields():
+    table = (Path(__file__).resolve().parents[2] / "docs" / "engine.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\w+)` \| (.*) \|$", table, flags=re.MULTILINE))
+    for kind, record in events.EVENTS.items():
+        documented = re.findall(r"`(\w+)`", rows[kind])
+        assert documented == [item.name for item in fields(record) if not item.metadata], kind
 
 
 def test_a_newer_engines_event_and_fields_are_kept_and_written_back():
