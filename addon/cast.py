@@ -17,9 +17,9 @@ without the add-on registered; keys the artist never set are absent and take the
 
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from ..engine.bundle.cast import CAST_DIR, Cast, CastError, to_hex
+from ..engine.bundle.cast import CAST_DIR, Cast, CastError, CastMember, to_hex
 from .take_folders import safe_name
 
 ROLE_NUMBERS = {"actor": 0, "prop": 1}  # how the panel's Role enum is stored in the .blend
@@ -123,65 +123,74 @@ def _colors(member_name, entries, objects):
     return colors
 
 
-def _actor_document(actor, stored):
-    """An actor's record: name, description and meshes from its armature, its look from `stored`
+@dataclass
+class _MemberDraft:
+    """A member gathered from the scene, before its reference images have their bundle names."""
+
+    member: CastMember
+    armature: str | None
+    reference_files: list = field(default_factory=list)
+
+
+def _actor_draft(actor, stored):
+    """An actor's draft: name, description and meshes from its armature, its look from `stored`
     (its Cast panel entry; {} for an actor the panel never listed)."""
-    objects = list(actor.meshes)
+    objects = tuple(actor.meshes)
     name = actor.name or actor.armature
-    return {"name": name, "role": "actor", "armature": actor.armature, "objects": objects,
-            "description": actor.description, "colors": _colors(name, stored.get("objects", []), objects),
-            "look_seed": _look_seed(stored), "reference_files": _reference_files(stored)}
+    member = CastMember(name=name, role="actor", objects=objects, description=actor.description,
+                        colors=_colors(name, stored.get("objects", []), objects), look_seed=_look_seed(stored))
+    return _MemberDraft(member, actor.armature, _reference_files(stored))
 
 
 def _reference_files(stored):
     return [reference["filepath"] for reference in stored.get("references", []) if reference.get("filepath")]
 
 
-def _member_document(stored, actors_by_armature):
-    """The bundle's member record for one stored member; None for one with nothing left in the scene
+def _member_draft(stored, actors_by_armature):
+    """The draft of one stored member; None for one with nothing left in the scene
     (an actor whose armature is gone or no longer renders, a prop whose objects are all gone). An
     actor found is taken out of `actors_by_armature`: it is listed once."""
     role = ROLE_NAMES.get(int(stored.get("role", ROLE_NUMBERS["prop"])), "prop")
     if role == "actor":
         actor = actors_by_armature.pop(stored.get("actor"), None)
-        return None if actor is None else _actor_document(actor, stored)
+        return None if actor is None else _actor_draft(actor, stored)
     name, description = stored.get("name", ""), stored.get("description", "")
     objects = list(dict.fromkeys(entry["object"] for entry in stored.get("objects", []) if entry.get("object")))
     if not objects:
         return None
     if not name.strip():
         raise CastInputError(f"Cast panel: the prop made of {', '.join(objects)} has no name: give it one")
-    return {"name": name, "role": role, "armature": None, "objects": objects, "description": description,
-            "colors": _colors(name, stored.get("objects", []), objects), "look_seed": _look_seed(stored),
-            "reference_files": _reference_files(stored)}
+    member = CastMember(name=name, role=role, objects=tuple(objects), description=description,
+                        colors=_colors(name, stored.get("objects", []), objects), look_seed=_look_seed(stored))
+    return _MemberDraft(member, None, _reference_files(stored))
 
 
-def _reference_copies(documents):
+def _reference_copies(drafts):
     """Check every member's reference files and give each a deterministic name under cast/."""
     copies, used = [], set()
-    for document in documents:
-        stem = safe_name(document["name"]).lower()
+    for draft in drafts:
+        stem = safe_name(draft.member.name).lower()
         while stem in used:
             stem += "_"
         used.add(stem)
         references = []
-        for number, source in enumerate(document.pop("reference_files"), start=1):
-            kind = check_reference_image(source, f"Cast panel: {document['name']}'s reference image")
+        for number, source in enumerate(draft.reference_files, start=1):
+            kind = check_reference_image(source, f"Cast panel: {draft.member.name}'s reference image")
             relative = f"{CAST_DIR}/{stem}-{number}.{kind}"
             copies.append(ReferenceCopy(source, relative))
             references.append(relative)
-        document["references"] = references
+        draft.member = replace(draft.member, references=tuple(references))
     return copies
 
 
-def _distinct_actor_names(documents):
+def _distinct_actor_names(drafts):
     """Two actors given the same name (allowed before the cast existed) keep exporting: the later
     one is told apart by its armature's name."""
     seen = set()
-    for document in (d for d in documents if d["role"] == "actor"):
-        if document["name"] in seen:
-            document["name"] = f"{document['name']} ({document['armature']})"
-        seen.add(document["name"])
+    for draft in (d for d in drafts if d.member.role == "actor"):
+        if draft.member.name in seen:
+            draft.member = replace(draft.member, name=f"{draft.member.name} ({draft.armature})")
+        seen.add(draft.member.name)
 
 
 def build_cast(stored, actors):
@@ -191,15 +200,13 @@ def build_cast(stored, actors):
     the other actors in the scene's actor order. Raises CastInputError."""
     stored = stored or {}
     actors_by_armature = {actor.armature: actor for actor in actors}
-    documents = [document for document in (_member_document(member, actors_by_armature)
-                                           for member in stored.get("members", [])) if document is not None]
-    documents += [_actor_document(actor, {}) for actor in actors if actor.armature in actors_by_armature]
-    _distinct_actor_names(documents)
-    copies = _reference_copies(documents)
-    for document in documents:
-        del document["armature"]
+    drafts = [draft for draft in (_member_draft(member, actors_by_armature)
+                                  for member in stored.get("members", [])) if draft is not None]
+    drafts += [_actor_draft(actor, {}) for actor in actors if actor.armature in actors_by_armature]
+    _distinct_actor_names(drafts)
+    copies = _reference_copies(drafts)
     try:
-        cast = Cast.from_json({"look_seed": _look_seed(stored), "members": documents})
+        cast = Cast(members=tuple(draft.member for draft in drafts), look_seed=_look_seed(stored)).checked()
     except CastError as exc:
         raise CastInputError(f"Cast panel: {exc}") from None
     return cast, copies

@@ -141,6 +141,11 @@ class Cast:
                 owners[object_name] = member.name
         return cls(members=parsed, look_seed=_seed(document.get("look_seed"), "cast look_seed"))
 
+    def checked(self):
+        """This cast as a bundle reader would accept it (CastError naming the member otherwise):
+        a cast built from values is validated by the same rules as one read from bundle.json."""
+        return Cast.from_json(self.to_json())
+
     def member(self, name):
         return next((member for member in self.members if member.name == name), None)
 
