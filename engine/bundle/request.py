@@ -80,6 +80,46 @@ class GenerateRequest:
                 args.append(f"{flag.flag}={flag.text(value)}")
         return args
 
+    def to_json(self):
+        """The request as a JSON object (what a service or a queue stores), every field by name."""
+        document = {f.name: getattr(self, f.name) for f in fields(self)}
+        document["size"] = list(self.size) if self.size else None
+        document["controls"] = dict(self.controls) if self.controls is not None else None
+        document["models"] = dict(self.models)
+        return document
+
+    @classmethod
+    def from_json(cls, document):
+        """The request a JSON object describes, type-checked field by field (RequestUsageError
+        naming the field); unknown fields are refused rather than guessed at."""
+        if not isinstance(document, dict):
+            raise RequestUsageError(f"a generate request is a JSON object, not {type(document).__name__}")
+        unknown = sorted(set(document) - set(_JSON_TYPES))
+        if unknown:
+            raise RequestUsageError(f"unknown generate request field(s) {', '.join(unknown)}: "
+                                    f"the fields are {', '.join(_JSON_TYPES)}")
+        values = {}
+        for name, value in document.items():
+            kinds = _JSON_TYPES[name]
+            number = float in kinds and isinstance(value, int) and not isinstance(value, bool)
+            if not (number or (isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds))):
+                raise RequestUsageError(f"generate request field {name} is {value!r}, not "
+                                        + " or ".join("null" if k is type(None) else k.__name__ for k in kinds))
+            values[name] = float(value) if number else value
+        if values.get("size") is not None:
+            size = values["size"]
+            if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+                raise RequestUsageError(f"generate request field size is {size!r}, not [width, height] in pixels")
+            values["size"] = tuple(size)
+        for name in ("controls", "models"):
+            mapping = values.get(name) or {}
+            wanted = (int, float) if name == "controls" else str
+            if not all(isinstance(k, str) and isinstance(v, wanted) and not isinstance(v, bool)
+                       for k, v in mapping.items()):
+                raise RequestUsageError(f"generate request field {name} must map names to "
+                                        + ("weights" if name == "controls" else "hub ids or folders"))
+        return cls(**values).check()
+
     @classmethod
     def from_arguments(cls, namespace):
         """The request a parsed command line asks for (a parser given the flags by add_arguments)."""
@@ -178,6 +218,16 @@ FLAGS = (
     Flag("vae_tiling", "--vae-tiling", "decode in tiles, for small GPUs", switch=True),
     Flag("vae_slicing", "--vae-slicing", "decode frame by frame, for small GPUs", switch=True),
 )
+
+
+_NONE = type(None)
+_JSON_TYPES = {
+    "backend": (str,), "prompt": (str,), "negative_prompt": (str,), "seed": (int,), "takes": (int,),
+    "steps": (int, _NONE), "guidance": (float, _NONE), "controls": (dict, _NONE), "size": (list, _NONE),
+    "device": (str,), "models": (dict,), "reference": (str, _NONE), "init_video": (str, _NONE),
+    "strength": (float,), "offload": (bool,), "vae_tiling": (bool,), "vae_slicing": (bool,),
+    "actor_prompts": (bool,),
+}
 
 
 def _defaults():

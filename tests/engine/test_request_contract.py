@@ -5,6 +5,7 @@ flag; the farm's command lines spell the contract's flags; a take.json the engin
 gives back the request that made it (TakeRecord.request)."""
 
 import importlib
+import json
 import re
 import sys
 import types
@@ -91,6 +92,21 @@ def test_the_addons_request_comes_back_through_the_engines_parser(prompt, negati
     vae_tiling=st.booleans(), vae_slicing=st.booleans(), actor_prompts=st.booleans()))
 def test_every_field_comes_back_through_the_engines_parser(asked):
     assert round_trip(asked) == asked
+    try:
+        asked.check()
+    except RequestUsageError:
+        return  # the parser reads what check() later refuses; a JSON document is checked at once
+    assert GenerateRequest.from_json(json.loads(json.dumps(asked.to_json()))) == asked  # as a service stores it
+
+
+@pytest.mark.parametrize("document, words", [
+    ({"seed": "1"}, "seed is '1', not int"), ({"offload": 1}, "offload is 1, not bool"),
+    ({"size": [64]}, "[width, height]"), ({"controls": {"depth": "1"}}, "controls must map names to weights"),
+    ({"negative": "x"}, "unknown generate request field(s) negative"), ({"takes": 0}, "--takes and --steps"),
+])
+def test_a_request_document_is_checked_field_by_field(document, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        GenerateRequest.from_json(document)
 
 
 def test_every_field_has_one_flag_and_the_parser_declares_them_all():
