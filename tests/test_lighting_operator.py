@@ -7,6 +7,8 @@ for why not in pytest's), one per test; the key/fill weighing and the adjusting 
 
 import json
 import math
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,6 +132,9 @@ world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.2, 0.2, 0
 scene.world = world
 run("key against the world", bpy.ops.blockcast.set_lighting_ratio, ratio=4.0, adjust="KEY")
 report["key against the world"]["measured"] = measured()
+fill.hide_render = False  # the world alone lights the fill side to about 1:4 of the key: 8:1 is out of reach
+run("out of reach", bpy.ops.blockcast.set_lighting_ratio, ratio=12.0)
+report["out of reach"]["energies"][0] = report["key against the world"]["energies"][0]
 """
 
 
@@ -138,8 +143,10 @@ def _scenario(tmp_path, body, python=sys.executable):
     part.write_text(body)
     script = tmp_path / "scenario.py"
     script.write_text(SCENARIO)
+    temp = tmp_path / "temp"  # its own temporary folder: the measurement's folders are counted there
+    temp.mkdir()
     result = subprocess.run([python, str(script), str(TESTS), str(part)], capture_output=True, text=True,
-                            timeout=300)
+                            timeout=300, env=dict(os.environ, TMPDIR=str(temp)))
     lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
     assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
     return json.loads(lines[0][len("REPORT "):])
@@ -160,7 +167,8 @@ def test_set_lighting_ratio_hits_4_and_2_to_1_and_says_what_it_changed(blockcast
     assert stored["actors"][0]["head"]["ratio"] == pytest.approx(2.0, rel=0.10)
     # Undo: the operator is an undo step and changes nothing else (no scene, material or folder left
     # behind); bpy as a module has no window, so ed.undo cannot run here and is checked in Blender.
-    assert "Not measured yet for this scene" in report["panel before"] and "Set ratio for Ana" in report["panel before"]
+    assert "Not measured yet for this scene" in report["panel before"]
+    assert "Set ratio for Ana" in report["panel before"]
     assert "Ana: head 3.9:1 (key 'Key', fill 'Fill')" in report["panel"], report["panel"]
     assert "button blockcast.set_lighting_ratio 4:1" in report["panel"]
     assert "Lights changed since: Measure again" in report["panel stale"]
@@ -182,8 +190,12 @@ def test_set_lighting_ratio_refuses_in_the_panels_words(blockcast, tmp_path):
             "or adjust the Key instead") in errors["no fill light"]
     assert "No shots in this file: set the scene camera" in errors["no shots"]
     assert "No shots in this file" in errors["no shots to measure"]
-    assert all(entry["energies"] == [200.0, 100.0] for name, entry in report.items()
-               if name != "key against the world")  # a refusal changes nothing
+    assert re.search(r"Could not reach 12:1 on Ana's head in shot 'Scene' with the fill alone: at [0-9.]+ W it "
+                     r"measured [0-9.]+:1, as other light .* reaches the screen-left side; 'Fill' is left at 100 W",
+                     errors["out of reach"]), errors["out of reach"]
+    assert all(entry["energies"][1] == 100.0 for entry in report.values())  # a refusal changes nothing
+    assert all(entry["energies"][0] == 200.0 for name, entry in report.items()
+               if name not in ("key against the world", "out of reach"))
     lit = report["key against the world"]
     assert lit["result"] == ["FINISHED"] and lit["energies"][0] < 200.0 and lit["energies"][1] == 100.0
     assert lit["measured"] == pytest.approx(4.0, rel=0.10)

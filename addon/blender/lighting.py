@@ -26,7 +26,9 @@ from .export import export_shot
 from .shots import Shot, scene_shots
 
 SAMPLES_PER_SHOT = 3
-LONG_SIDE = 192           # pixels: a head still covers hundreds, a frame renders in about a second
+LONG_SIDES = (192, 384, 768)  # measurement sizes tried in turn until every seen head and torso is big enough
+MIN_REGION_PIXELS = 100   # a head or torso smaller than this (per frame) is measured again larger
+CLOSE_ENOUGH = 0.10       # Set Lighting Ratio keeps its change only this close to the target
 PASSES = "shading,mask,pose,camera"
 LIGHT_TYPES = ("POINT", "SPOT", "AREA", "SUN")
 
@@ -37,6 +39,7 @@ class ShotLighting:
     frame, each actor's camera-space joints and the lights in camera space, to tell key from fill."""
     shot: str
     frames: list
+    size: tuple            # the (width, height) it was rendered at
     actors: list           # [addon.lighting.ActorLighting]
     joints: dict           # actor name -> (18, 3) camera-space joints
     lights: list           # [SceneLight]
@@ -69,7 +72,7 @@ class _Frames:
         return self._by_frame[frame].actor_mask(frame)
 
 
-def measurement_size(scene, long_side=LONG_SIDE):
+def measurement_size(scene, long_side):
     """The scene's output size scaled so its long side is at most `long_side` (its aspect kept)."""
     width, height = camera_math.render_size(scene.render.resolution_x, scene.render.resolution_y,
                                             scene.render.resolution_percentage)
@@ -92,18 +95,39 @@ def lighting_shot(scene, shot_name=""):
     return next((shot for shot in shots if shot.frame_start <= frame <= shot.frame_end), shots[0])
 
 
-def measure_shot(scene, shot, samples=SAMPLES_PER_SHOT, long_side=LONG_SIDE):
-    """ShotLighting of `shot` from `samples` frames spread over it (its middle for one)."""
+def too_small(region, frames):
+    """True for a head or torso seen in the shot but over too few pixels to split reliably."""
+    return 0 < region.pixels < MIN_REGION_PIXELS * len(frames)
+
+
+def measure_shot(scene, shot, samples=SAMPLES_PER_SHOT, size=None, actor=None):
+    """ShotLighting of `shot` from `samples` frames spread over it (its middle for one), rendered at
+    `size`, else at the smallest of LONG_SIDES (up to the scene's own size) where every seen head
+    and torso (of `actor` only, when given) covers MIN_REGION_PIXELS: a close-up stays cheap, a
+    wide shot's small heads still measure."""
+    if size is not None:
+        return _measure_at(scene, shot, samples, size)
+    sizes = sorted({measurement_size(scene, side) for side in LONG_SIDES})
+    for size in sizes:
+        measurement = _measure_at(scene, shot, samples, size)
+        regions = [region for lighting in measurement.actors if actor in (None, lighting.name)
+                   for region in (lighting.head, lighting.torso)]
+        if not any(too_small(region, measurement.frames) for region in regions):
+            break
+    return measurement
+
+
+def _measure_at(scene, shot, samples, size):
     frames = sample_frames(shot.frame_start, shot.frame_end, samples)
     folder = Path(tempfile.mkdtemp(prefix="blockcast_lighting_"))
     try:
         bundles = [read_bundle(export_shot(scene, Shot(shot.name, shot.camera_name, frame, frame),
-                                           folder / f"frame_{frame}", PASSES, measurement_size(scene, long_side)))
+                                           folder / f"frame_{frame}", PASSES, size))
                    for frame in frames]
         middle = bundles[len(bundles) // 2]
         (joints,) = middle.joints()["frames"]
         w2c = np.asarray(middle.cameras()[0]["w2c_opencv"], float)
-        return ShotLighting(shot.name, frames, bundle_lighting(_Frames(bundles)),
+        return ShotLighting(shot.name, frames, size, bundle_lighting(_Frames(bundles)),
                             {actor["name"]: np.asarray(actor["camera"], float) for actor in joints["actors"]},
                             scene_lights(scene, middle.frames[0], w2c))
     finally:
@@ -138,7 +162,7 @@ class RatioChange:
     energy_before: float
     energy_after: float
     ratio_before: float
-    ratio_after: object    # None when the last measurement could not measure it
+    ratio_after: float
     unit: str              # " W" (a sun's Strength has none)
     measurement: ShotLighting
 
@@ -164,6 +188,11 @@ def measured_ratio(measurement, actor, region):
     if ratio is None or ratio.pixels == 0:
         raise UserError(f"{actor} is not in shot '{measurement.shot}' (no {region} seen in frames "
                         f"{', '.join(map(str, measurement.frames))}): choose a shot that shows them")
+    if ratio.ratio is None and too_small(ratio, measurement.frames):
+        width, height = measurement.size
+        raise UserError(f"{actor}'s {region} is too small to measure in shot '{measurement.shot}' (about "
+                        f"{ratio.pixels // len(measurement.frames)} pixels at {width}×{height}): "
+                        + ("set the ratio on the torso (Region: Torso)" if region == "head" else "frame them closer"))
     if ratio.ratio is None:
         raise UserError(f"{actor}'s {region} has no light at all on one side in shot '{measurement.shot}': "
                         "add a fill light on the dark side")
@@ -175,7 +204,7 @@ def set_lighting_ratio(scene, shot, actor, target, region="head", adjust="FILL")
     `target` (measure, scale, re-measure, at most three scalings); returns the RatioChange."""
     if actor not in _actor_names(scene):
         raise UserError(f"No actor named '{actor}' in scene '{scene.name}': select an actor's armature")
-    measurement = measure_shot(scene, shot)
+    measurement = measure_shot(scene, shot, actor=actor)
     before = measured_ratio(measurement, actor, region)
     key, fill = measurement.key_and_fill(actor, region)
     role, name = ("Fill", fill) if adjust == "FILL" else ("Key", key)
@@ -194,15 +223,20 @@ def set_lighting_ratio(scene, shot, actor, target, region="head", adjust="FILL")
         light.energy = applied[0] = energy
 
     def measure():
-        last[0] = measure_shot(scene, shot)
+        last[0] = measure_shot(scene, shot, size=measurement.size)
         ratio = getattr(last[0].actor(actor), region)
         return ratio.ratio if ratio.pixels else None
 
     steps = reach_target(measure, apply, energy_before, before.ratio, target, adjust)
-    last_energy, last_ratio = steps[-1]
-    return RatioChange(role, name, energy_before, light.energy, before.ratio,
-                       last_ratio if last_energy == applied[0] else None,
-                       "" if light.type == "SUN" else " W", last[0])
+    (last_energy, last_ratio), unit = steps[-1], "" if light.type == "SUN" else " W"
+    if last_energy != applied[0] or abs(last_ratio / target - 1) > CLOSE_ENOUGH:
+        light.energy = energy_before
+        reached = (f"at {_energy(last_energy)}{unit} it measured {format_ratio(last_ratio)}"
+                   if last_energy == applied[0] else f"at {_energy(applied[0])}{unit} it could not be measured")
+        raise UserError(f"Could not reach {format_ratio(target)} on {actor}'s {region} in shot '{shot.name}' with "
+                        f"the {role.lower()} alone: {reached}, as other light (the key's spread, the world, "
+                        f"bounces) reaches the {side} side; '{name}' is left at {_energy(energy_before)}{unit}")
+    return RatioChange(role, name, energy_before, light.energy, before.ratio, last_ratio, unit, last[0])
 
 
 def _refuse_animated(light, name):
