@@ -106,8 +106,9 @@ def reach_target(measure, apply, energy, ratio, target, adjust, tries=ADJUST_TRI
     """Scale one light until the measured ratio is within `tolerance` of `target`; [(energy, ratio)]
     from the start to the last measurement. The first step takes the ratio as 1/fill (or ∝ key);
     later ones take the slope the last two measurements show, which the key's spill on the fill
-    side (and light from the world) makes shallower. apply(energy) sets the light, measure() gives
-    the new ratio (None: no longer measurable, which ends the loop)."""
+    side (and light from the world) makes shallower. It stops early where a step brought the ratio
+    no closer (the light alone cannot get there, or the clay pass clips). apply(energy) sets the
+    light, measure() gives the new ratio (None: no longer measurable, which also ends the loop)."""
     steps = [(energy, ratio)]
     exponent = -1.0 if adjust == "FILL" else 1.0
     for _ in range(tries):
@@ -117,11 +118,23 @@ def reach_target(measure, apply, energy, ratio, target, adjust, tries=ADJUST_TRI
             exponent = _slope(steps[-2], steps[-1], exponent)
         energy = energy * min(max((target / ratio) ** (1 / exponent), 1 / MAX_STEP), MAX_STEP)
         apply(energy)
-        ratio = measure()
-        if ratio is None:
+        measured = measure()
+        if measured is None:
             break
-        steps.append((energy, ratio))
+        steps.append((energy, measured))
+        if _distance(measured, target) >= _distance(ratio, target):
+            break
+        ratio = measured
     return steps
+
+
+def closest(steps, target):
+    """The (energy, ratio) step whose ratio is nearest the target (in log terms: 2:1 is as far from 4:1 as 8:1)."""
+    return min(steps, key=lambda step: _distance(step[1], target))
+
+
+def _distance(ratio, target):
+    return abs(math.log(ratio / target))
 
 
 def _slope(before, after, fallback):

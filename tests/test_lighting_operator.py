@@ -114,12 +114,16 @@ report["key"]["measured"] = measured(region="torso")
 
 REFUSALS = r"""
 ben = actors.add_proxy_actor(scene, "Ben", "", (6, -12, 0))  # behind the camera: not in the shot
+camera = scene.camera
+camera.location.y = -7.0  # Ana a few pixels wide in the 96x128 shot
+run("too small", bpy.ops.blockcast.set_lighting_ratio)
+camera.location.y = -1.8
 run("unknown actor", bpy.ops.blockcast.set_lighting_ratio, actor="Nobody")
 run("not in shot", bpy.ops.blockcast.set_lighting_ratio, actor="Ben")
 fill.data.keyframe_insert("energy", frame=1)
 run("keyframed", bpy.ops.blockcast.set_lighting_ratio)
 fill.data.animation_data_clear()
-camera, scene.camera = scene.camera, None
+scene.camera = None
 run("no shots", bpy.ops.blockcast.set_lighting_ratio)
 run("no shots to measure", bpy.ops.blockcast.measure_lighting)
 scene.camera = camera
@@ -183,15 +187,17 @@ def test_set_lighting_ratio_refuses_in_the_panels_words(blockcast, tmp_path):
     report = _scenario(tmp_path, REFUSALS)
     errors = {name: entry.get("error", "") for name, entry in report.items()}
     assert "No actor named 'Nobody' in scene 'Scene': select an actor's armature" in errors["unknown actor"]
-    assert "Ben is not in shot 'Scene'" in errors["not in shot"]
-    assert "choose a shot that shows them" in errors["not in shot"]
+    assert "Ben's head is not seen in shot 'Scene' (frames 1): choose a shot that shows Ben" in errors["not in shot"]
+    assert re.search(r"Ana's head is too small to measure in shot 'Scene' \(about \d+ pixels at 96×128\): set the "
+                     r"ratio on the torso \(Region: Torso\)", errors["too small"]), errors["too small"]
     assert "Light 'Fill' has its Power keyframed or driven" in errors["keyframed"]
     assert ("No light on Ana's fill side (screen-left of the head) in shot 'Scene': add a fill light there, "
             "or adjust the Key instead") in errors["no fill light"]
     assert "No shots in this file: set the scene camera" in errors["no shots"]
     assert "No shots in this file" in errors["no shots to measure"]
-    assert re.search(r"Could not reach 12:1 on Ana's head in shot 'Scene' with the fill alone: at [0-9.]+ W it "
-                     r"measured [0-9.]+:1, as other light .* reaches the screen-left side; 'Fill' is left at 100 W",
+    assert re.search(r"Could not reach 12:1 on Ana's head in shot 'Scene' with the fill alone: the nearest, at "
+                     r"[0-9.]+ W, measured [0-9.]+:1, as other light .* reaches the screen-left side; "
+                     r"'Fill' is left at 100 W",
                      errors["out of reach"]), errors["out of reach"]
     assert all(entry["energies"][1] == 100.0 for entry in report.values())  # a refusal changes nothing
     assert all(entry["energies"][0] == 200.0 for name, entry in report.items()
@@ -204,7 +210,7 @@ def test_set_lighting_ratio_refuses_in_the_panels_words(blockcast, tmp_path):
 def test_key_and_fill_by_geometry_and_the_adjusting_loop(blockcast):
     """Bpy-free: a head in front of the camera lit from its screen-right and screen-left; a front
     light leans to neither side; the loop reaches a target through the key's spill on the fill side."""
-    from blockcast.addon.lighting_target import (SceneLight, irradiance, key_and_fill, reach_target,
+    from blockcast.addon.lighting_target import (SceneLight, closest, irradiance, key_and_fill, reach_target,
                                                  side_weights)
     head, up = np.array([0.0, 0.0, 2.0]), np.array([0.0, -1.0, 0.0])  # OpenCV camera space: y down
     lights = [SceneLight("Key", "POINT", 200.0, (2.0, 0.0, 2.0), (-1.0, 0.0, 0.0)),
@@ -228,6 +234,15 @@ def test_key_and_fill_by_geometry_and_the_adjusting_loop(blockcast):
 
     steps = reach_target(measure, lambda energy: fill.update(energy=energy), 100.0, measure(), 2.0, "FILL")
     assert len(steps) <= 4 and steps[-1][1] == pytest.approx(2.0, rel=0.03)
+
+    key = {"energy": 100.0}
+
+    def clipping():  # past 150 W the key side clips in the 8-bit clay pass: the ratio falls back
+        return 1.5 * min(key["energy"], 150.0) / 100.0 * (1.0 if key["energy"] <= 150.0 else 150.0 / key["energy"])
+
+    steps = reach_target(clipping, lambda energy: key.update(energy=energy), 100.0, clipping(), 4.0, "KEY")
+    assert len(steps) == 2 and steps[1][1] < steps[0][1]  # one step away from the target, then it stops
+    assert closest(steps, 4.0) == steps[0] and closest([(1, 2.0), (2, 8.0), (3, 7.0)], 4.0) == (3, 7.0)
 
 
 def test_lighting_target_imports_no_bpy():

@@ -19,7 +19,7 @@ from ...engine.bundle import camera as camera_math
 from ...engine.bundle import read_bundle
 from ..coverage import sample_frames
 from ..lighting import bundle_lighting, format_ratio
-from ..lighting_target import SIDES, SceneLight, key_and_fill, reach_target, region_axis, side_weights
+from ..lighting_target import SIDES, SceneLight, closest, key_and_fill, reach_target, region_axis, side_weights
 from .actors import NAME, scene_actors
 from .errors import UserError
 from .export import export_shot
@@ -186,8 +186,8 @@ def measured_ratio(measurement, actor, region):
     lighting = measurement.actor(actor)
     ratio = getattr(lighting, region) if lighting else None
     if ratio is None or ratio.pixels == 0:
-        raise UserError(f"{actor} is not in shot '{measurement.shot}' (no {region} seen in frames "
-                        f"{', '.join(map(str, measurement.frames))}): choose a shot that shows them")
+        raise UserError(f"{actor}'s {region} is not seen in shot '{measurement.shot}' (frames "
+                        f"{', '.join(map(str, measurement.frames))}): choose a shot that shows {actor}")
     if ratio.ratio is None and too_small(ratio, measurement.frames):
         width, height = measurement.size
         raise UserError(f"{actor}'s {region} is too small to measure in shot '{measurement.shot}' (about "
@@ -208,7 +208,8 @@ def set_lighting_ratio(scene, shot, actor, target, region="head", adjust="FILL")
     before = measured_ratio(measurement, actor, region)
     key, fill = measurement.key_and_fill(actor, region)
     role, name = ("Fill", fill) if adjust == "FILL" else ("Key", key)
-    side = before.key_side if role == "Key" else SIDES[1 - SIDES.index(before.key_side)]
+    fill_side = SIDES[1 - SIDES.index(before.key_side)]
+    side = before.key_side if role == "Key" else fill_side
     if name is None:
         raise UserError(f"No light on {actor}'s {role.lower()} side ({side} of the {region}) in shot "
                         f"'{shot.name}': add a {role.lower()} light there"
@@ -217,26 +218,28 @@ def set_lighting_ratio(scene, shot, actor, target, region="head", adjust="FILL")
     _refuse_animated(light, name)
     if light.energy <= 0:
         raise UserError(f"{role} '{name}' has no Power: give it some (Light Properties ▸ Power) first")
-    energy_before, last, applied = light.energy, [measurement], [light.energy]
+    energy_before, measured = light.energy, {light.energy: measurement}
 
     def apply(energy):
-        light.energy = applied[0] = energy
+        light.energy = energy
 
     def measure():
-        last[0] = measure_shot(scene, shot, size=measurement.size)
-        ratio = getattr(last[0].actor(actor), region)
+        measured[light.energy] = measure_shot(scene, shot, size=measurement.size)
+        ratio = getattr(measured[light.energy].actor(actor), region)
         return ratio.ratio if ratio.pixels else None
 
     steps = reach_target(measure, apply, energy_before, before.ratio, target, adjust)
-    (last_energy, last_ratio), unit = steps[-1], "" if light.type == "SUN" else " W"
-    if last_energy != applied[0] or abs(last_ratio / target - 1) > CLOSE_ENOUGH:
+    energy, ratio = closest(steps, target)
+    unit = "" if light.type == "SUN" else " W"
+    if abs(ratio / target - 1) > CLOSE_ENOUGH:
         light.energy = energy_before
-        reached = (f"at {_energy(last_energy)}{unit} it measured {format_ratio(last_ratio)}"
-                   if last_energy == applied[0] else f"at {_energy(applied[0])}{unit} it could not be measured")
         raise UserError(f"Could not reach {format_ratio(target)} on {actor}'s {region} in shot '{shot.name}' with "
-                        f"the {role.lower()} alone: {reached}, as other light (the key's spread, the world, "
-                        f"bounces) reaches the {side} side; '{name}' is left at {_energy(energy_before)}{unit}")
-    return RatioChange(role, name, energy_before, light.energy, before.ratio, last_ratio, unit, last[0])
+                        f"the {role.lower()} alone: the nearest, at {_energy(energy)}{unit}, measured "
+                        f"{format_ratio(ratio)}, as other light (the key's spread, the world, bounces) reaches the "
+                        f"{fill_side} side; '{name}' is left at {_energy(energy_before)}{unit}")
+    light.energy = energy
+    return RatioChange(role, name, energy_before, light.energy, before.ratio, ratio, unit,
+                       measured[light.energy])
 
 
 def _refuse_animated(light, name):
