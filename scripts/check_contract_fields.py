@@ -41,6 +41,7 @@ DIFFUSERS_ARGUMENT = "a diffusers pipeline keyword argument"
 JOINTS_OR_CAMERAS = "a key of cameras.json / joints.json (docs/bundle.md), files beside bundle.json"
 BONE_MAP = "a key of the rig bone map (addon/rigs.py's format), carried whole as actors[].bone_map"
 LIGHTING = "a key of the stored lighting measurement (window manager JSON), not a bundle or take field"
+CAST_PANEL = "a key of the Cast panel's stored values (scene.blockcast_cast Blender properties, as plain dicts)"
 
 # Files whose keys are wholly another vocabulary: file -> why.
 FILE_VOCABULARIES = {
@@ -100,6 +101,8 @@ ALLOWED = {
     **{("addon/coverage_bundle.py", name): JOINTS_OR_CAMERAS for name in ("frames", "actors", "name")},
     **{("addon/ui/operators_lighting.py", name): LIGHTING for name in ("frames", "actors")},
     **{("addon/ui/panels_lighting.py", name): LIGHTING for name in ("frames", "actors", "name")},
+    **{("addon/cast.py", name): CAST_PANEL
+       for name in ("look_seed", "object", "objects", "references", "role", "description", "name", "members")},
     ("engine/generate.py", "engine"): "a package name in take.json's `engine` versions map",
     ("scripts/farm_assemble.py", "take"): "a key of the assembly's own take list (take folder and its hash)",
 }
