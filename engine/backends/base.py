@@ -57,9 +57,6 @@ class Request:
     shot_reference: object = None        # PIL RGB image for the shot's palette/grade, or None
 
 
-IGNORABLE = ("prompt", "negative_prompt", "guidance", "references", "shot_reference", "descriptions")
-
-
 def snap(value, multiple):
     """Nearest positive multiple (halves round up)."""
     return max(multiple, int(value / multiple + 0.5) * multiple)
@@ -82,7 +79,7 @@ class Backend:
     frame_rule = "any number of frames"
     supports_init_video = False
     settings = {}                 # what `load` chose (dtype, scheduler, ...), recorded in take.json
-    ignores = ()                  # request fields it does not use, from IGNORABLE (shown beside them)
+    ignores = ()                  # request fields it does not use, from IGNORABLE_INPUTS (engine/bundle/request.py)
     reference_controls = ()       # controls built (unweighted) when a take has cast references, e.g. the
                                   # objects pass that places each member's reference
 

@@ -18,6 +18,16 @@ INIT_VIDEOS = ("shading",)  # the bundle pass an init video starts from
 MAX_SEED = 2**63 - 1  # the largest seed every backend's generator and a cast's look seed take
 
 
+# What a backend may say it does not use (`ignores` in `backends --json`, shown beside the field in
+# the Generate panel and listed in take.json's `ignored`): the request's words and the cast's inputs,
+# each with how the notes call it.
+IGNORABLE_INPUTS = {
+    "prompt": "prompt", "negative_prompt": "negative prompt", "guidance": "guidance",
+    "references": "cast reference images", "shot_reference": "--reference image",
+    "descriptions": "cast descriptions",
+}
+
+
 class RequestUsageError(ValueError):
     """A request value wrong on its own, whatever the bundle; the message names the CLI flag."""
 
@@ -48,6 +58,14 @@ class GenerateRequest:
     @property
     def backend_name(self):
         return self.backend or DEFAULT_BACKEND
+
+    def given_inputs(self, cast_references=False, descriptions=False):
+        """The IGNORABLE_INPUTS this request gives (with the cast's references and descriptions, which
+        travel in the bundle): what a take notes as ignored when its backend does not use them."""
+        given = {"prompt": bool(self.prompt.strip()), "negative_prompt": bool(self.negative_prompt.strip()),
+                 "guidance": self.guidance is not None, "references": cast_references,
+                 "shot_reference": bool(self.reference), "descriptions": descriptions}
+        return {name for name in IGNORABLE_INPUTS if given[name]}
 
     def check(self):
         """Refuse values that are wrong whatever the bundle, before anything is read."""

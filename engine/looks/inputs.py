@@ -6,12 +6,10 @@ against the bundle's objects; and what the chosen backend will not use of the re
 
 from dataclasses import dataclass, field
 
+from ..bundle.request import IGNORABLE_INPUTS
 from .plan import check_cast
 from .references import load_reference
 
-_FIELD_LABELS = {"prompt": "prompt", "negative_prompt": "negative prompt", "guidance": "guidance",
-                 "references": "cast reference images", "shot_reference": "--reference image",
-                 "descriptions": "cast descriptions"}
 
 
 class CastInputError(ValueError):
@@ -61,8 +59,6 @@ def read_cast_inputs(bundle, shot_reference_path=None):
 def unused_by_backend(backend, request, inputs, cast):
     """['negative prompt (previz does not use it)', ...]: what the user gave that the
     backend's `ignores` says it drops."""
-    given = {"prompt": bool(request.prompt.strip()), "negative_prompt": bool(request.negative_prompt.strip()),
-             "guidance": request.guidance is not None, "references": bool(inputs.references),
-             "shot_reference": inputs.shot_reference is not None,
-             "descriptions": any(member.description.strip() for member in cast.members)}
-    return [f"{_FIELD_LABELS[name]} ({backend.name} does not use it)" for name in backend.ignores if given.get(name)]
+    given = request.given_inputs(cast_references=bool(inputs.references),
+                                 descriptions=any(member.description.strip() for member in cast.members))
+    return [f"{IGNORABLE_INPUTS[name]} ({backend.name} does not use it)" for name in backend.ignores if name in given]

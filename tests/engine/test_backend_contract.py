@@ -18,7 +18,7 @@ from conftest import BLENDER_PYTHON, REPO_ROOT, _run, read_frames
 
 from engine import backends
 from engine.bundle import read_bundle
-from engine.bundle.request import GenerateRequest
+from engine.bundle.request import IGNORABLE_INPUTS, GenerateRequest
 from engine.generate import Generation, RequestError
 from engine.progress import Cancelled
 
@@ -94,6 +94,7 @@ class BackendContract:
         assert set(backend.required_controls) <= set(backend.controls)
         assert all(role.default_id for role in backend.roles)
         assert backend.model_frames(6) >= 6 and backend.size_multiple >= 1
+        assert set(backend.ignores) <= set(IGNORABLE_INPUTS)  # what the panel can show beside a field
 
     def test_take_has_the_shots_frames_at_the_shots_size(self, bundle_all_passes, models, tmp_path):
         (take,), recorder = self.generate(bundle_all_passes, tmp_path, models)
