@@ -49,15 +49,17 @@ def _neighbourhood_max(flow, length2, tile):
     return flow.reshape(-1, 2)[index], length2.ravel()[index]
 
 
-def _fetch(colour, motion, width, height, xs, ys, velocity, instant, tolerance2):
-    """The source a pixel sees back along `velocity` at `instant` (its colour and its depth,
-    flow), and whether the source's own motion brings it to that pixel then."""
-    x = np.clip(np.rint(xs - instant * velocity[:, 0]), 0, width - 1)
-    y = np.clip(np.rint(ys - instant * velocity[:, 1]), 0, height - 1)
-    index = y.astype(np.intp) * width + x.astype(np.intp)
-    source = np.take(motion, index, axis=0)
-    miss = (ys - y - instant * source[:, 2]) ** 2 + (xs - x - instant * source[:, 1]) ** 2
-    return np.take(colour, index, axis=0), source, miss <= tolerance2
+def _fetch(motion, width, height, xs, ys, vx, vy, instant, tolerance2):
+    """The pixel a pixel sees back along (vx, vy) at `instant` (flat index), its depth, and
+    whether its own motion brings it to that pixel then. `motion`: depth, dx, dy per pixel."""
+    depth_at, dx_at, dy_at = motion
+    x = xs - instant * vx
+    np.clip(np.rint(x, out=x), 0, width - 1, out=x)
+    y = ys - instant * vy
+    np.clip(np.rint(y, out=y), 0, height - 1, out=y)
+    index = (y * width + x).astype(np.intp)
+    miss = (ys - y - instant * np.take(dy_at, index)) ** 2 + (xs - x - instant * np.take(dx_at, index)) ** 2
+    return index, np.take(depth_at, index), miss <= tolerance2
 
 
 def motion_blur(image, flow, depth, shutter):
@@ -80,50 +82,55 @@ def motion_blur(image, flow, depth, shutter):
     moving_tiles = fastest_len2 * span * span >= 1.0
     if not moving_tiles.any():
         return image.copy()
-    pixel_tiles = np.repeat(np.repeat(moving_tiles, tile, axis=0), tile, axis=1)[:height, :width]
-    active = np.flatnonzero(pixel_tiles)
-    depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(1e9)).astype(np.float32)
-    colour = np.ascontiguousarray(image).reshape(-1, channels)
-    motion = np.empty((height * width, 3), np.float32)  # depth, dx, dy: what a source is fetched with
-    motion[:, 0], motion[:, 1:] = depth.ravel(), flow.reshape(-1, 2)
-    rows = active // width
-    fastest = fastest_in_tile[rows // tile, (active - rows * width) // tile]
-    dither = np.tile(_BAYER, (-(-height // 4), -(-width // 4)))[:height, :width].reshape(-1)[active]
+    tile_rows, tile_cols = np.arange(height) // tile, np.arange(width) // tile
+    if moving_tiles.all():  # the camera moves: every pixel (no mask to search)
+        active = np.arange(height * width)
+    else:
+        active = np.flatnonzero(moving_tiles[tile_rows[:, None], tile_cols[None, :]])
+    rows, cols = np.divmod(active, width)
+    fastest = np.take(fastest_in_tile.reshape(-1, 2), tile_rows[rows] * moving_tiles.shape[1] + tile_cols[cols], axis=0)
+    dither = np.take(_BAYER.ravel(), (rows & 3) * 4 + (cols & 3))
+    # Pixel coordinates as floats (exact integers in float32 below 2^24 pixels).
+    coordinate = np.float32 if height * width < 2 ** 24 else np.float64
+    xs, ys = cols.astype(coordinate), rows.astype(coordinate)
+    # What a source is fetched with, one plane each (gathers from planes are the fastest).
+    depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(1e9)).astype(np.float32).ravel()
+    motion = (depth, np.ascontiguousarray(flow[..., 0]).ravel(), np.ascontiguousarray(flow[..., 1]).ravel())
+    colour = image.reshape(-1, channels)
     # Samples at most SAMPLE_SPACING_PX apart along the longest motion a pixel sees, in powers of two.
-    smear = np.sqrt(np.maximum(_length2(fastest), length2.ravel()[active])) * span / SAMPLE_SPACING_PX
-    counts = np.minimum(MAX_SAMPLES, 2 ** np.ceil(np.log2(np.maximum(smear, 2.0)))).astype(np.int32)
-    out = image.reshape(-1, channels).copy()
-    for samples in np.unique(counts):
-        group = np.flatnonzero(counts == samples)
-        out[active[group]] = _reconstruct(colour, motion, width, height, active[group], fastest[group],
-                                          dither[group], int(samples), start, span)
+    smear2 = np.maximum(_length2(fastest), np.take(length2.ravel(), active)) * (span / SAMPLE_SPACING_PX) ** 2
+    exponents = np.ones(active.size, np.int8)  # 2 samples at least, then 4 beyond 2 px apart...
+    for exponent in range(1, int(np.log2(MAX_SAMPLES))):
+        exponents += smear2 > 4.0 ** exponent
+    out = colour.copy()
+    present = np.flatnonzero(np.bincount(exponents))
+    for exponent in present:
+        group = slice(None) if len(present) == 1 else exponents == exponent
+        out[active[group]] = _reconstruct(colour, motion, width, height, active[group], xs[group], ys[group],
+                                          fastest[group], dither[group], 2 ** int(exponent), start, span)
     return out.reshape(height, width, channels)
 
 
-def _reconstruct(colour, motion, width, height, pixels, fastest, dither, samples, start, span):
+def _reconstruct(colour, motion, width, height, pixels, xs, ys, fastest, dither, samples, start, span):
     """Mean over the shutter's instants of what is in front of each of these pixels (flat indices)."""
-    rows = pixels // width
-    xs, ys = (pixels - rows * width).astype(np.float32), rows.astype(np.float32)
-    here_colour, here = np.take(colour, pixels, axis=0), np.take(motion, pixels, axis=0)
-    own_flow, here_depth = here[:, 1:], here[:, 0]
+    here_depth, own_vx, own_vy = (np.take(plane, pixels) for plane in motion)
+    fastest_vx, fastest_vy = fastest[:, 0], fastest[:, 1]
     # Where the fastest nearby motion is this pixel's own, looking along it again adds nothing.
-    other = np.flatnonzero(_length2(fastest - own_flow) * span * span > 0.25)
+    other = np.flatnonzero(((fastest_vx - own_vx) ** 2 + (fastest_vy - own_vy) ** 2) * span * span > 0.25)
     tolerance2 = np.maximum(1.0, _length2(fastest) * (span / samples) ** 2)
-    total = np.zeros(here_colour.shape, np.float32)
+    other_xs, other_ys, other_dither, other_tolerance2 = xs[other], ys[other], dither[other], tolerance2[other]
+    other_vx, other_vy = fastest_vx[other], fastest_vy[other]
+    total = np.zeros((pixels.size, colour.shape[1]), np.float32)
     for i in range(samples):
         instant = start + (i + dither) / samples * span
-        own_colour, own, own_arrives = _fetch(colour, motion, width, height, xs, ys, own_flow, instant, tolerance2)
+        source, source_depth, arrives = _fetch(motion, width, height, xs, ys, own_vx, own_vy, instant, tolerance2)
         # Nothing arrives: background the mover uncovers; the farther of the two stands in for it.
-        total += own_colour
-        stay = np.flatnonzero(~own_arrives & (own[:, 0] < here_depth))
-        total[stay] += here_colour[stay] - own_colour[stay]
+        seen = np.where(arrives | (source_depth >= here_depth), source, pixels)
         if other.size:
-            seen_colour, seen, arrives = _fetch(colour, motion, width, height, xs[other], ys[other], fastest[other],
-                                                instant[other], tolerance2[other])
-            wins = arrives & (~own_arrives[other] | (seen[:, 0] < own[other, 0] * 0.99))
-            won = other[wins]
-            # Replace what was added for these pixels (their own source, or here) by the arrival.
-            fallback = np.where((own_arrives[won] | (own[won, 0] >= here_depth[won]))[:, None],
-                                own_colour[won], here_colour[won])
-            total[won] += seen_colour[wins] - fallback
+            other_instant = start + (i + other_dither) / samples * span
+            arrival, arrival_depth, arrived = _fetch(motion, width, height, other_xs, other_ys, other_vx, other_vy,
+                                                     other_instant, other_tolerance2)
+            wins = arrived & (~arrives[other] | (arrival_depth < source_depth[other] * 0.99))
+            seen[other[wins]] = arrival[wins]
+        total += np.take(colour, seen, axis=0)
     return total / samples
