@@ -83,18 +83,20 @@ def motion_blur(image, flow, depth, shutter):
     if not moving_tiles.any():
         return image.copy()
     tile_rows, tile_cols = np.arange(height) // tile, np.arange(width) // tile
-    if moving_tiles.all():  # the camera moves: every pixel (no mask to search)
-        active = np.arange(height * width)
+    everywhere = bool(moving_tiles.all())  # the camera moves: every pixel (no mask to search)
+    if everywhere:
+        active = np.arange(height * width, dtype=np.int32)
+        rows, cols = np.repeat(np.arange(height, dtype=np.int32), width), np.tile(np.arange(width, dtype=np.int32), height)
     else:
-        active = np.flatnonzero(moving_tiles[tile_rows[:, None], tile_cols[None, :]])
-    rows, cols = np.divmod(active, width)
+        active = np.flatnonzero(moving_tiles[tile_rows[:, None], tile_cols[None, :]]).astype(np.int32)
+        rows, cols = np.divmod(active, np.int32(width))
     fastest = np.take(fastest_in_tile.reshape(-1, 2), tile_rows[rows] * moving_tiles.shape[1] + tile_cols[cols], axis=0)
     dither = np.take(_BAYER.ravel(), (rows & 3) * 4 + (cols & 3))
     # Pixel coordinates as floats (exact integers in float32 below 2^24 pixels).
     coordinate = np.float32 if height * width < 2 ** 24 else np.float64
     xs, ys = cols.astype(coordinate), rows.astype(coordinate)
     # What a source is fetched with, one plane each (gathers from planes are the fastest).
-    depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(1e9)).astype(np.float32).ravel()
+    depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(1e9)).astype(np.float32, copy=False).ravel()
     motion = (depth, np.ascontiguousarray(flow[..., 0]).ravel(), np.ascontiguousarray(flow[..., 1]).ravel())
     colour = image.reshape(-1, channels)
     # Samples at most SAMPLE_SPACING_PX apart along the longest motion a pixel sees, in powers of two.
@@ -102,7 +104,7 @@ def motion_blur(image, flow, depth, shutter):
     exponents = np.ones(active.size, np.int8)  # 2 samples at least, then 4 beyond 2 px apart...
     for exponent in range(1, int(np.log2(MAX_SAMPLES))):
         exponents += smear2 > 4.0 ** exponent
-    out = colour.copy()
+    out = np.empty_like(colour) if everywhere else colour.copy()
     present = np.flatnonzero(np.bincount(exponents))
     for exponent in present:
         group = slice(None) if len(present) == 1 else exponents == exponent
