@@ -150,3 +150,22 @@ def test_apply_lens_on_a_take_frame_at_its_own_size():
     assert np.array_equal(apply_lens(frame, depth, None, dict(record, depth_of_field=None,
                                                               motion_blur={"shutter": 0.5, "position": "CENTER"})),
                           frame)  # no flow pass: no motion blur
+
+
+def test_motion_blur_of_a_panning_frame_is_the_same_with_still_tiles_beside_it():
+    """Every tile moving (no mask searched) and some tiles still (masked) are one computation:
+    a panning frame, and the same frame with a still strip to its right, agree away from it."""
+    rng = np.random.default_rng(3)
+    height, width, strip = 48, 64, 32
+    image = rng.random((height, width + strip, 3), dtype=np.float32)
+    depth = np.full((height, width + strip), 5.0, np.float32)
+    depth[10:30, 20:40] = 2.0  # a nearer square moving faster than the pan
+    flow = np.zeros((height, width + strip, 2), np.float32)
+    flow[:, :width] = (3.0, 1.0)
+    flow[10:30, 20:40] = (9.0, -2.0)
+    shutter = Shutter(0.5)
+    panning = motion_blur(image[:, :width], flow[:, :width], depth[:, :width], shutter)
+    beside = motion_blur(image, flow, depth, shutter)
+    assert not np.array_equal(panning, image[:, :width])
+    assert np.allclose(panning[:, :width - 16], beside[:, :width - 16], atol=1e-6)
+    assert np.array_equal(beside[:, -8:], image[:, -8:])  # far from any motion: untouched
