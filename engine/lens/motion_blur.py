@@ -86,7 +86,8 @@ def motion_blur(image, flow, depth, shutter):
     everywhere = bool(moving_tiles.all())  # the camera moves: every pixel (no mask to search)
     if everywhere:
         active = np.arange(height * width, dtype=np.int32)
-        rows, cols = np.repeat(np.arange(height, dtype=np.int32), width), np.tile(np.arange(width, dtype=np.int32), height)
+        rows = np.repeat(np.arange(height, dtype=np.int32), width)
+        cols = np.tile(np.arange(width, dtype=np.int32), height)
     else:
         active = np.flatnonzero(moving_tiles[tile_rows[:, None], tile_cols[None, :]]).astype(np.int32)
         rows, cols = np.divmod(active, np.int32(width))
