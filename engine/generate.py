@@ -14,14 +14,19 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from . import __version__, backends, controls
 from .backends.base import Hooks, Request
 from .backends.device import pick_device
 from .backends.models import ModelError, model_specs, resolve_model
 from .bundle import BundleError, events, read_bundle, validate_bundle
 from .bundle.schema import CONTROLS_DIR
-from .bundle.take_record import (SHOT_REFERENCE_FILE, DeviceRecord, ShotReference, TakeBundle, TakeParameters,
-                                 TakeRecord, TakeTimings)
+from .bundle.take_record import (SHOT_REFERENCE_FILE, DeviceRecord, LensShutter, ShotReference, TakeBundle,
+                                 TakeLens, TakeParameters, TakeRecord, TakeTimings)
+from .imaging import resize_cover
+from .lens.take import plan_take_lens
 from .looks.inputs import read_cast_inputs, unused_by_backend
 from .takes import TakeWriter, check_takes_dir
 
@@ -151,6 +156,7 @@ class Generation:
             if not self.bundle.has("shading"):
                 raise RequestError(f"--init-video shading needs the bundle's shading pass, which {self.bundle.root} "
                                    "lacks: re-export with --passes including shading")
+        self.lens = plan_take_lens(self.bundle, request.depth_of_field, request.motion_blur)
         self.out = check_takes_dir(out)
         specs = model_specs(self.backend, request.models)
         needed = self.backend.required_roles(list(self.weights) + (["references"] if self.has_references() else []))
@@ -195,6 +201,8 @@ class Generation:
         except (OSError, BundleError) as exc:
             self.progress.emit(events.WarningEvent(
                 message=f"could not write control images into {bundle.root} ({exc}); generating anyway"))
+        for note in self.lens.notes:
+            self.progress.emit(events.WarningEvent(message=f"{note}; generating without it"))
         self.device, self.content_hash, self.versions = device, bundle_hash(bundle), _versions()  # for each take
         return [self._take(request.seed + index, built, init) for index in range(request.takes)]
 
@@ -238,32 +246,58 @@ class Generation:
         generate_s = time.perf_counter() - started
         if len(video) != frames:
             raise RuntimeError(f"backend {backend.name} returned {len(video)} frames for a {frames}-frame shot")
-        started = time.perf_counter()
+        started, lens_s = time.perf_counter(), 0.0
         written = []
         for index, (frame_number, pixels) in enumerate(zip(bundle.frames, video)):
+            if self.lens.active:
+                lens_started = time.perf_counter()
+                pixels = self._lens_frame(take, index, frame_number, pixels)
+                lens_s += time.perf_counter() - lens_started
             written.append(take.write_frame(frame_number, pixels, bundle.width, bundle.height))
             self.progress.emit(events.FrameEvent(take=take.take_id, index=index, frame=frame_number, path=written[-1]))
         preview = take.write_preview(bundle.fps)
         if self.cast_inputs.shot_reference is not None:
             take.write_image(SHOT_REFERENCE_FILE, self.cast_inputs.shot_reference)
         record = self._record(seed, steps, guidance, windows, written, preview, TakeTimings.measured(
-            self.load_s, self.controls_s, generate_s, time.perf_counter() - started, step_times))
+            self.load_s, self.controls_s, generate_s, time.perf_counter() - started - lens_s, step_times), lens_s)
         path = take.commit(record)
         self.progress.emit(events.DoneEvent(take=take.take_id, path=str(path), frames=len(written),
                                             seconds=round(generate_s, 3)))
         return path
 
+    def _lens_frame(self, take, index, frame_number, pixels):
+        """The frame with the lens applied, its sharp frame kept as unblurred/NNNN.png (both at the shot's size)."""
+        width, height = self.bundle.width, self.bundle.height
+        sharp = resize_cover(Image.fromarray(pixels), width, height)
+        unblurred = TakeLens().unblurred_frame(frame_number)
+        (take.partial / unblurred).parent.mkdir(exist_ok=True)
+        take.write_image(unblurred, sharp)
+        lensed = self.lens.apply(frame_number, np.asarray(sharp))
+        self.progress.emit(events.LensEvent(take=take.take_id, index=index, count=len(self.bundle.frames),
+                                            frame=frame_number, unblurred=unblurred))
+        return lensed
+
+    def _lens_record(self, lens_s):
+        """take.json's lens: what was applied, or None when nothing was."""
+        if not self.lens.active:
+            return None
+        shutter = self.lens.shutter
+        return TakeLens(depth_of_field=self.lens.depth_of_field, lens_s=round(lens_s, 4),
+                        motion_blur=None if shutter is None else LensShutter(shutter=shutter.shutter,
+                                                                             position=shutter.position))
+
     def _cast_record(self):
         """take.json's look fields: what each object looked like, what was understood and
         ignored of the words and references, the grade, and the references used."""
         notes, inputs = self.backend.take_notes(), self.cast_inputs
-        ignored = list(notes.ignored) + unused_by_backend(self.backend, self.request, inputs, self.bundle.cast)
+        ignored = (list(notes.ignored) + unused_by_backend(self.backend, self.request, inputs, self.bundle.cast)
+                   + self.lens.notes)
         return dict(look=notes.look, understood=list(notes.understood), ignored=ignored, grade=notes.grade,
                     references=dict(inputs.reference_files),
                     shot_reference=None if inputs.shot_reference is None else
                     ShotReference(file=SHOT_REFERENCE_FILE, source=inputs.shot_reference_path))
 
-    def _record(self, seed, steps, guidance, windows, written, preview, timings):
+    def _record(self, seed, steps, guidance, windows, written, preview, timings, lens_s=0.0):
         """The TakeRecord of a finished take (engine.takes names it when it commits)."""
         request, bundle, backend = self.request, self.bundle, self.backend
         parameters = TakeParameters(
@@ -273,7 +307,8 @@ class Generation:
             windows=[list(w) for w in windows], init_video=request.init_video,
             strength=request.strength if request.init_video else None, device=request.device,
             offload=request.offload, vae_tiling=request.vae_tiling, vae_slicing=request.vae_slicing,
-            backend_settings=backend.settings)
+            backend_settings=backend.settings, depth_of_field=request.depth_of_field,
+            motion_blur=request.motion_blur)
         shot = TakeBundle(path=str(bundle.root.resolve()), hash=self.content_hash, shot=bundle.name,
                           frames=[bundle.frames[0], bundle.frames[-1]], frame_count=len(bundle.frames),
                           resolution=[bundle.width, bundle.height], fps=bundle.fps)
@@ -282,4 +317,5 @@ class Generation:
             backend=backend.name, models={role: model.record() for role, model in self.models.items()},
             prompt=request.prompt, composed_prompt=self.prompt, negative_prompt=request.negative_prompt, seed=seed,
             parameters=parameters, bundle=shot, frames=written, preview=preview, engine=self.versions,
-            device=DeviceRecord(kind=self.device.kind, name=self.device.name), timings=timings, **self._cast_record())
+            device=DeviceRecord(kind=self.device.kind, name=self.device.name), timings=timings, lens=self._lens_record(lens_s),
+            **self._cast_record())

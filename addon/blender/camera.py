@@ -47,6 +47,17 @@ def _focus_distance(cam_eval, dof, depsgraph):
     return abs(view_axis.dot(cam_eval.matrix_world.translation - target))
 
 
+def depth_of_field_record(cam_eval, depsgraph):
+    """cameras.json's `depth_of_field` at this frame: None when Camera ▸ Depth of Field is off,
+    else the resolved focus distance, f-stop and aperture shape (blades, rotation, ratio: 1.3)."""
+    dof = cam_eval.data.dof
+    if not dof.use_dof:
+        return None
+    return {"focus_distance": float(_focus_distance(cam_eval, dof, depsgraph)), "fstop": float(dof.aperture_fstop),
+            "blades": int(dof.aperture_blades), "rotation": float(dof.aperture_rotation),
+            "ratio": float(dof.aperture_ratio)}
+
+
 def camera_frame_record(scene, camera_object, depsgraph=None):
     """JSON-ready camera record at the scene's current frame (the caller runs frame_set).
 
@@ -63,10 +74,6 @@ def camera_frame_record(scene, camera_object, depsgraph=None):
         data.lens, data.sensor_width, data.sensor_height, data.sensor_fit, data.shift_x,
         data.shift_y, width, height, render.pixel_aspect_x, render.pixel_aspect_y)
     matrix_world = _matrix_list(cam_eval.matrix_world)
-    dof = None
-    if data.dof.use_dof:
-        dof = {"focus_distance": _focus_distance(cam_eval, data.dof, depsgraph),
-               "fstop": float(data.dof.aperture_fstop)}
     return {
         "frame": int(scene.frame_current),
         "fx": float(fx), "fy": float(fy), "cx": float(cx), "cy": float(cy),
@@ -80,5 +87,5 @@ def camera_frame_record(scene, camera_object, depsgraph=None):
         "shift_y": float(data.shift_y),
         "clip_start": float(data.clip_start),
         "clip_end": float(data.clip_end),
-        "depth_of_field": dof,
+        "depth_of_field": depth_of_field_record(cam_eval, depsgraph),
     }

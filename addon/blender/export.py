@@ -24,6 +24,7 @@ from ..cast import CastInputError
 from . import actors as actor_rigs
 from .cast import scene_cast
 from .camera import camera_frame_record, check_camera
+from .lens import motion_blur_record
 from ..passes import camera_space_normals, forward_flow, linear_to_srgb8, normal_preview
 from .render import CYCLES_PASSES, pass_renderer
 
@@ -261,7 +262,7 @@ def _manifest(scene, shot, camera, passes, actors, width, height, near, far, obj
     render = scene.render
     return BundleManifest(
         shot=Shot(name=shot.name, camera=camera.name, frame_start=shot.frame_start, frame_end=shot.frame_end,
-                  frames=shot.frames, fps=render.fps / render.fps_base),
+                  frames=shot.frames, fps=render.fps / render.fps_base, motion_blur=motion_blur_record(scene)),
         resolution=Resolution(width=width, height=height, pixel_aspect=[render.pixel_aspect_x, render.pixel_aspect_y]),
         passes={name: pass_entry(name, **pass_fields.get(name, {})) for name in passes},
         actors=[_actor_record(actor, index) for index, actor in enumerate(actors, start=1)],

@@ -6,7 +6,8 @@ gathers Blender's values (Camera ▸ Depth of Field, Render ▸ Motion Blur) at 
 
 import bpy
 
-from .camera import _focus_distance  # Blender's own rule, shared with the camera record
+from ...engine.bundle.manifest import MotionBlur
+from .camera import depth_of_field_record  # the camera record's own, so the two never differ
 
 
 def lens_frame_record(scene, camera_object, depsgraph=None):
@@ -14,20 +15,20 @@ def lens_frame_record(scene, camera_object, depsgraph=None):
     depsgraph = depsgraph or bpy.context.evaluated_depsgraph_get()
     cam_eval = camera_object.evaluated_get(depsgraph)
     data = cam_eval.data
-    dof = None
-    if data.dof.use_dof:
-        dof = {"focus_distance": float(_focus_distance(cam_eval, data.dof, depsgraph)),
-               "fstop": float(data.dof.aperture_fstop),
-               "blades": int(data.dof.aperture_blades),
-               "rotation": float(data.dof.aperture_rotation),
-               "ratio": float(data.dof.aperture_ratio)}
-    render = scene.render
-    blur = None
-    if render.use_motion_blur:
-        blur = {"shutter": float(render.motion_blur_shutter), "position": render.motion_blur_position}
+    dof = depth_of_field_record(cam_eval, depsgraph)
+    motion = motion_blur_record(scene)
+    blur = None if motion is None else motion.to_json()
     return {"frame": int(scene.frame_current), "lens_mm": float(data.lens),
             "sensor_width_mm": float(data.sensor_width), "sensor_height_mm": float(data.sensor_height),
             "sensor_fit": data.sensor_fit, "depth_of_field": dof, "motion_blur": blur}
+
+
+def motion_blur_record(scene):
+    """The manifest's shot.motion_blur: None when Render ▸ Motion Blur is off."""
+    render = scene.render
+    if not render.use_motion_blur:
+        return None
+    return MotionBlur(shutter=float(render.motion_blur_shutter), position=render.motion_blur_position)
 
 
 def lens_records(scene, camera_object, frames):

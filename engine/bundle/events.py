@@ -155,6 +155,19 @@ class FrameEvent(Event):
 
 
 @dataclass(kw_only=True)
+class LensEvent(Event):
+    """The blocking's lens (depth of field, motion blur) was applied to frame `index` of `count`
+    (shot frame `frame`); the sharp frame is kept at `unblurred`, relative to the take."""
+
+    KIND: ClassVar[str] = "lens"
+    take: str | None = None
+    index: int = 0
+    count: int = 0
+    frame: int = 0
+    unblurred: str = ""
+
+
+@dataclass(kw_only=True)
 class DoneEvent(Event):
     """A take is complete: its folder `path` now holds every frame and its take.json."""
 
@@ -193,7 +206,7 @@ class FinishedEvent(Event):
 
 EVENTS = {event_class.KIND: event_class
           for event_class in (LoadEvent, ControlsEvent, WarningEvent, StartEvent, WindowEvent, StepEvent, FrameEvent,
-                               DoneEvent, CancelledEvent, ErrorEvent, FinishedEvent)}
+                               LensEvent, DoneEvent, CancelledEvent, ErrorEvent, FinishedEvent)}
 
 
 def parse_event(line):

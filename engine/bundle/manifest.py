@@ -5,7 +5,7 @@ gathers values from the scene into these records (as glTF-Blender-IO's blender/e
 into the format objects of io/com/gltf2_io.py); readers use the typed attributes.
 
 Attribute names are the JSON keys and `to_json()` writes them in the order below. Keys a
-newer writer added are kept in `extra`, and the fields an older writer (1.0, 1.1) never
+newer writer added are kept in `extra`, and the fields an older writer (1.0-1.2) never
 wrote are remembered in `absent`, so a manifest read and written back is the same document.
 `from_json` refuses a malformed document with a ManifestError naming the field.
 """
@@ -152,6 +152,26 @@ class _Record:
         return getattr(self, f.name) == default
 
 
+SHUTTER_POSITIONS = ("CENTER", "START", "END")  # Render ▸ Motion Blur ▸ Position, as Blender spells them
+
+
+def _shutter_position(value, where):
+    if _text(value, where) not in SHUTTER_POSITIONS:
+        _refuse(where, value, f"one of {', '.join(SHUTTER_POSITIONS)}")
+    return value
+
+
+@dataclass(kw_only=True)
+class MotionBlur(_Record):
+    """Render ▸ Motion Blur when it is on: the shutter in frames and where it opens (1.3)."""
+    shutter: float = _field(_positive)
+    position: str = _field(_shutter_position, "CENTER")
+
+
+def _motion_blur(value, where):
+    return None if value is None else MotionBlur.from_json(value, where)
+
+
 @dataclass(kw_only=True)
 class Shot(_Record):
     name: str = _field(_text)
@@ -160,6 +180,7 @@ class Shot(_Record):
     frame_end: int | None = _field(_whole, None)
     frames: list = _field(_list_of(_whole, "a list of whole frame numbers"))  # Blender frame numbers
     fps: float = _field(_positive)
+    motion_blur: MotionBlur | None = _field(_motion_blur, None)  # 1.3; None: off, or a 1.0-1.2 bundle
 
 
 @dataclass(kw_only=True)

@@ -15,6 +15,8 @@ from dataclasses import MISSING, dataclass, field, fields
 DEFAULT_BACKEND = "previz"  # the embedded model: no download, runs on a CPU
 DEVICES = ("auto", "cpu", "cuda")
 INIT_VIDEOS = ("shading",)  # the bundle pass an init video starts from
+DEPTH_OF_FIELD = ("camera", "off")  # camera: as the shot camera's Depth of Field checkbox says
+MOTION_BLUR = ("scene", "off")      # scene: as Render ▸ Motion Blur says
 MAX_SEED = 2**63 - 1  # the largest seed every backend's generator and a cast's look seed take
 
 
@@ -54,6 +56,8 @@ class GenerateRequest:
     vae_tiling: bool = False
     vae_slicing: bool = False
     actor_prompts: bool = True         # append each actor's description from the bundle to the prompt
+    depth_of_field: str = "camera"     # "off": no defocus even when the camera has Depth of Field on
+    motion_blur: str = "scene"         # "off": no motion blur even when Render ▸ Motion Blur is on
 
     @property
     def backend_name(self):
@@ -79,6 +83,9 @@ class GenerateRequest:
                                     "entirely")
         if self.guidance is not None and not 0 <= self.guidance < math.inf:
             raise RequestUsageError(f"--guidance {self.guidance} must be a number from 0 up")
+        if self.depth_of_field not in DEPTH_OF_FIELD or self.motion_blur not in MOTION_BLUR:
+            raise RequestUsageError(f"--depth-of-field takes {' or '.join(DEPTH_OF_FIELD)} and --motion-blur "
+                                    f"{' or '.join(MOTION_BLUR)}")
         return self
 
     def to_arguments(self, bundle, out):
@@ -235,6 +242,10 @@ FLAGS = (
     Flag("offload", "--offload", "model CPU offload, for small GPUs", switch=True),
     Flag("vae_tiling", "--vae-tiling", "decode in tiles, for small GPUs", switch=True),
     Flag("vae_slicing", "--vae-slicing", "decode frame by frame, for small GPUs", switch=True),
+    Flag("depth_of_field", "--depth-of-field", "camera: defocus as the shot camera's Depth of Field sets it "
+         "(default); off: keep the takes sharp", choices=DEPTH_OF_FIELD),
+    Flag("motion_blur", "--motion-blur", "scene: blur along the flow pass as Render ▸ Motion Blur sets it "
+         "(default); off: no motion blur", choices=MOTION_BLUR),
 )
 
 
@@ -244,7 +255,7 @@ _JSON_TYPES = {
     "steps": (int, _NONE), "guidance": (float, _NONE), "controls": (dict, _NONE), "size": (list, _NONE),
     "device": (str,), "models": (dict,), "reference": (str, _NONE), "init_video": (str, _NONE),
     "strength": (float,), "offload": (bool,), "vae_tiling": (bool,), "vae_slicing": (bool,),
-    "actor_prompts": (bool,),
+    "actor_prompts": (bool,), "depth_of_field": (str,), "motion_blur": (str,),
 }
 
 

@@ -155,6 +155,8 @@ class TakeParameters(_Record):
     vae_tiling: bool = _key(_flag, False)
     vae_slicing: bool = _key(_flag, False)
     backend_settings: dict = _key(_object, factory=dict)      # what the backend's load chose
+    depth_of_field: str = _key(_text, "camera")               # the request's lens switches, as asked
+    motion_blur: str = _key(_text, "scene")
     extra: dict = field(default_factory=dict)
 
 
@@ -236,6 +238,29 @@ class ShotReference(_Record):
 
 
 @dataclass
+class LensShutter(_Record):
+    """The shutter the take's motion blur used (the bundle's shot.motion_blur)."""
+    shutter: float = _key(_number, 0.5)
+    position: str = _key(_text, "CENTER")
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class TakeLens(_Record):
+    """The blocking's lens applied to the take's frames (engine/lens): the sharp frames are kept
+    as `unblurred` (a {frame} pattern); `lens_s` is the seconds it added to the take."""
+    depth_of_field: bool = _key(_flag, False)
+    motion_blur: LensShutter | None = _key(_optional(_nested(LensShutter)), None)
+    unblurred: str = _key(_text, "unblurred/{frame:04d}.png")
+    lens_s: float = _key(_number, 0.0)
+    extra: dict = field(default_factory=dict)
+
+    def unblurred_frame(self, frame):
+        """The sharp frame's path in the take folder."""
+        return self.unblurred.format(frame=frame)
+
+
+@dataclass
 class TakeRecord(_Record):
     """One take: what was asked, what the engine chose and made, and from which bundle."""
     schema: str = _key(_text, TAKE_SCHEMA, required=True)
@@ -262,7 +287,15 @@ class TakeRecord(_Record):
     grade: str | None = _key(_optional(_text), None)          # the mood grade applied, if any
     references: dict = _key(_file_lists, factory=dict)        # cast member -> bundle-relative images
     shot_reference: ShotReference | None = _key(_optional(_nested(ShotReference)), None)
+    lens: TakeLens | None = _key(_optional(_nested(TakeLens)), None)  # None: no lens applied, or an older take
     extra: dict = field(default_factory=dict)
+
+    def to_json(self):
+        """take.json's document; a take without a lens applied has no `lens` key, as before."""
+        document = super().to_json()
+        if document.get("lens", True) is None:
+            del document["lens"]
+        return document
 
     @classmethod
     def from_json(cls, document, where=TAKE_RECORD, name=None):
@@ -289,7 +322,7 @@ class TakeRecord(_Record):
 
     def request(self, seed=None, device=None, take_dir=None):
         """The GenerateRequest that makes one take like this one: the same backend, prompt, models,
-        steps, size, controls and init video, at `seed` (None: this take's) on `device` (None: the
+        steps, size, controls, init video and lens switches, at `seed` (None: this take's) on `device` (None: the
         one this take asked for). The shot reference is the copy kept in `take_dir`, if any.
         Guidance stays the backend's: the record holds the backend's default when none was asked,
         and asking it of a backend that ignores it would note it as ignored in the new take."""
@@ -303,7 +336,8 @@ class TakeRecord(_Record):
             device=parameters.device if device is None else device,
             models={role: model.source for role, model in self.models.items()},
             reference=str(kept) if kept is not None and kept.is_file() else None,
-            init_video=parameters.init_video)
+            init_video=parameters.init_video, depth_of_field=parameters.depth_of_field,
+            motion_blur=parameters.motion_blur)
         if parameters.strength is not None:  # recorded only with an init video
             request.strength = parameters.strength
         return request

@@ -3,7 +3,10 @@
 Takes are 8-bit sRGB at the generation size, while depth and flow are at the bundle's size:
 depth is resized by nearest neighbour (a blend of two depths is a depth that is not there),
 flow likewise and scaled to the new pixels, and the blurs work in linear light.
+`plan_take_lens` decides, once per generation, what of the lens applies to a bundle's takes.
 """
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -55,3 +58,50 @@ def apply_lens(frame, depth, flow, record):
     if shutter is not None:
         linear = motion_blur(linear, flow_at_size(np.asarray(flow, np.float32), height, width), depth, shutter)
     return linear_to_srgb8(linear)
+
+
+@dataclass
+class TakeLensPlan:
+    """What of the lens a generation applies to its takes, read once from the bundle and the request:
+    `depth_of_field` (the camera's, per frame), `shutter` (the shot's MotionBlur or None), and the
+    `notes` saying what was asked but cannot be applied (take.json's ignored, a warning event)."""
+
+    bundle: object
+    depth_of_field: bool
+    shutter: object
+    records: dict = field(default_factory=dict)  # shot frame -> cameras.json record
+    notes: list = field(default_factory=list)
+
+    @property
+    def active(self):
+        return self.depth_of_field or self.shutter is not None
+
+    def frame_record(self, frame):
+        """The frame's lens record (engine/lens/record.py): its camera's, with the shot's shutter."""
+        camera = self.records.get(frame, {})
+        return {**camera, "depth_of_field": camera.get("depth_of_field") if self.depth_of_field else None,
+                "motion_blur": self.shutter.to_json() if self.shutter is not None else None}
+
+    def apply(self, frame, pixels):
+        """The take frame (8-bit, at the shot's size) as the lens shows it."""
+        flow = self.bundle.flow(frame) if self.shutter is not None else None
+        return apply_lens(pixels, self.bundle.depth(frame), flow, self.frame_record(frame))
+
+
+def plan_take_lens(bundle, depth_of_field="camera", motion_blur="scene"):
+    """The TakeLensPlan for `bundle` and the request's switches ("camera"/"off", "scene"/"off"):
+    depth of field where the shot's camera has it on, motion blur where the shot's Render ▸
+    Motion Blur is on; each needs the depth pass, motion blur the flow pass too."""
+    records = {record.get("frame"): record for record in bundle.cameras()} if bundle.has("camera") else {}
+    wants_dof = depth_of_field == "camera" and any(record.get("depth_of_field") for record in records.values())
+    shutter = bundle.record.shot.motion_blur if motion_blur == "scene" else None
+    notes = []
+    if shutter is not None and not bundle.has("flow"):
+        notes.append("motion blur: the bundle has no flow pass; re-export with --passes including flow "
+                     "(the Generate panel does when Motion Blur is ticked)")
+        shutter = None
+    if (wants_dof or shutter is not None) and not bundle.has("depth"):
+        notes.append("depth of field and motion blur: the bundle has no depth pass; re-export with --passes "
+                     "including depth")
+        wants_dof, shutter = False, None
+    return TakeLensPlan(bundle, wants_dof, shutter, records, notes)

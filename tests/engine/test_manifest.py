@@ -2,7 +2,9 @@
 byte for byte, old bundles still read, unknown keys kept, malformed fields refused by name.
 
 manifests/shot_A.json and shot_B.json are the bundle.json files the exporter wrote for the
-fixed demo .blend's shots A and B (every pass, 128x72), before the manifest became a record.
+fixed demo .blend's shots A and B (every pass, 128x72), re-exported for bundle 1.3 (the shot's
+motion_blur); shot_A_1_2.json is shot A as the 1.2 exporter wrote it, before the manifest
+became a record.
 """
 
 import copy
@@ -14,8 +16,8 @@ import pytest
 
 import engine
 from engine.bundle.cast import Cast
-from engine.bundle.manifest import (ActorRecord, BundleManifest, DepthPass, ManifestError, ObjectsPass, PassEntry,
-                                    PosePass, Resolution, Shot, Source, pass_entry)
+from engine.bundle.manifest import (ActorRecord, BundleManifest, DepthPass, ManifestError, MotionBlur, ObjectsPass,
+                                    PassEntry, PosePass, Resolution, Shot, Source, pass_entry)
 from engine.bundle.reader import read_bundle
 from engine.bundle.storage import BundleError
 
@@ -36,7 +38,7 @@ def _as_1_0(document):
     """The shot as a 1.0 exporter wrote it: no cast, no objects pass, no blend hash."""
     old = copy.deepcopy(document)
     old["schema_version"] = "1.0"
-    del old["cast"], old["passes"]["objects"], old["source"]["blend_sha256"]
+    del old["cast"], old["passes"]["objects"], old["source"]["blend_sha256"], old["shot"]["motion_blur"]
     return old
 
 
@@ -69,6 +71,21 @@ def test_a_1_0_manifest_without_cast_reads_and_writes_back_unchanged(tmp_path):
     (tmp_path / "bundle.json").write_text(json.dumps(old), encoding="utf-8")
     bundle = read_bundle(tmp_path)
     assert bundle.cast == Cast() and bundle.object_names() == [] and bundle.actors[1].name == "Ben"
+
+
+def test_a_1_2_bundle_reads_without_motion_blur_and_writes_back_unchanged():
+    text = (MANIFESTS / "shot_A_1_2.json").read_text(encoding="utf-8")
+    manifest = BundleManifest.from_json(json.loads(text))
+    assert manifest.schema_version == "1.2" and manifest.shot.motion_blur is None and _written(manifest) == text
+    exported = BundleManifest.from_json(_exported())
+    assert exported.schema_version == "1.3" and "motion_blur" in _exported()["shot"]
+
+
+def test_the_shots_motion_blur_is_a_typed_record():
+    document = _with(("shot", "motion_blur"), {"shutter": 0.5, "position": "START"})
+    manifest = BundleManifest.from_json(document)
+    assert manifest.shot.motion_blur == MotionBlur(shutter=0.5, position="START")
+    assert manifest.to_json() == document
 
 
 def test_a_field_an_old_manifest_lacked_is_written_once_it_is_set():
@@ -122,6 +139,9 @@ def _with(path, value):
     (("source", "blend_sha256"), 5, "source.blend_sha256 is 5, not text"),
     (("cast", "members"), "Ana", "cast members must be a list"),
     (("source",), ..., "the manifest lacks source"),
+    (("shot", "motion_blur"), {"shutter": 0}, "shot.motion_blur.shutter is 0, not a number above 0"),
+    (("shot", "motion_blur"), {"shutter": 1, "position": "MIDDLE"},
+     "shot.motion_blur.position is 'MIDDLE', not one of CENTER, START, END"),
     (("schema_version",), "2.0", "the manifest is schema blockcast.bundle 2.0; this reader takes blockcast.bundle 1.x"),
 ], ids=lambda value: ".".join(map(str, value)) if isinstance(value, tuple) else None)
 def test_a_malformed_field_is_refused_by_name_with_what_to_do(path, value, named):
@@ -149,7 +169,7 @@ def test_a_new_manifest_gets_the_formats_own_descriptions_and_version():
     shot, resolution, source = exported.shot, exported.resolution, exported.source
     gathered = BundleManifest(
         shot=Shot(name=shot.name, camera=shot.camera, frame_start=shot.frame_start, frame_end=shot.frame_end,
-                  frames=shot.frames, fps=shot.fps),
+                  frames=shot.frames, fps=shot.fps, motion_blur=shot.motion_blur),
         resolution=Resolution(width=resolution.width, height=resolution.height, pixel_aspect=resolution.pixel_aspect),
         passes=passes,
         actors=[ActorRecord(name=a.name, description=a.description, object=a.object, bone_map=a.bone_map,

@@ -70,14 +70,19 @@ REPORT = {"backends": [
        weights=st.dictionaries(st.sampled_from(["depth", "pose"]), WEIGHT, max_size=2),
        backend=st.sampled_from(["", "previz", "animatediff", "wan-vace"]), report=st.sampled_from([None, REPORT]),
        device=st.sampled_from(["auto", "cpu", "cuda"]), shot=st.sampled_from([(512, 288), (288, 512), (128, 72)]),
-       models=MODELS, reference=st.sampled_from(["", "/refs/mood board.png", "/refs/-dash.jpg"]))
+       models=MODELS, reference=st.sampled_from(["", "/refs/mood board.png", "/refs/-dash.jpg"]),
+       depth_of_field=st.booleans(), motion_blur=st.booleans())
 def test_the_addons_request_comes_back_through_the_engines_parser(prompt, negative, seed, takes, steps, long_side,
                                                                  weights, backend, report, device, shot, models,
-                                                                 reference):
+                                                                 reference, depth_of_field, motion_blur):
     settings_ = PanelSettings(prompt=prompt, negative_prompt=negative, seed=seed, takes=takes, steps=steps,
-                              long_side=long_side, chosen_weights=weights)
+                              long_side=long_side, chosen_weights=weights, depth_of_field=depth_of_field,
+                              motion_blur=motion_blur)
     request = addon_request.shot_request(settings_, report, backend, device, shot, models, reference)
     assert round_trip(request) == request
+    arguments = request.to_arguments("/b", "/t")  # a cleared checkbox is its flag, a ticked one the default
+    assert ("--depth-of-field=off" in arguments) == (not depth_of_field)
+    assert ("--motion-blur=off" in arguments) == (not motion_blur)
 
 
 @settings(max_examples=200, deadline=None)
@@ -89,7 +94,8 @@ def test_the_addons_request_comes_back_through_the_engines_parser(prompt, negati
                                          min_size=1, max_size=4),
     device=st.sampled_from(["auto", "cpu", "cuda"]), models=MODELS, reference=st.none() | PATHS,
     init_video=st.sampled_from([None, "shading"]), strength=st.floats(0.01, 1), offload=st.booleans(),
-    vae_tiling=st.booleans(), vae_slicing=st.booleans(), actor_prompts=st.booleans()))
+    vae_tiling=st.booleans(), vae_slicing=st.booleans(), actor_prompts=st.booleans(),
+    depth_of_field=st.sampled_from(["camera", "off"]), motion_blur=st.sampled_from(["scene", "off"])))
 def test_every_field_comes_back_through_the_engines_parser(asked):
     assert round_trip(asked) == asked
     try:
@@ -103,6 +109,8 @@ def test_every_field_comes_back_through_the_engines_parser(asked):
     ({"seed": "1"}, "seed is '1', not int"), ({"offload": 1}, "offload is 1, not bool"),
     ({"size": [64]}, "[width, height]"), ({"controls": {"depth": "1"}}, "controls must map names to weights"),
     ({"negative": "x"}, "unknown generate request field(s) negative"), ({"takes": 0}, "--takes and --steps"),
+    ({"depth_of_field": True}, "depth_of_field is True, not str"),
+    ({"motion_blur": "camera"}, "--depth-of-field takes camera or off and --motion-blur scene or off"),
 ])
 def test_a_request_document_is_checked_field_by_field(document, words):
     with pytest.raises(ValueError, match=re.escape(words)):

@@ -1,0 +1,115 @@
+"""The blocking's lens in every take (engine/generate.py with engine/lens): a bundle exported from
+a scene whose camera has Depth of Field on and whose Render ▸ Motion Blur is on gives takes
+defocused where out of focus and blurred along the flow, the sharp frames kept in unblurred/,
+and take.json's lens record; the request's switches turn each off; old bundles read as before."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import BLENDER_PYTHON, _run
+from PIL import Image
+
+from engine.bundle.reader import read_bundle
+from engine.bundle.take_record import read_take
+from engine.lens import frame_lens, frame_px_per_mm
+from engine.lens.defocus import coc_radius_px
+from engine.lens.take import plan_take_lens
+
+PASSES = "depth,pose,camera,shading,normal,objects,flow"
+LENS_SCENE = """
+import sys, bpy
+bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
+scene = bpy.context.scene
+dof = scene.camera.data.dof
+dof.use_dof, dof.aperture_fstop, dof.focus_object = True, 1.4, bpy.data.objects["Ana_body"]
+dof.aperture_blades, dof.aperture_ratio = 6, 1.5
+scene.render.use_motion_blur, scene.render.motion_blur_shutter = True, 0.5
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[2])
+"""
+
+
+@pytest.fixture(scope="module")
+def lens_bundle(demo_blend, tmp_path_factory):
+    """Frames 1-3 of the demo shot, its camera at f/1.4 focused on Ana, motion blur at 0.5 frame."""
+    folder = tmp_path_factory.mktemp("lens")
+    blend = folder / "lens.blend"
+    _run([BLENDER_PYTHON, "-c", LENS_SCENE, demo_blend, blend])
+    _run([BLENDER_PYTHON, "scripts/export_passes.py", blend, "--out", folder / "bundle", "--frames", "1-3",
+          "--passes", PASSES, "--quiet"])
+    return folder / "bundle"
+
+
+def _take(engine_main, bundle, out, *flags):
+    code, events = engine_main("generate", bundle, "--out", out, "--seed", "1", "--device", "cpu", *flags)
+    assert code == 0, events
+    (done,) = [event for event in events if event["event"] == "done"]
+    return read_take(done["path"]), done["path"], events
+
+
+def _image(take_dir, relative):
+    return np.asarray(Image.open(f"{take_dir}/{relative}"), np.int16)
+
+
+def test_the_exported_bundle_carries_the_lens(lens_bundle):
+    bundle = read_bundle(lens_bundle)
+    assert bundle.record.schema_version == "1.3"
+    assert bundle.record.shot.motion_blur.shutter == 0.5 and bundle.record.shot.motion_blur.position == "CENTER"
+    dof = bundle.cameras()[0]["depth_of_field"]
+    assert dof["fstop"] == pytest.approx(1.4) and dof["blades"] == 6 and dof["ratio"] == pytest.approx(1.5)
+
+
+def test_a_take_is_defocused_where_out_of_focus_and_keeps_its_sharp_frames(engine_main, lens_bundle, tmp_path):
+    record, take_dir, events = _take(engine_main, lens_bundle, tmp_path / "takes", "--motion-blur=off")
+    lens = record.lens
+    assert lens.depth_of_field and lens.motion_blur is None and lens.lens_s > 0
+    assert [event["frame"] for event in events if event["event"] == "lens"] == [1, 2, 3]
+    bundle = read_bundle(lens_bundle)
+    plan = plan_take_lens(bundle, "camera", "off")
+    for frame, relative in zip(bundle.frames, record.frames):
+        sharp, lensed = _image(take_dir, lens.unblurred_frame(frame)), _image(take_dir, relative)
+        lens_record = plan.frame_record(frame)
+        radius = np.abs(coc_radius_px(bundle.depth(frame), frame_lens(lens_record),
+                                      frame_px_per_mm(lens_record, bundle.width, bundle.height)))
+        difference = np.abs(lensed - sharp).max(axis=2)
+        assert difference[radius > 1].mean() > 4 * max(difference[radius < 0.25].mean(), 0.25)
+    off, off_dir, _ = _take(engine_main, lens_bundle, tmp_path / "off", "--depth-of-field=off", "--motion-blur=off")
+    assert off.lens is None and "lens" not in json.loads((tmp_path / "off" / off.take / "take.json").read_text())
+    for frame, relative in zip(bundle.frames, off.frames):  # the sharp frames are the take without the lens
+        assert np.array_equal(_image(off_dir, relative), _image(take_dir, lens.unblurred_frame(frame)))
+    assert read_take(take_dir).request().motion_blur == "off" and off.request().depth_of_field == "off"
+
+
+def test_motion_blur_follows_the_scenes_shutter(engine_main, lens_bundle, tmp_path):
+    record, take_dir, _ = _take(engine_main, lens_bundle, tmp_path / "takes", "--depth-of-field=off")
+    assert not record.lens.depth_of_field and record.lens.motion_blur.shutter == 0.5
+    assert record.lens.motion_blur.position == "CENTER"
+    assert any(not np.array_equal(_image(take_dir, relative), _image(take_dir, record.lens.unblurred_frame(frame)))
+               for frame, relative in zip(record.bundle.frame_range(), record.frames))
+
+
+def test_motion_blur_without_a_flow_pass_is_noted_never_failed(engine_main, lens_bundle, tmp_path):
+    bundle = tmp_path / "no_flow"
+    shutil.copytree(lens_bundle, bundle, ignore=shutil.ignore_patterns("flow", "controls"))
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    del manifest["passes"]["flow"]
+    (bundle / "bundle.json").write_text(json.dumps(manifest, indent=1))
+    record, _, events = _take(engine_main, bundle, tmp_path / "takes", "--depth-of-field=off")
+    assert record.lens is None and any("no flow pass" in note for note in record.ignored)
+    assert any("no flow pass" in event["message"] for event in events if event["event"] == "warning")
+
+
+def test_a_1_2_bundle_reads_as_a_round_aperture_without_motion_blur(engine_main, lens_bundle, tmp_path):
+    bundle = tmp_path / "old"
+    shutil.copytree(lens_bundle, bundle, ignore=shutil.ignore_patterns("controls"))
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    manifest["schema_version"] = "1.2"
+    del manifest["shot"]["motion_blur"]
+    (bundle / "bundle.json").write_text(json.dumps(manifest, indent=1))
+    cameras = json.loads((bundle / "cameras.json").read_text())
+    for camera in cameras["frames"]:
+        camera["depth_of_field"] = {key: camera["depth_of_field"][key] for key in ("focus_distance", "fstop")}
+    (bundle / "cameras.json").write_text(json.dumps(cameras))
+    record, _, _ = _take(engine_main, bundle, tmp_path / "takes")
+    assert record.lens.depth_of_field and record.lens.motion_blur is None and record.ignored == []
