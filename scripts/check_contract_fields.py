@@ -41,6 +41,7 @@ DIFFUSERS_ARGUMENT = "a diffusers pipeline keyword argument"
 JOINTS_OR_CAMERAS = "a key of cameras.json / joints.json (docs/bundle.md), files beside bundle.json"
 BONE_MAP = "a key of the rig bone map (addon/rigs.py's format), carried whole as actors[].bone_map"
 LIGHTING = "a key of the stored lighting measurement (window manager JSON), not a bundle or take field"
+LENS_RECORD = "a key of the per-frame lens record (engine/lens/record.py: cameras.json's keys and the shutter)"
 CAST_PANEL = "a key of the Cast panel's stored values (scene.blockcast_cast Blender properties, as plain dicts)"
 
 # Files whose keys are wholly another vocabulary: file -> why.
@@ -66,6 +67,11 @@ ALLOWED = {
     **{("addon/ui/preferences.py", name): BACKENDS_REPORT
        for name in ("name", "description", "controls", "passes", "models", "role")},
     ("addon/rigs.py", "keypoints"): BONE_MAP,
+    ("addon/blender/camera.py", "depth_of_field"): JOINTS_OR_CAMERAS,
+    **{("addon/blender/lens.py", name): LENS_RECORD for name in ("depth_of_field", "motion_blur")},
+    **{("engine/lens/record.py", name): LENS_RECORD for name in ("depth_of_field", "motion_blur", "shutter",
+                                                                  "position")},
+    **{("engine/lens/take.py", name): LENS_RECORD for name in ("depth_of_field", "motion_blur")},
     ("addon/blender/actors.py", "keypoints"): BONE_MAP,
     ("addon/blender/export.py", "name"): JOINTS_OR_CAMERAS,
     ("addon/blender/export.py", "camera"): JOINTS_OR_CAMERAS,

@@ -73,7 +73,7 @@ def test_legacy_file_exports_its_actor_descriptions_in_the_cast(glue, empty_scen
     glue.actors.add_proxy_actor(empty_scene, "Ben", "his twin", (-1, 0, 0))  # names were never unique
     _scene(glue, empty_scene)
     bundle = _export(glue, empty_scene, tmp_path / "b")
-    assert bundle.manifest["schema_version"] == "1.2" and not validate_bundle(bundle.root)
+    assert bundle.manifest["schema_version"] == "1.3" and not validate_bundle(bundle.root)
     members = {m.name: m for m in bundle.cast.members}
     assert sorted(members) == ["Anna", "Ben", "Ben (Ben.001)"]
     for actor in bundle.actors:
