@@ -45,7 +45,7 @@ def test_every_event_reads_back_as_the_same_record(event):
 
 
 def test_every_kind_the_engine_writes_has_a_record():
-    assert set(events.EVENTS) == {"load", "controls", "warning", "start", "window", "step", "frame", "done",
+    assert set(events.EVENTS) == {"load", "controls", "warning", "start", "window", "step", "frame", "lens", "done",
                                   "cancelled", "error", "finished"}
 
 
