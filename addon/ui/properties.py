@@ -78,6 +78,12 @@ class BlockcastShotGeneration(bpy.types.PropertyGroup):
         "long_side": IntProperty(name="Long Side", min=0, subtype="PIXEL",
                                  description="Generation size's long side (the shot's aspect is kept); "
                                              "0: the backend's default"),
+        "depth_of_field": BoolProperty(
+            name="Depth of Field", default=True,
+            description="Defocus the takes as the shot camera's Depth of Field sets it (sharp frames kept)"),
+        "motion_blur": BoolProperty(
+            name="Motion Blur", default=True,
+            description="Blur the takes along the flow pass as Render ▸ Motion Blur sets it (sharp frames kept)"),
         "use_custom_weights": BoolProperty(
             name="Control Weights", description="Set how strongly each control steers the takes (for the "
                                                 "controls the backend takes); off: the backend's default controls"),
