@@ -8,6 +8,7 @@ from ...engine.bundle.schema import PASSES
 from ..blender.actors import scene_actors
 from ..blender.generation import running_job
 from ..blender.sequencer import shot_takes
+from ..blender.shots import ShotError, resolve_shot
 from ..engine_report import added_passes, generation_backend, ignored_fields, no_weights_note, weighted_controls
 from .preferences import ENGINE_CHECK, preferences
 from .properties import CONTROL_KINDS, pass_property_name, weight_property_name
@@ -91,6 +92,27 @@ def draw_control_weights(layout, context, shot):
         layout.label(text=no_weights_note(report, backend), icon="INFO")
 
 
+def draw_lens_switches(layout, scene, shot):
+    """Depth of Field and Motion Blur, each greyed out with the reason when the shot's camera has
+    no depth of field or the scene no motion blur (the take then has none either way)."""
+    try:
+        camera = bpy.data.objects.get(resolve_shot(scene, shot.name).camera_name)
+    except ShotError:
+        camera = None
+    camera_dof = camera is not None and camera.type == "CAMERA" and camera.data.dof.use_dof
+    row = layout.row(align=True)
+    cell = row.row()
+    cell.enabled = camera_dof
+    cell.prop(shot, "depth_of_field")
+    cell = row.row()
+    cell.enabled = scene.render.use_motion_blur
+    cell.prop(shot, "motion_blur")
+    if not camera_dof:
+        layout.label(text="Depth of Field: the shot's camera has it off (Camera ▸ Depth of Field)", icon="INFO")
+    if not scene.render.use_motion_blur:
+        layout.label(text="Motion Blur: off in Render ▸ Motion Blur", icon="INFO")
+
+
 def draw_field(layout, data, prop, ignored, field, backend):
     """A request field, with a note beside it when the shot's backend does not use it."""
     row = layout.row()
@@ -150,6 +172,7 @@ class BLOCKCAST_PT_generate(_BlockcastPanel, bpy.types.Panel):
             row = layout.row(align=True)
             row.prop(shot, "steps")
             row.prop(shot, "long_side")
+            draw_lens_switches(layout, context.scene, shot)
             draw_control_weights(layout, context, shot)
             draw_last_take_notes(layout, context.scene, shot.name)
         actors = scene_actors(context.scene)
