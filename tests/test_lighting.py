@@ -14,40 +14,20 @@ import pytest
 
 from engine.bundle import read_bundle
 
+from lighting_scene import expected_ratio, two_light_scene
+
 REPO = Path(__file__).resolve().parents[1]
-KEY_DISTANCE, FILL_DISTANCE = 2.0, 2.0 * math.sqrt(2)
 FILL_POWER, KEY_POWERS = 100.0, {1: 200.0, 2: 100.0}
-HEAD = 1.65
-
-
-def _point_light(scene, name, power, location):
-    import bpy
-    light = bpy.data.lights.new(name, "POINT")
-    light.energy, light.shadow_soft_size = power, 0.02
-    obj = bpy.data.objects.new(name, light)
-    obj.location = location
-    scene.collection.objects.link(obj)
-    return light
 
 
 def _expected(frame):
-    return (KEY_POWERS[frame] / KEY_DISTANCE ** 2) / (FILL_POWER / FILL_DISTANCE ** 2)
+    return expected_ratio(KEY_POWERS[frame], FILL_POWER)
 
 
 def test_measured_ratio_follows_the_lights_power_over_distance_squared(glue, empty_scene, tmp_path):
-    import bpy
     from blockcast.addon.lighting import bundle_lighting, format_ratio
     scene = empty_scene
-    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 96, 128, 100
-    scene.frame_start, scene.frame_end = 1, 2
-    glue.actors.add_proxy_actor(scene, "Ana", "", (0, 0, 0))  # faces -Y: her left (+X) takes the key
-    camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
-    camera.data.lens = 50
-    camera.location, camera.rotation_euler = (0, -1.8, 1.35), (math.pi / 2, 0, 0)
-    scene.collection.objects.link(camera)
-    scene.camera = camera
-    key = _point_light(scene, "Key", KEY_POWERS[1], (KEY_DISTANCE, 0, HEAD))
-    _point_light(scene, "Fill", FILL_POWER, (-FILL_DISTANCE, 0, HEAD))
+    key = two_light_scene(glue, scene, KEY_POWERS[1], FILL_POWER, frames=(1, 2))[0].data
     for frame, power in KEY_POWERS.items():
         key.energy = power
         key.keyframe_insert("energy", frame=frame)
