@@ -46,3 +46,15 @@ def shot_request(settings, report, backend, device, shot_size, models, reference
         size=generation_size(settings.long_side, *shot_size), device=device, models=models,
         reference=reference or None, depth_of_field="camera" if settings.depth_of_field else "off",
         motion_blur="scene" if settings.motion_blur else "off")
+
+
+def lens_passes(request, camera_has_dof, scene_has_motion_blur):
+    """The bundle passes the lens of `request` reads, so Generate exports them: depth for depth of
+    field (when the request follows a camera that has it on), flow for motion blur (when it follows
+    a scene that has it on)."""
+    needed = []
+    if request.depth_of_field == "camera" and camera_has_dof:
+        needed.append("depth")
+    if request.motion_blur == "scene" and scene_has_motion_blur:
+        needed.append("flow")
+    return needed

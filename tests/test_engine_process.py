@@ -50,7 +50,7 @@ class PanelSettings(types.SimpleNamespace):
 
 def panel_settings(**changes):
     values = {"prompt": "a kite", "negative_prompt": "blur", "seed": 7, "takes": 2, "steps": 4, "long_side": 64,
-              "chosen_weights": {"depth": 1.0, "pose": 0.5}}
+              "chosen_weights": {"depth": 1.0, "pose": 0.5}, "depth_of_field": True, "motion_blur": True}
     return PanelSettings(**{**values, **changes})
 
 
@@ -71,6 +71,16 @@ def test_the_panels_zeros_leave_the_engine_to_choose():
                                None, "", "auto", (512, 288), {}, "")
     assert (request.steps, request.size, request.reference) == (None, None, None)
     assert request.to_arguments("/b", "/t") == ["generate", "/b", "--out=/t", "--control=depth=1.0,pose=0.5"]
+
+
+@pytest.mark.parametrize("dof, blur, camera_dof, scene_blur, passes", [
+    (True, True, True, True, ["depth", "flow"]), (True, True, False, False, []),
+    (False, True, True, True, ["flow"]), (True, False, True, True, ["depth"]),
+])
+def test_generate_exports_the_passes_the_takes_lens_reads(dof, blur, camera_dof, scene_blur, passes):
+    request = req.shot_request(panel_settings(depth_of_field=dof, motion_blur=blur), None, "", "auto", (512, 288),
+                               {}, "")
+    assert req.lens_passes(request, camera_dof, scene_blur) == passes
 
 
 def test_a_take_record_gives_back_its_request_with_a_new_seed():

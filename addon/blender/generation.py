@@ -23,7 +23,7 @@ from ...engine.bundle.take_record import TakeRecordError, read_take
 from ..cast import CastInputError
 from ..engine_process import EXIT_CANCELLED, EngineError, EngineProcess
 from ..engine_report import generation_backend, passes_to_export
-from ..engine_request import local_models, shot_request
+from ..engine_request import lens_passes, local_models, shot_request
 from ..generation_progress import GenerationProgress
 from ..ui.preferences import engine_report, engine_setup, model_folder, takes_root
 from ..strip_layout import PREFIX, LayoutError, next_seed
@@ -188,7 +188,8 @@ def _export_size(scene, size):
 def shot_job(scene, shot, prefs, passes, size=None):
     """A job exporting `shot` and generating it with its settings (`scene.blockcast`). It
     exports the chosen `passes` plus those the backend needs (the previz backend needs the
-    shading, normal and objects passes, which the default pass choice leaves out)."""
+    shading, normal and objects passes, which the default pass choice leaves out) and those the
+    take's lens reads (depth for depth of field, flow for motion blur)."""
     settings = scene.blockcast.shot_generation_settings(shot.name, create=True)
     setup = engine_setup(prefs)
     report = engine_report(setup)
@@ -199,7 +200,12 @@ def shot_job(scene, shot, prefs, passes, size=None):
     bundle_dir = new_bundle_dir(takes_dir)
     cast, _ = scene_cast(scene)
     with_references = any(member.references for member in cast.members)
-    steps = iter_export_shot(scene, shot, bundle_dir, passes_to_export(passes, report, backend, with_references), size)
+    camera = bpy.data.objects.get(shot.camera_name)
+    camera_has_dof = camera is not None and camera.type == "CAMERA" and camera.data.dof.use_dof
+    exported = passes_to_export(passes, report, backend, with_references)
+    exported += [name for name in lens_passes(request, camera_has_dof, scene.render.use_motion_blur)
+                 if name not in exported]
+    steps = iter_export_shot(scene, shot, bundle_dir, exported, size)
     return GenerationJob(scene, shot.name, request, setup, takes_dir, bundle_dir, steps)
 
 
