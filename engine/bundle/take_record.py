@@ -155,9 +155,17 @@ class TakeParameters(_Record):
     vae_tiling: bool = _key(_flag, False)
     vae_slicing: bool = _key(_flag, False)
     backend_settings: dict = _key(_object, factory=dict)      # what the backend's load chose
-    depth_of_field: str = _key(_text, "camera")               # the request's lens switches, as asked
-    motion_blur: str = _key(_text, "scene")
+    depth_of_field: str | None = _key(_optional(_text), None)  # the request's lens switches, as asked;
+    motion_blur: str | None = _key(_optional(_text), None)     # None in takes made before them
     extra: dict = field(default_factory=dict)
+
+    def to_json(self):
+        """A take made before the lens switches writes back without them, as it was."""
+        document = super().to_json()
+        for name in ("depth_of_field", "motion_blur"):
+            if document[name] is None:
+                del document[name]
+        return document
 
 
 @dataclass
@@ -336,8 +344,8 @@ class TakeRecord(_Record):
             device=parameters.device if device is None else device,
             models={role: model.source for role, model in self.models.items()},
             reference=str(kept) if kept is not None and kept.is_file() else None,
-            init_video=parameters.init_video, depth_of_field=parameters.depth_of_field,
-            motion_blur=parameters.motion_blur)
+            init_video=parameters.init_video, depth_of_field=parameters.depth_of_field or "camera",
+            motion_blur=parameters.motion_blur or "scene")
         if parameters.strength is not None:  # recorded only with an init video
             request.strength = parameters.strength
         return request
