@@ -24,6 +24,7 @@ from ..cast import CastInputError
 from ..engine_process import EXIT_CANCELLED, EngineError, EngineProcess
 from ..engine_report import generation_backend, passes_to_export
 from ..engine_request import lens_passes, local_models, shot_request
+from .lens import camera_has_dof
 from ..generation_progress import GenerationProgress
 from ..ui.preferences import engine_report, engine_setup, model_folder, takes_root
 from ..strip_layout import PREFIX, LayoutError, next_seed
@@ -200,11 +201,9 @@ def shot_job(scene, shot, prefs, passes, size=None):
     bundle_dir = new_bundle_dir(takes_dir)
     cast, _ = scene_cast(scene)
     with_references = any(member.references for member in cast.members)
-    camera = bpy.data.objects.get(shot.camera_name)
-    camera_has_dof = camera is not None and camera.type == "CAMERA" and camera.data.dof.use_dof
     exported = passes_to_export(passes, report, backend, with_references)
-    exported += [name for name in lens_passes(request, camera_has_dof, scene.render.use_motion_blur)
-                 if name not in exported]
+    lens = lens_passes(request, camera_has_dof(shot.camera_name), scene.render.use_motion_blur)
+    exported += [name for name in lens if name not in exported]
     steps = iter_export_shot(scene, shot, bundle_dir, exported, size)
     return GenerationJob(scene, shot.name, request, setup, takes_dir, bundle_dir, steps)
 

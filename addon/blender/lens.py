@@ -23,6 +23,12 @@ def lens_frame_record(scene, camera_object, depsgraph=None):
             "sensor_fit": data.sensor_fit, "depth_of_field": dof, "motion_blur": blur}
 
 
+def camera_has_dof(camera_name):
+    """Whether the named camera has Depth of Field on (what a take's lens follows by default)."""
+    camera = bpy.data.objects.get(camera_name) if camera_name else None
+    return camera is not None and camera.type == "CAMERA" and camera.data.dof.use_dof
+
+
 def motion_blur_record(scene):
     """The manifest's shot.motion_blur: None when Render ▸ Motion Blur is off."""
     render = scene.render

@@ -8,6 +8,7 @@ from ...engine.bundle.schema import PASSES
 from ..blender.actors import scene_actors
 from ..blender.generation import running_job
 from ..blender.sequencer import shot_takes
+from ..blender.lens import camera_has_dof
 from ..blender.shots import ShotError, resolve_shot
 from ..engine_report import added_passes, generation_backend, ignored_fields, no_weights_note, weighted_controls
 from .preferences import ENGINE_CHECK, preferences
@@ -96,10 +97,9 @@ def draw_lens_switches(layout, scene, shot):
     """Depth of Field and Motion Blur, each greyed out with the reason when the shot's camera has
     no depth of field or the scene no motion blur (the take then has none either way)."""
     try:
-        camera = bpy.data.objects.get(resolve_shot(scene, shot.name).camera_name)
+        camera_dof = camera_has_dof(resolve_shot(scene, shot.name).camera_name)
     except ShotError:
-        camera = None
-    camera_dof = camera is not None and camera.type == "CAMERA" and camera.data.dof.use_dof
+        camera_dof = False
     row = layout.row(align=True)
     cell = row.row()
     cell.enabled = camera_dof
