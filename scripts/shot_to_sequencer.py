@@ -87,7 +87,8 @@ def main(argv=None):
     from blockcast.addon.ui import preferences, properties
     from blockcast.addon.blender import errors
     from blockcast.addon.blender.blend_files import check_save_path, open_scene, save_blend
-    from blockcast.addon.blender.generation import JOB_ERRORS, shot_job
+    from blockcast.addon.blender.generation import JOB_ERRORS
+    from blockcast.addon.blender.shot_jobs import shot_job
     from blockcast.addon.blender.shots import resolve_shot
 
     try:

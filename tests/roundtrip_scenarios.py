@@ -75,8 +75,8 @@ def cancel(settings, _out_blend):
     settings.takes, settings.steps = 2, 400
     generation = module("blender.generation")
     scene = bpy.context.scene
-    job = generation.shot_job(scene, module("blender.shots").resolve_shot(scene),
-                              module("ui.preferences").preferences(), ["depth", "pose", "camera"])
+    job = module("blender.shot_jobs").shot_job(scene, module("blender.shots").resolve_shot(scene),
+                                              module("ui.preferences").preferences(), ["depth", "pose", "camera"])
     deadline = time.monotonic() + 120
     while job.tick() and job.progress.step < 1 and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -11,7 +11,8 @@ from bpy.props import StringProperty
 
 from . import preferences as prefs_module
 from ..blender import errors
-from ..blender.generation import JOB_ERRORS, regenerate_job, running_job, shot_job
+from ..blender.generation import JOB_ERRORS, running_job
+from ..blender.shot_jobs import regenerate_job, shot_job
 from ..blender.sequencer import find_take
 from ..blender.shots import resolve_shot
 
