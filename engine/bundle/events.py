@@ -168,6 +168,18 @@ class LensEvent(Event):
 
 
 @dataclass(kw_only=True)
+class VariationEvent(Event):
+    """Variation `index` of `count` (look seed `seed`) is ready: its tile is at `tile`, relative to
+    the variations folder (`python -m engine variations`; the folder is named by FinishedEvent)."""
+
+    KIND: ClassVar[str] = "variation"
+    index: int = 0
+    count: int = 0
+    seed: int = 0
+    tile: str = ""
+
+
+@dataclass(kw_only=True)
 class DoneEvent(Event):
     """A take is complete: its folder `path` now holds every frame and its take.json."""
 
@@ -206,7 +218,7 @@ class FinishedEvent(Event):
 
 EVENTS = {event_class.KIND: event_class
           for event_class in (LoadEvent, ControlsEvent, WarningEvent, StartEvent, WindowEvent, StepEvent, FrameEvent,
-                               LensEvent, DoneEvent, CancelledEvent, ErrorEvent, FinishedEvent)}
+                               LensEvent, VariationEvent, DoneEvent, CancelledEvent, ErrorEvent, FinishedEvent)}
 
 
 def parse_event(line):
