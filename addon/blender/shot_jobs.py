@@ -27,11 +27,12 @@ def _export_size(scene, size):
     return camera_math.render_size(render.resolution_x, render.resolution_y, render.resolution_percentage)
 
 
-def shot_job(scene, shot, prefs, passes, size=None):
+def shot_job(scene, shot, prefs, passes, size=None, make_job=GenerationJob):
     """A job exporting `shot` and generating it with its settings (`scene.blockcast`). It
     exports the chosen `passes` plus those the backend needs (the previz backend needs the
     shading, normal and objects passes, which the default pass choice leaves out) and those the
-    take's lens reads (depth for depth of field, flow for motion blur)."""
+    take's lens reads (depth for depth of field, flow for motion blur). `make_job` (GenerationJob's
+    arguments) lets Make Variations run the same export into its own job."""
     settings = scene.blockcast.shot_generation_settings(shot.name, create=True)
     setup = engine_setup(prefs)
     report = engine_report(setup)
@@ -46,7 +47,7 @@ def shot_job(scene, shot, prefs, passes, size=None):
     lens = lens_passes(request, camera_has_dof(shot.camera_name), scene.render.use_motion_blur)
     exported += [name for name in lens if name not in exported]
     steps = iter_export_shot(scene, shot, bundle_dir, exported, size)
-    return GenerationJob(scene, shot.name, request, setup, takes_dir, bundle_dir, steps)
+    return make_job(scene, shot.name, request, setup, takes_dir, bundle_dir, steps)
 
 
 def regenerate_job(scene, strip, prefs):
