@@ -103,12 +103,12 @@ def blender_render(scene, bundle, size, samples):
     return np.stack(frames)
 
 
-def set_description(scene, actor_name, text):
+def set_description(scene, name, text):
     """The actor's description as today's add-on stores it (the armature's custom property),
     which the export reads into the cast when the Cast panel holds nothing else."""
-    from blockcast.addon.blender.actors import DESCRIPTION, scene_actors
+    from blockcast.addon.blender.actors import DESCRIPTION, actor_name, scene_actors
 
-    next(a for a in scene_actors(scene) if a.get("blockcast_name") == actor_name)[DESCRIPTION] = text
+    next(a for a in scene_actors(scene) if actor_name(a) == name)[DESCRIPTION] = text
 
 
 def reference_image(path, size):

@@ -264,7 +264,7 @@ def test_actor_properties_survive_save_and_reopen(actors, empty_scene, tmp_path)
     bpy.ops.wm.open_mainfile(filepath=path)
     (obj,) = actors.scene_actors(bpy.context.scene)
     assert obj["blockcast_actor"] is True
-    assert obj["blockcast_name"] == "Hero"
+    assert actors.actor_name(obj) == "Hero" and obj.name == "Hero"
     assert obj["blockcast_description"] == "walks in from the left"
     assert json.loads(obj["blockcast_bone_map"])["preset"] == "mannequin"
     np.testing.assert_allclose(_joints(actors, obj), before, atol=1e-6)

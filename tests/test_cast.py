@@ -70,12 +70,13 @@ def _export(glue, scene, out, shot_name=None, passes="depth"):
 def test_legacy_file_exports_its_actor_descriptions_in_the_cast(glue, empty_scene, tmp_path):
     """Made with the add-on before the cast existed: descriptions only as the armature's custom properties."""
     glue.actors.add_proxy_actor(empty_scene, "Ben", "a tall man in a grey suit", (1, 0, 0))
-    glue.actors.add_proxy_actor(empty_scene, "Ben", "his twin", (-1, 0, 0))  # names were never unique
+    twin = glue.actors.add_proxy_actor(empty_scene, "Ben", "his twin", (-1, 0, 0))
+    twin["blockcast_name"] = "Ben"  # names were not unique then (now a second Ben is "Ben 2")
     _scene(glue, empty_scene)
     bundle = _export(glue, empty_scene, tmp_path / "b")
     assert bundle.manifest["schema_version"] == "1.3" and not validate_bundle(bundle.root)
     members = {m.name: m for m in bundle.cast.members}
-    assert sorted(members) == ["Anna", "Ben", "Ben (Ben.001)"]
+    assert sorted(members) == ["Anna", "Ben", "Ben (Ben 2)"]
     for actor in bundle.actors:
         member = next(m for m in bundle.cast.members if m.objects == (f"{actor.object}_body",))
         assert member.description == actor.description and member.role == "actor"

@@ -18,8 +18,8 @@ from ..rigs import (EYE_RELATIVE_OFFSETS, FACE_KEYPOINTS, FACE_OFFSETS, BoneMapE
                     resolved_bone_map)
 
 __all__ = [
-    "BoneMapError", "add_proxy_actor", "make_actor_from_rig", "is_actor", "actor_bone_map",
-    "actor_resolved_bone_map", "scene_actors", "actor_meshes", "actor_joints_world",
+    "BoneMapError", "add_proxy_actor", "make_actor_from_rig", "is_actor", "actor_name", "unique_actor_name",
+    "owning_actor", "actor_bone_map", "actor_resolved_bone_map", "scene_actors", "actor_meshes", "actor_joints_world",
 ]
 
 ACTOR, NAME, DESCRIPTION, BONE_MAP = (
@@ -132,6 +132,7 @@ def add_proxy_actor(scene, name, description="", location=(0, 0, 0), height=MANN
     It is linked to `collection` (default: the scene's own), which must be in the scene.
     """
     collection = collection or scene.collection
+    name = unique_actor_name(scene, name)
     scale = height / MANNEQUIN_HEIGHT
     armature = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, armature)
@@ -159,7 +160,10 @@ def make_actor_from_rig(armature_obj, name, description, preset_or_map):
     bone_map = bone_map_preset(preset_or_map) if isinstance(preset_or_map, str) else preset_or_map
     bone_map = resolved_bone_map(bone_map, armature_obj.data.bones.keys())
     armature_obj[ACTOR] = True
-    armature_obj[NAME] = name
+    if name and name != armature_obj.name:
+        armature_obj[NAME] = name
+    elif NAME in armature_obj:
+        del armature_obj[NAME]  # the actor is called as its object: renaming the object renames it
     armature_obj[DESCRIPTION] = description
     armature_obj[BONE_MAP] = json.dumps(bone_map)
     return armature_obj
@@ -169,8 +173,36 @@ def is_actor(obj):
     return obj.type == "ARMATURE" and bool(obj.get(ACTOR))
 
 
+def actor_name(armature_obj):
+    """The actor's name: the one the artist gave it apart from its object's, else the object's own,
+    so renaming the armature in the Outliner renames the actor."""
+    return str(armature_obj.get(NAME) or armature_obj.name)
+
+
+def unique_actor_name(scene, name):
+    """`name`, or "name 2", "name 3"... when an actor or object already has it: two actors never
+    share a name (their looks and prompts are keyed by it)."""
+    taken = {actor_name(obj) for obj in scene.objects if is_actor(obj)} | set(bpy.data.objects.keys())
+    if name not in taken:
+        return name
+    number = 2
+    while f"{name} {number}" in taken:
+        number += 1
+    return f"{name} {number}"
+
+
+def owning_actor(obj):
+    """The actor `obj` is part of (itself, an armature it is parented under, or the one its Armature
+    modifier follows), or None: selecting the body mesh still shows its actor."""
+    if obj is None:
+        return None
+    candidates = [obj, *_ancestors(obj)] + [m.object for m in getattr(obj, "modifiers", ())
+                                              if m.type == "ARMATURE" and m.object is not None]
+    return next((candidate for candidate in candidates if is_actor(candidate)), None)
+
+
 def _actor_label(armature_obj):
-    name = armature_obj.get(NAME, armature_obj.name)
+    name = actor_name(armature_obj)
     return f"Actor '{name}'" + (f" (armature '{armature_obj.name}')" if name != armature_obj.name else "")
 
 

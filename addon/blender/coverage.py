@@ -7,7 +7,7 @@ import numpy as np
 
 from ...engine.bundle import camera as camera_math
 from ..coverage import ShotInput, analyse, sample_frames
-from .actors import NAME, actor_joints_world, scene_actors
+from .actors import actor_joints_world, actor_name, scene_actors
 from .camera import CameraError, camera_frame_record
 from .shots import scene_shots
 
@@ -16,7 +16,7 @@ SAMPLES_PER_SHOT = 5
 
 def actor_labels(actors):
     """The actor's name; with two of one name, the armature's name too, so each reads apart."""
-    names = [actor.get(NAME, actor.name) for actor in actors]
+    names = [actor_name(actor) for actor in actors]
     return [f"{name} ({actor.name})" if names.count(name) > 1 else name for name, actor in zip(names, actors)]
 
 

@@ -83,7 +83,7 @@ def _resolution(scene, resolution):
 
 
 def _actor_record(actor, index):
-    return ActorRecord(name=actor.get("blockcast_name", actor.name), description=actor.get("blockcast_description", ""),
+    return ActorRecord(name=actor_rigs.actor_name(actor), description=actor.get("blockcast_description", ""),
                        object=actor.name, bone_map=actor_rigs.actor_bone_map(actor), mask_index=index)
 
 
@@ -92,7 +92,7 @@ def _evaluate_frame(scene, camera, actors, depsgraph):
     cameras disabled in viewports get the pose and placement the passes render."""
     for actor in actors:
         if not actor.evaluated_get(depsgraph).is_evaluated:
-            raise ExportError(f"Actor '{actor.get('blockcast_name', actor.name)}' is not evaluated by the render: "
+            raise ExportError(f"Actor '{actor_rigs.actor_name(actor)}' is not evaluated by the render: "
                               "enable its armature in renders (Object Properties ▸ Visibility ▸ Renders)")
     return (camera_frame_record(scene, camera, depsgraph),
             [actor_rigs.actor_joints_world(actor, depsgraph) for actor in actors])
@@ -109,7 +109,7 @@ def _pose_frame(actors, worlds, record, depth, width, height):
         people.append(pose_math.openpose_person(pixels, states))
         camera_space = world @ w2c[:3, :3].T + w2c[:3, 3]
         joints.append({
-            "name": actor.get("blockcast_name", actor.name),
+            "name": actor_rigs.actor_name(actor),
             "world": world.tolist(),
             "camera": camera_space.tolist(),
             "pixel": pixels.tolist(),
@@ -142,10 +142,11 @@ def export_shot(scene, shot, out_dir, passes=None, resolution=None, overwrite=Fa
         return finished.value
 
 
-def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwrite=False):
+def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwrite=False, source=None):
     """The export as a generator: yields (frames done, total) after each frame and returns
     the bundle path. Closing it early (a cancel) removes everything it wrote, which lets a
-    modal operator run it one frame per tick."""
+    modal operator run it one frame per tick. `source` (a Source record) names the file the
+    scene came from when this is not it (a background export of a saved copy)."""
     try:
         passes = parse_passes(passes or DEFAULT_PASSES)
     except ValueError as exc:
@@ -186,7 +187,8 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
                     _write_cycles_passes(writer, renderer.render_cycles(), record, frame, passes, actor_of_index)
                 yield done + 1, len(frames)
             near, far = depth_range or (camera.data.clip_start, camera.data.clip_end)
-            manifest = _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast)
+            manifest = _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast,
+                                 source)
             return finish_shot(writer, manifest, _written_depth(writer), cameras, joint_frames)
     finally:
         scene.frame_set(source_frame)
@@ -253,7 +255,13 @@ def bundle_is_current(out_dir, scene, shot, passes=None, resolution=None):
     )
 
 
-def _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast):
+def source_record(scene):
+    """Where the bundle comes from: the open .blend (hashed when saved), the scene, this Blender."""
+    return Source(blend=bpy.data.filepath, blend_sha256=saved_blend_sha256(), scene=scene.name,
+                  blender_version=bpy.app.version_string)
+
+
+def _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast, source=None):
     """The shot's BundleManifest from the values gathered here (the format is the record's)."""
     pass_fields = {"depth": dict(near=near, far=far),
                    "pose": dict(occlusion_margin_m=pose_math.DEFAULT_OCCLUSION_MARGIN_M,
@@ -267,5 +275,4 @@ def _manifest(scene, shot, camera, passes, actors, width, height, near, far, obj
         passes={name: pass_entry(name, **pass_fields.get(name, {})) for name in passes},
         actors=[_actor_record(actor, index) for index, actor in enumerate(actors, start=1)],
         cast=cast,
-        source=Source(blend=bpy.data.filepath, blend_sha256=saved_blend_sha256(), scene=scene.name,
-                      blender_version=bpy.app.version_string))
+        source=source or source_record(scene))

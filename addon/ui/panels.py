@@ -4,8 +4,9 @@ from pathlib import Path
 
 import bpy
 
+from ...engine.bundle.request import DEFAULT_BACKEND
 from ...engine.bundle.schema import PASSES
-from ..blender.actors import scene_actors
+from ..blender.actors import NAME, actor_name, owning_actor, scene_actors
 from ..blender.generation import running_job
 from ..blender.sequencer import shot_takes
 from ..blender.lens import camera_has_dof
@@ -32,11 +33,15 @@ class BLOCKCAST_PT_actors(_BlockcastPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(context.scene.blockcast, "rig_preset", text="")
         row.operator("blockcast.make_actor_from_rig", text="Use Rig")
-        actor = context.active_object
-        if actor is not None and actor.get("blockcast_actor"):
+        actor = owning_actor(context.active_object)
+        if actor is not None:
             box = layout.box()
-            box.prop(actor, '["blockcast_name"]', text="Name")
+            if NAME in actor:  # a name of its own, apart from the armature object's
+                box.prop(actor, f'["{NAME}"]', text="Name")
+            else:
+                box.prop(actor, "name", text="Name")
             box.prop(actor, '["blockcast_description"]', text="Description")
+        layout.operator("blockcast.add_demo_scene", icon="SCENE_DATA")
 
 
 def _toggled_row(layout, settings, toggle, *props):
@@ -64,7 +69,6 @@ class BLOCKCAST_PT_shots(_BlockcastPanel, bpy.types.Panel):
             grid.prop(settings, pass_property_name(name), toggle=True)
         layout.prop(settings, "overwrite")
         layout.operator("blockcast.export_passes", icon="RENDER_ANIMATION")
-        layout.operator("blockcast.add_demo_scene", icon="SCENE_DATA")
 
 
 def _shot_backend(context, shot):
@@ -72,6 +76,16 @@ def _shot_backend(context, shot):
     Generate): drawing never starts the engine."""
     report = ENGINE_CHECK["report"]
     return report, generation_backend(shot.backend, preferences(context).default_backend, report)
+
+
+def draw_backend(layout, context, shot, backend):
+    """The shot's backend; when it is left empty, which one that means, and Check Engine here
+    rather than only in Preferences, so the field is never a blank the artist must guess at."""
+    row = layout.row(align=True)
+    row.prop(shot, "backend", icon="RENDER_ANIMATION",
+             text="Backend" if shot.backend else f"Backend (default: {backend or DEFAULT_BACKEND})")
+    if ENGINE_CHECK["report"] is None:
+        row.operator("blockcast.check_engine", text="", icon="FILE_REFRESH")
 
 
 def draw_added_passes(layout, context, shot):
@@ -167,11 +181,11 @@ class BLOCKCAST_PT_generate(_BlockcastPanel, bpy.types.Panel):
             row = layout.row(align=True)
             row.prop(shot, "seed")
             row.prop(shot, "takes")
-            layout.prop(shot, "backend", icon="RENDER_ANIMATION")
+            draw_backend(layout, context, shot, backend)
             draw_added_passes(layout, context, shot)
             row = layout.row(align=True)
-            row.prop(shot, "steps")
-            row.prop(shot, "long_side")
+            row.prop(shot, "steps", text="Steps" if shot.steps else "Steps (default)")
+            row.prop(shot, "long_side", text="Long Side" if shot.long_side else "Long Side (default)")
             draw_lens_switches(layout, context.scene, shot)
             draw_control_weights(layout, context, shot)
             draw_last_take_notes(layout, context.scene, shot.name)
@@ -183,7 +197,7 @@ class BLOCKCAST_PT_generate(_BlockcastPanel, bpy.types.Panel):
             if shot is not None and "descriptions" in ignored:
                 row.label(text=f"{backend} ignores descriptions", icon="INFO")
             for actor in actors:
-                column.prop(actor, '["blockcast_description"]', text=actor.get("blockcast_name", actor.name))
+                column.prop(actor, '["blockcast_description"]', text=actor_name(actor))
         if not draw_job_status(layout):
             row = layout.row(align=True)
             row.scale_y = 1.4

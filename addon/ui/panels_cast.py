@@ -6,7 +6,7 @@ import os
 import bpy
 import bpy.utils.previews
 
-from ..blender.actors import DESCRIPTION, scene_actors
+from ..blender.actors import DESCRIPTION, actor_name, scene_actors
 from .operators_cast import accepted_take
 from ..strip_layout import PREFIX
 
@@ -96,7 +96,7 @@ class BLOCKCAST_PT_cast(bpy.types.Panel):
         outside = [actor for actor in scene_actors(scene) if cast.member_of_actor(actor) is None]
         if outside:
             row = layout.row(align=True)
-            row.label(text=f"Not in the cast yet: {', '.join(a.get('blockcast_name', a.name) for a in outside)}")
+            row.label(text=f"Not in the cast yet: {', '.join(actor_name(a) for a in outside)}")
             row.operator("blockcast.cast_add_actors", text="", icon="ADD")
         member = cast.active()
         if member is not None:

@@ -10,9 +10,11 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
                        IntProperty, PointerProperty, StringProperty)
 from bpy.types import PropertyGroup
 
+from ...engine.bundle.camera import render_size
 from ...engine.bundle.schema import DEFAULT_PASSES, PASSES
-from ..blender.actors import is_actor
+from ..blender.actors import actor_name, is_actor
 from ..blender.export import GEOMETRY_TYPES
+from ..blender.shots import ShotError, resolve_shot
 from ..cast import ROLE_NUMBERS
 from .preferences import known_backends
 from ..rigs import PRESETS
@@ -103,6 +105,25 @@ class BlockcastShotGeneration(bpy.types.PropertyGroup):
         return {kind: getattr(self, weight_property_name(kind)) for kind in CONTROL_KINDS}
 
 
+def _start_from_shot_range(settings, _context):
+    """Custom Range starts from the selected shot's own frames, not an arbitrary 1-48."""
+    if not settings.use_custom_range:
+        return
+    try:
+        shot = resolve_shot(settings.id_data, settings.shot or None)
+    except ShotError:
+        return
+    settings.frame_start, settings.frame_end = shot.frame_start, shot.frame_end
+
+
+def _start_from_scene_size(settings, _context):
+    """Custom Size starts from the scene's render size (with its percentage), not 512x288."""
+    if settings.use_custom_size:
+        render = settings.id_data.render
+        settings.width, settings.height = render_size(render.resolution_x, render.resolution_y,
+                                                      render.resolution_percentage)
+
+
 def _ensure_shot_generation(settings, _context):
     if settings.shot:
         settings.shot_generation_settings(settings.shot, create=True)
@@ -116,10 +137,12 @@ class BlockcastSceneSettings(bpy.types.PropertyGroup):
         "shot": EnumProperty(name="Shot", items=_shot_items, update=_ensure_shot_generation,
                              description="Camera-bound timeline markers, or the scene camera"),
         "shot_generation": CollectionProperty(type=BlockcastShotGeneration),
-        "use_custom_range": BoolProperty(name="Custom Range", description="Export other frames than the shot's"),
+        "use_custom_range": BoolProperty(name="Custom Range", description="Export other frames than the shot's",
+                                         update=_start_from_shot_range),
         "frame_start": IntProperty(name="Start", default=1),
         "frame_end": IntProperty(name="End", default=48),
-        "use_custom_size": BoolProperty(name="Custom Size", description="Export at another size than the scene's"),
+        "use_custom_size": BoolProperty(name="Custom Size", description="Export at another size than the scene's",
+                                        update=_start_from_scene_size),
         "width": IntProperty(name="Width", default=512, min=1, subtype="PIXEL"),
         "height": IntProperty(name="Height", default=288, min=1, subtype="PIXEL"),
         "overwrite": BoolProperty(name="Replace Existing", description="Replace a shot bundle that already exists"),
@@ -194,7 +217,7 @@ class BlockcastCastMember(PropertyGroup):
 
     def display_name(self):
         if self.role == "actor" and self.actor is not None:
-            return str(self.actor.get("blockcast_name", self.actor.name))
+            return actor_name(self.actor)
         return self.name
 
 
