@@ -4,11 +4,15 @@ from .ui import operators, operators_generate, operators_takes, panels, panels_s
 from .ui import operators_cast, operators_farm, panels_cast, panels_farm, properties_farm
 from .ui import operators_coverage, panels_coverage
 from .ui import operators_lighting, panels_lighting
+from .ui import operators_generate_all
+from .ui import operators_variations, panels_variations, properties_variations
 
 _MODULES = (preferences, properties, operators, operators_generate, operators_takes, panels, panels_sequencer)
 _MODULES += (operators_cast, panels_cast, properties_farm, operators_farm, panels_farm)
 _MODULES += (operators_coverage, panels_coverage)
 _MODULES += (operators_lighting, panels_lighting)
+_MODULES += (operators_generate_all,)
+_MODULES += (properties_variations, operators_variations, panels_variations)
 
 
 def register():

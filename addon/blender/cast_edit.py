@@ -115,19 +115,27 @@ def _set_reference(member, crop_path, cast_dir):
     member.references.move(len(member.references) - 1, 0)
 
 
+def lock_colours(scene, colours, look_seed):
+    """Lock each object's colour of a look ({object name: "#rrggbb"}: a take's or a variation's)
+    in the cast, every actor having its member, and keep `look_seed` when the cast has none.
+    Returns how many colours were locked."""
+    cast = scene.blockcast_cast
+    for armature in actor_rigs.scene_actors(scene):
+        actor_member(cast, armature, scene)
+    locked = _lock_colours(scene, cast, colours)
+    if not cast.use_look_seed and isinstance(look_seed, int) and look_seed >= 0:
+        cast.use_look_seed, cast.look_seed = True, look_seed
+    return locked
+
+
 def lock_look(scene, take_dir, record):
     """Write an accepted take's look into the cast: every object's colour locked, the look seed
     kept (when the cast has none), and per actor a reference crop from the take's frames.
     Returns (colours locked, crop paths, notes on what could not be done)."""
     look = record.recorded_look()
-    look_seed, colours = look.look_seed, look.objects
+    locked = lock_colours(scene, look.objects, look.look_seed)
     cast = scene.blockcast_cast
     actors = actor_rigs.scene_actors(scene)
-    for armature in actors:
-        actor_member(cast, armature, scene)
-    locked = _lock_colours(scene, cast, colours)
-    if not cast.use_look_seed and isinstance(look_seed, int) and look_seed >= 0:
-        cast.use_look_seed, cast.look_seed = True, look_seed
     notes, crops = [], []
     try:
         bundle = read_bundle(record.bundle.path)
