@@ -1,4 +1,4 @@
-"""`python -m engine check|backends|generate`: what the add-on, batch scripts and farms call.
+"""`python -m engine check|backends|generate|serve`: what the add-on, batch scripts and farms call.
 
 Exit codes: 0 done, 1 a clear error (one line on stderr saying what to do, and an `error`
 JSON event for generate), 2 bad arguments, 130 cancelled (finished takes kept).
@@ -36,6 +36,11 @@ def build_parser():
     gen.add_argument("bundle", type=Path)
     gen.add_argument("--out", type=Path, required=True, help="the takes folder (created if missing)")
     add_arguments(gen, backends=backends.names(), controls=CONTROL_KINDS)
+
+    from .serve.server import add_arguments as add_serve_arguments
+
+    serve = commands.add_parser("serve", help="a warm engine: an HTTP service keeping models loaded between takes")
+    add_serve_arguments(serve)
     return parser
 
 
@@ -142,7 +147,13 @@ def run_generate(args):
     return 0
 
 
+def run_serve(args):
+    from .serve.server import run_serve as serve
+
+    return serve(args)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    handlers = {"check": run_check, "backends": run_backends, "generate": run_generate}
+    handlers = {"check": run_check, "backends": run_backends, "generate": run_generate, "serve": run_serve}
     return handlers[args.command](args)

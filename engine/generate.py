@@ -8,6 +8,7 @@ step, removes the take being made and keeps the finished ones.
 """
 
 import hashlib
+import json
 import platform
 import time
 from datetime import datetime, timezone
@@ -126,6 +127,17 @@ def bundle_hash(bundle):
     return digest.hexdigest()
 
 
+def backend_key(backend_name, models, control_kinds, device):
+    """What a loaded backend depends on, as one JSON text: [name, controls it loaded for, each
+    model's folder, revision and files, device settings]; a warm service reuses a loaded
+    backend only for the same key."""
+    files = {role: hashlib.sha256(json.dumps(model.file_hashes, sort_keys=True).encode()).hexdigest()[:16]
+             for role, model in models.items()}
+    return json.dumps([backend_name, sorted(control_kinds),
+                       sorted([role, str(model.path), model.revision, files[role]] for role, model in models.items()),
+                       [device.kind, device.offload, device.vae_tiling, device.vae_slicing]])
+
+
 def _versions():
     found = {"engine": __version__, "python": platform.python_version()}
     for package in ("torch", "diffusers", "transformers", "controlnet_aux"):
@@ -139,9 +151,12 @@ def _versions():
 class Generation:
     """One `generate` command: checked up front by the constructor, run by `run`."""
 
-    def __init__(self, request, bundle, out, progress, cancel):
-        """request: an engine.bundle.request.GenerateRequest; bundle: its folder; out: the takes folder."""
+    def __init__(self, request, bundle, out, progress, cancel, loaded_backends=None):
+        """request: an engine.bundle.request.GenerateRequest; bundle: its folder; out: the takes folder;
+        loaded_backends: a mapping of backend_key -> loaded backend that a warm service keeps
+        between jobs (`get` on a miss may free memory for the load that follows), or None."""
         self.request, self.progress, self.cancel = request.check(), progress, cancel
+        self.loaded_backends = loaded_backends
         self.current_take = None  # the take being made, for error and cancel reports
         self.bundle = open_bundle(bundle)
         self.backend = backends.create(request.backend_name)
@@ -182,11 +197,7 @@ class Generation:
         self.progress.emit(events.LoadEvent(backend=backend.name, device=device.name,
                                             models={role: m.source for role, m in self.models.items()}))
         started = time.perf_counter()
-        try:
-            backend.load(self.models, list(self.weights), device)
-        except (OSError, ValueError) as exc:
-            used = ", ".join(f"{role}={model.source}" for role, model in self.models.items())
-            raise ModelError(f"{backend.name} could not load its models ({exc}); models used: {used}") from exc
+        self.backend = backend = self._loaded_backend(device)
         self.load_s = time.perf_counter() - started
         self.cancel.check()
 
@@ -205,6 +216,23 @@ class Generation:
             self.progress.emit(events.WarningEvent(message=f"{note}; generating without it"))
         self.device, self.content_hash, self.versions = device, bundle_hash(bundle), _versions()  # for each take
         return [self._take(request.seed + index, built, init) for index in range(request.takes)]
+
+    def _loaded_backend(self, device):
+        """The backend with its models loaded: a warm one from loaded_backends, else loaded now (and kept there)."""
+        key = None
+        if self.loaded_backends is not None:
+            key = backend_key(self.backend.name, self.models, self.weights, device)
+            warm = self.loaded_backends.get(key)
+            if warm is not None:
+                return warm
+        try:
+            self.backend.load(self.models, list(self.weights), device)
+        except (OSError, ValueError) as exc:
+            used = ", ".join(f"{role}={model.source}" for role, model in self.models.items())
+            raise ModelError(f"{self.backend.name} could not load its models ({exc}); models used: {used}") from exc
+        if key is not None:
+            self.loaded_backends[key] = self.backend
+        return self.backend
 
     def _take(self, seed, built, init):
         request, backend = self.request, self.backend

@@ -1,12 +1,13 @@
 """A generation job: export the shot's passes, run the engine as a child process, put each
 finished take into the sequencer (the jobs themselves are made in `shot_jobs`).
 
-`tick()` does a little and returns at once (one exported frame, or the engine's new
-events), so a modal operator's timer drives it and Blender stays responsive; scripts call
-it in a loop. Only complete takes (the engine's `done` event: the take folder is renamed
-into place) become strips, so a cancel or a crash never leaves half a take in the
-sequencer. The job holds the scene's name, never the scene itself: the artist may undo,
-which replaces Blender's data while the engine runs.
+`tick()` does a little and returns at once (the background export's progress, one frame of
+an in-process export, or the engine's new events), so a modal operator's timer drives it and
+Blender stays responsive; scripts call it in a loop. Only an in-process export holds input
+(`holds_input`, see background_export). Only complete takes (the engine's `done` event: the
+take folder is renamed into place) become strips, so a cancel or a crash never leaves half a
+take in the sequencer. The job holds the scene's name, never the scene itself: the artist may
+undo, which replaces Blender's data while the engine runs.
 """
 
 import atexit
@@ -62,6 +63,11 @@ class GenerationJob:
         return self._export is not None
 
     @property
+    @property
+    def holds_input(self):
+        """True while this process renders the passes itself: the scene must not change meanwhile."""
+        return self._export is not None and not getattr(self._export, "in_background", False)
+
     def engine_pid(self):
         return self._engine.pid if self._engine is not None else None
 
@@ -84,11 +90,10 @@ class GenerationJob:
         return self.running
 
     def cancel(self):
-        """Stop: an export is dropped at once (nothing written); the engine gets SIGTERM and the
-        job ends when it has exited (finished takes stay, in the sequencer too)."""
+        """Stop: an export is dropped at once (nothing written, a background export's Blender
+        stopped); the engine gets SIGTERM and the job ends when it has exited (finished takes
+        stay, in the sequencer too)."""
         if self._export is not None:
-            self._export.close()
-            self._export = None
             self._end("cancelled")
         elif self._engine is not None:
             self._engine.cancel()
@@ -112,7 +117,7 @@ class GenerationJob:
             self._export = None
             self._start_engine()
             return
-        self.progress.export_frame(done, total)
+        self.progress.export_frame(done, total, getattr(self._export, "note", ""))
 
     def _start_engine(self):
         self._engine = EngineProcess(self.setup, self.request.to_arguments(self.bundle_dir, self.takes_dir))
@@ -146,7 +151,9 @@ class GenerationJob:
         self.strip_names += [strip.name for strip in strips]
 
     def _end(self, phase, message=None):
-        self._export = None
+        export, self._export = self._export, None
+        if export is not None:
+            export.close()
         self.progress.end(phase, message)
         if self in _RUNNING:
             _RUNNING.remove(self)
@@ -166,7 +173,7 @@ class GenerationJob:
         while self.tick():
             if on_tick is not None:
                 on_tick(self.progress)
-            if self._export is None:
+            if not self.holds_input:
                 time.sleep(poll_s)
         return self.progress.phase
 
