@@ -28,6 +28,7 @@ class GenerationProgress:
         self.phase = "starting"
         self.detail = ""
         self.exported, self.export_total = 0, 0
+        self.export_note = ""  # where and on what the passes render (background_export's note)
         self.take, self.takes_done = None, []
         self.step, self.steps = 0, 0
         self.frame = None
@@ -38,8 +39,9 @@ class GenerationProgress:
     def engine_started(self):
         self.phase = "launching"
 
-    def export_frame(self, done, total):
+    def export_frame(self, done, total, note=""):
         self.phase, self.exported, self.export_total = "exporting", done, total
+        self.export_note = note
 
     def apply(self, event):
         """Fold one engine event (engine/bundle/events.py) in; other kinds are ignored: the engine
@@ -105,7 +107,8 @@ class GenerationProgress:
         if self.phase == "starting":
             return f"{self.shot}: starting"
         if self.phase == "exporting":
-            return f"{self.shot}: exporting passes, frame {self.exported}/{self.export_total}"
+            note = f" ({self.export_note})" if self.export_note else ""
+            return f"{self.shot}: exporting passes, frame {self.exported}/{self.export_total}{note}"
         if self.phase == "launching":
             return f"{self.shot}: starting the engine"
         if self.phase == "loading":

@@ -63,11 +63,11 @@ class GenerationJob:
         return self._export is not None
 
     @property
-    @property
     def holds_input(self):
         """True while this process renders the passes itself: the scene must not change meanwhile."""
         return self._export is not None and not getattr(self._export, "in_background", False)
 
+    @property
     def engine_pid(self):
         return self._engine.pid if self._engine is not None else None
 

@@ -1,11 +1,12 @@
-"""Render the passes Blockcast needs, on the CPU, without touching the user's scene.
+"""Render the passes Blockcast needs, without touching the user's scene.
 
 Rendering happens in a temporary linked copy of the scene (same objects, own render
 settings), so the artist's engine, resolution, output path and compositor are never
 changed. Blender writes every pass of a frame into one uncompressed multilayer EXR (in a
 scratch folder that a killed export's successor sweeps), which `exr.py` reads back as exact
 float arrays. Joints and camera are read from the render's own depsgraph (`evaluate`), and
-Ctrl-C during a render cancels at the end of that render.
+Ctrl-C during a render cancels at the end of that render. Cycles renders on the device the
+artist's own renders use (`cycles_devices`: the GPU where set up in Preferences, else the CPU).
 """
 
 import os
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 import bpy
 import numpy as np
 
+from ..cycles_device import CyclesDevices, choose_device, gpu_devices_in_use
 from ..exr import read_exr_channels, read_pass
 from ..scratch_folders import make_scratch_folder
 
@@ -114,6 +116,34 @@ def _release_evaluation_engine():
         bpy.utils.unregister_class(_EvaluationEngine)
 
 
+def _cycles_preferences():
+    addon = bpy.context.preferences.addons.get("cycles")
+    return addon.preferences if addon is not None else None
+
+
+def cycles_devices():
+    """The artist's Cycles device set-up (Preferences ▸ System ▸ Cycles Render Devices)."""
+    prefs = _cycles_preferences()
+    if prefs is None:
+        return CyclesDevices()
+    return gpu_devices_in_use(prefs.compute_device_type, [(d.id, d.type, d.use) for d in prefs.devices])
+
+
+def use_cycles_devices(devices):
+    """Set this Blender's Cycles preferences to `devices` (a background export's, given the
+    artist's); a device this machine lacks is left out, so it falls back to the CPU."""
+    prefs = _cycles_preferences()
+    if prefs is None or choose_device(devices) == "CPU":
+        return
+    try:
+        prefs.compute_device_type = devices.compute_device_type
+    except TypeError:  # a compute type this build does not know
+        return
+    prefs.refresh_devices()
+    for device in prefs.devices:
+        device.use = device.id in devices.enabled
+
+
 def _render_result_image():
     return next(image for image in bpy.data.images if image.type == "RENDER_RESULT")
 
@@ -170,6 +200,7 @@ class PassRenderer:
         for layer in self.scene.view_layers:  # the copy's own layers: render (and read back) this one only
             layer.use = layer == self.view_layer
         self.cycles_passes = tuple(cycles_passes)
+        self.cycles_device = choose_device(cycles_devices())
         self.clay = _clay_material() if "shading" in self.cycles_passes else None
         self._folder = make_scratch_folder()
         _hold_evaluation_engine()
@@ -223,7 +254,7 @@ class PassRenderer:
 
     def _use_cycles(self, samples, denoise, material_override, normal=False, vector=False, index=False):
         scene, layer = self.scene, self.view_layer
-        scene.cycles.device = "CPU"
+        scene.cycles.device = self.cycles_device
         scene.cycles.samples = samples
         scene.cycles.use_denoising = denoise
         scene.cycles.seed = 0

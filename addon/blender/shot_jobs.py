@@ -15,7 +15,7 @@ from ..take_folders import new_bundle_dir, shot_takes_dir
 from ..ui.preferences import engine_report, engine_setup, model_folder, takes_root
 from . import errors, sequencer
 from .cast import scene_cast, shot_reference_file
-from .export import iter_export_shot
+from .background_export import export_steps
 from .generation import GenerationJob
 from .lens import camera_has_dof
 
@@ -46,7 +46,7 @@ def shot_job(scene, shot, prefs, passes, size=None, make_job=GenerationJob):
     exported = passes_to_export(passes, report, backend, with_references)
     lens = lens_passes(request, camera_has_dof(shot.camera_name), scene.render.use_motion_blur)
     exported += [name for name in lens if name not in exported]
-    steps = iter_export_shot(scene, shot, bundle_dir, exported, size)
+    steps = export_steps(scene, shot, bundle_dir, exported, size)
     return make_job(scene, shot.name, request, setup, takes_dir, bundle_dir, steps)
 
 

@@ -2,8 +2,10 @@
 
 From the UI a job runs modally: a timer ticks it, the artist keeps working while the
 engine generates, progress shows in the panels and the status bar, and Esc or Cancel stops
-it. While the shot's passes are exported (seconds) input is held, so the bundle matches
-one state of the scene. Run from a script (`execute`), the same job runs to the end.
+it. The passes are exported by a background Blender from a saved copy (one state of the
+scene), so input passes through then too; only where no Blender can run in the background
+is input held while this Blender renders them (blender/background_export.py). Run from a
+script (`execute`), the same job runs to the end.
 """
 
 import bpy
@@ -74,7 +76,7 @@ class _RunsJob:
             job.cancel()
             return {"RUNNING_MODAL"}
         if event.type != "TIMER":
-            return {"RUNNING_MODAL"} if job.exporting else {"PASS_THROUGH"}
+            return {"RUNNING_MODAL"} if job.holds_input else {"PASS_THROUGH"}
         strips = len(job.strip_names)
         if not job.tick():
             return self._finish(context, job)
