@@ -8,6 +8,7 @@ from ...engine.bundle.request import DEFAULT_BACKEND
 from ...engine.bundle.schema import PASSES
 from ..blender.actors import NAME, actor_name, owning_actor, scene_actors
 from ..blender.generation import running_job
+from ..shot_queue import running_queue
 from ..blender.sequencer import shot_takes
 from ..blender.lens import camera_has_dof
 from ..blender.shots import ShotError, resolve_shot
@@ -153,7 +154,7 @@ def draw_last_take_notes(layout, scene, shot_name):
 
 def draw_job_status(layout):
     """The running generation's progress and a Cancel button (also used by the sequencer panel)."""
-    job = running_job()
+    job = running_queue() or running_job()  # Generate All Shots: the whole queue's progress
     if job is None:
         return False
     box = layout.box()
@@ -203,6 +204,7 @@ class BLOCKCAST_PT_generate(_BlockcastPanel, bpy.types.Panel):
             row.scale_y = 1.4
             row.operator("blockcast.generate", icon="PLAY")
             row.operator("blockcast.export_passes", text="Export Passes", icon="RENDER_ANIMATION")
+            layout.operator("blockcast.generate_all", icon="SEQ_STRIP_DUPLICATE")
 
 
 _CLASSES = (BLOCKCAST_PT_actors, BLOCKCAST_PT_shots, BLOCKCAST_PT_generate)
