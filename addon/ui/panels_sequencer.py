@@ -1,10 +1,19 @@
-"""The Sequencer sidebar's "Blockcast" tab: the selected shot's takes, to review and pick from."""
+"""The Sequencer sidebar's "Blockcast" tab: every shot's takes, to review and pick from.
+
+One collapsible section per shot (the selected shot's open), each take with its first
+frame as a thumbnail, seed, backend, channel, frame range and length, date and what the
+engine understood, and its buttons: Accept, New Seed, Files, Controls.
+"""
 
 import bpy
 
-from ..blender.sequencer import sequence_editor, shot_takes
-from .panels import draw_job_status
+from ..blender.review_scene import review_scene, reviewed_scene
+from ..blender.sequencer import sequence_editor, shot_takes, shots_with_takes
+from ..blender.thumbnails import free as free_thumbnails
+from ..blender.thumbnails import thumbnail_icon
 from ..strip_layout import PREFIX
+from ..take_summary import cached_summary
+from .panels import draw_job_status
 
 
 def selected_shot(context):
@@ -16,23 +25,46 @@ def selected_shot(context):
     return context.scene.blockcast.shot or None
 
 
-def _draw_take(layout, strip):
+def _draw_take(layout, strip, channel_name):
     box = layout.box()
-    accepted = bool(strip.get(PREFIX + "accepted"))
+    summary = cached_summary(strip[PREFIX + "take_json"])
     row = box.row()
-    row.label(text=strip[PREFIX + "take"], icon="PLAY" if accepted else "HIDE_ON")
+    icon = thumbnail_icon(summary.thumbnail) if summary is not None else 0
+    if icon:
+        row.template_icon(icon_value=icon, scale=4.0)
+    column = row.column(align=True)
+    accepted = bool(strip.get(PREFIX + "accepted"))
+    title = column.row()
+    title.label(text=strip[PREFIX + "take"], icon="PLAY" if accepted else "HIDE_ON")
     if not accepted:
-        row.operator("blockcast.accept_take", text="Accept", icon="CHECKMARK").strip = strip.name
+        title.operator("blockcast.accept_take", text="Accept", icon="CHECKMARK").strip = strip.name
     else:
-        row.operator("blockcast.lock_look_from_take", text="Lock Look", icon="LOCKED").strip = strip.name
-    box.label(text=f"Seed {strip.get(PREFIX + 'seed')} · {strip.get(PREFIX + 'backend')} · channel {strip.channel}")
+        title.operator("blockcast.lock_look_from_take", text="Lock Look", icon="LOCKED").strip = strip.name
+    column.label(text=f"Seed {strip.get(PREFIX + 'seed')} · {strip.get(PREFIX + 'backend')} · {channel_name}")
+    if summary is None:
+        column.label(text="take.json is gone or damaged", icon="ERROR")
+    else:
+        column.label(text=" · ".join(part for part in (summary.frames, summary.date) if part), icon="TIME")
+        if summary.understood:
+            column.label(text=summary.understood, icon="INFO")
     prompt = strip.get(PREFIX + "prompt")
     if prompt:
-        box.label(text=prompt, icon="TEXT")
-    row = box.row(align=True)
-    row.operator("blockcast.regenerate_take", text="New Seed", icon="FILE_REFRESH").strip = strip.name
-    row.operator("blockcast.reveal_take", text="Files", icon="FILEBROWSER").strip = strip.name
-    row.operator("blockcast.load_control_strips", text="Controls", icon="IMAGE_DATA").strip = strip.name
+        column.label(text=prompt, icon="TEXT")
+    buttons = box.row(align=True)
+    buttons.operator("blockcast.regenerate_take", text="New Seed", icon="FILE_REFRESH").strip = strip.name
+    buttons.operator("blockcast.reveal_take", text="Files", icon="FILEBROWSER").strip = strip.name
+    buttons.operator("blockcast.load_control_strips", text="Controls", icon="IMAGE_DATA").strip = strip.name
+
+
+def _draw_shot(layout, scene, shot, open_by_default):
+    takes = shot_takes(scene, shot)
+    header, body = layout.panel(f"blockcast_takes_{shot}", default_closed=not open_by_default)
+    header.label(text=f"{shot}: {len(takes)} take{'s' if len(takes) != 1 else ''}", icon="SEQUENCE")
+    if body is None:
+        return
+    channels = sequence_editor(scene).channels
+    for strip in takes:
+        _draw_take(body, strip, channels[strip.channel].name)
 
 
 class BLOCKCAST_PT_takes(bpy.types.Panel):
@@ -44,16 +76,34 @@ class BLOCKCAST_PT_takes(bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         draw_job_status(layout)
-        shot = selected_shot(context)
-        if shot is None:
-            layout.label(text="Select a take, or pick a shot in the 3D View's Blockcast tab")
+        scene = context.scene
+        edit = reviewed_scene(scene)
+        if edit is not None:
+            layout.label(text=f"Takes beside their controls, from {edit.name}", icon="SEQ_SPLITVIEW")
+            layout.operator("blockcast.show_review", text=f"Back to {edit.name}", icon="LOOP_BACK")
             return
-        takes = shot_takes(context.scene, shot)
-        layout.label(text=f"{shot}: {len(takes)} take{'s' if len(takes) != 1 else ''}", icon="SEQUENCE")
-        for strip in takes:
-            _draw_take(layout, strip)
+        if review_scene(scene) is not None:
+            layout.operator("blockcast.show_review", text="Review", icon="SEQ_SPLITVIEW")
+        shots = shots_with_takes(scene)
+        selected = selected_shot(context)
+        if not shots:
+            layout.label(text="No takes yet: Generate in the 3D View's Blockcast tab")
+            return
+        if selected is not None and selected not in shots:
+            layout.label(text=f"{selected}: no takes yet", icon="SEQUENCE")
+        for shot in shots:
+            _draw_shot(layout, scene, shot, shot == selected or len(shots) == 1)
 
 
 _CLASSES = (BLOCKCAST_PT_takes,)
 
-register, unregister = bpy.utils.register_classes_factory(_CLASSES)
+_register, _unregister = bpy.utils.register_classes_factory(_CLASSES)
+
+
+def register():
+    _register()
+
+
+def unregister():
+    _unregister()
+    free_thumbnails()
