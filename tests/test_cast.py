@@ -286,6 +286,7 @@ class Layout:
         for index, item in enumerate(getattr(data, collection)):
             getattr(bpy.types, list_type).draw_item(None, bpy.context, self, data, item, 0, active_data, active, index)
     def template_icon(self, icon_value=0, scale=1.0): Layout.drawn.append("thumbnail")
+    def panel(self, idname, default_closed=False): return Layout(), Layout()
     def progress(self, **kwargs): pass
 
 module("addon.ui.preferences").ENGINE_CHECK["report"] = {"backends": [
