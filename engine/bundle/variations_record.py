@@ -20,6 +20,10 @@ VARIATIONS_SCHEMA = "blockcast.variations"
 VARIATIONS_SCHEMA_VERSION = "1.0"  # major.minor: readers accept any minor of their major
 SHEET_FILE = "sheet.png"
 TILES_DIR = "tiles"
+# `python -m engine variations` defaults, shared with the add-on's Variations panel
+DEFAULT_COUNT = 24
+DEFAULT_KEY_FRAMES = 3
+DEFAULT_TILE_WIDTH = 160
 
 
 class VariationsRecordError(ValueError):
