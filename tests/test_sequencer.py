@@ -317,3 +317,40 @@ def test_strips_and_their_records_survive_save_and_reopen(seq, empty_scene, tmp_
     strip = seq.find_take(scene, name)
     assert strip is not None and strip.channel == 2 and scene.sequence_editor.channels[2].name == "sc01"
     assert strip["blockcast_seed"] == 42 and strip["blockcast_take_json"] == str(take / "take.json")
+
+
+def test_takes_operators_and_panel_in_the_installed_extension(extension_zip, tmp_path):
+    """Accept, Controls and the Takes panel through bpy.ops and the registered panel class."""
+    import os
+    import subprocess
+    import sys
+
+    created = {"created": "2026-12-01T14:39:07Z", "understood": ["kite -> Kite"]}
+    takes = {"A": [str(make_take(tmp_path / "a", n, n - 1, controls=("depth", "objects"), extra=created))
+                   for n in (1, 2)],
+             "B": [str(make_take(tmp_path / "b", 1, 0, frames=(30, 31)))]}
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "blender_user"))
+    script = Path(__file__).with_name("sequencer_scenario.py")
+    result = subprocess.run([sys.executable, str(script), str(extension_zip), json.dumps(takes)],
+                            capture_output=True, text=True, env=env, timeout=300)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
+    assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(lines[0][len("REPORT "):])
+    assert report["before"] == [[1, "A", "take-001-wan-vace-s0", False], [2, "A alt 1", "take-002-wan-vace-s1", True],
+                                [5, "B", "take-001-wan-vace-s0", False]]
+    labels, drawn = report["panel_before"]
+    assert {"A: 2 takes", "B: 1 take", "frames 11-13 (3) · 2026-12-01 14:39 UTC", "kite -> Kite"} <= set(labels)
+    assert {"thumbnail", "blockcast_takes_A open", "blockcast_takes_B closed", "blockcast.accept_take",
+            "blockcast.regenerate_take", "blockcast.reveal_take", "blockcast.load_control_strips"} <= set(drawn)
+    assert report["accept"] == report["controls"] == report["controls_again"] == ["FINISHED"]
+    assert "no take strip named 'nope'" in report["accept_missing"]
+    assert report["after"] == [
+        [1, "A", "take-002-wan-vace-s1", False], [2, "A alt 1", "take-001-wan-vace-s0", True],
+        [5, "B", "take-001-wan-vace-s0", False], [8, "A depth control", "depth", True],
+        [9, "A objects control", "objects", True]]
+    assert report["show_review"] == report["back"] == ["FINISHED"]  # the edit's window switches there and back
+    assert (report["scene_in_review"], report["scene_after_back"]) == ("Scene Review", "Scene")
+    assert report["panel_in_review"] == [["Takes beside their controls, from Scene"], ["blockcast.show_review"]]
+    assert [(name, mute) for name, mute, _, _ in report["review"]] == [
+        ("A review take-002-wan-vace-s1 (seed 1)", False), ("A review depth", False), ("A review objects", False)]
+    assert "blockcast.show_review" in report["panel_after"][1]

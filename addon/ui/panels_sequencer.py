@@ -29,9 +29,8 @@ def _draw_take(layout, strip, channel_name):
     box = layout.box()
     summary = cached_summary(strip[PREFIX + "take_json"])
     row = box.row()
-    icon = thumbnail_icon(summary.thumbnail) if summary is not None else 0
-    if icon:
-        row.template_icon(icon_value=icon, scale=4.0)
+    if summary is not None and summary.thumbnail:  # its icon id is 0 until Blender has drawn it (and headless)
+        row.template_icon(icon_value=thumbnail_icon(summary.thumbnail), scale=4.0)
     column = row.column(align=True)
     accepted = bool(strip.get(PREFIX + "accepted"))
     title = column.row()
