@@ -2,10 +2,11 @@
 asked of every request before anything else happens."""
 
 import hmac
-import json
 import os
 import secrets
 from pathlib import Path
+
+from starlette.responses import JSONResponse
 
 TOKEN_BYTES = 32
 
@@ -46,9 +47,7 @@ class RequireToken:
         headers = dict(scope.get("headers") or [])
         if bearer_matches(headers.get(b"authorization", b"").decode("latin-1"), self.token):
             return await self.app(scope, receive, send)
-        body = json.dumps({"error": "this service needs its token: send `Authorization: Bearer <token>` with the "
-                                    "token from the service's token file"}).encode()
-        await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"www-authenticate", b"Bearer")]})
-        await send({"type": "http.response.body", "body": body})
+        refusal = JSONResponse({"error": "this service needs its token: send `Authorization: Bearer <token>` with "
+                                         "the token from the service's token file"},
+                               status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        await refusal(scope, receive, send)
