@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..engine.bundle.manifest import ActorLighting as LightingRecord
+from ..engine.bundle.manifest import RegionLighting
 from ..engine.bundle.pose import COCO18_KEYPOINTS, VISIBLE
 
 _K = {name: index for index, name in enumerate(COCO18_KEYPOINTS)}
@@ -160,11 +162,19 @@ def _combined(ratios):
 def bundle_lighting(bundle, frames=None):
     """[ActorLighting] per actor over `frames` (default: all) of a bundle with the shading, mask and
     pose passes (an engine.bundle reader's Bundle: shading, actor_mask, joints, actors)."""
-    joints = {entry["frame"]: {a["name"]: a for a in entry["actors"]} for entry in bundle.joints()["frames"]}
-    measured = {actor.name: [] for actor in bundle.actors}
-    for frame in frames or bundle.frames:
-        shading, mask = bundle.shading(frame), bundle.actor_mask(frame)
-        for position, actor in enumerate(bundle.actors):
+    return shot_lighting(bundle.actors, frames or bundle.frames, bundle.shading, bundle.actor_mask,
+                         bundle.joints()["frames"])
+
+
+def shot_lighting(actors, frames, shading_of, mask_of, joint_frames):
+    """[ActorLighting] per actor (manifest ActorRecords) over `frames`: shading_of(frame) the clay
+    pass, mask_of(frame) the actor mask, joint_frames joints.json's "frames" entries. The exporter
+    measures with it before the bundle exists; bundle_lighting reads the same from a bundle."""
+    joints = {entry["frame"]: {a["name"]: a for a in entry["actors"]} for entry in joint_frames}
+    measured = {actor.name: [] for actor in actors}
+    for frame in frames:
+        shading, mask = shading_of(frame), mask_of(frame)
+        for position, actor in enumerate(actors):
             record = joints.get(frame, {}).get(actor.name)
             index = actor.mask_index if actor.mask_index is not None else position + 1
             if record is not None:
@@ -172,3 +182,10 @@ def bundle_lighting(bundle, frames=None):
                                                            record["pixel"], record["state"]))
     return [ActorLighting(name, _combined([m.head for m in ms]), _combined([m.torso for m in ms]))
             for name, ms in measured.items()]
+
+
+def lighting_record(measured):
+    """The bundle's record (engine/bundle/manifest.py) of one ActorLighting, ratios to 3 decimals."""
+    def region(ratio):
+        return RegionLighting(ratio=None if ratio.ratio is None else round(ratio.ratio, 3), key_side=ratio.key_side)
+    return LightingRecord(head=region(measured.head), torso=region(measured.torso))

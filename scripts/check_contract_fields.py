@@ -43,6 +43,7 @@ JOINTS_OR_CAMERAS = "a key of cameras.json / joints.json (docs/bundle.md), files
 BONE_MAP = "a key of the rig bone map (addon/rigs.py's format), carried whole as actors[].bone_map"
 LIGHTING = "a key of the stored lighting measurement (window manager JSON), not a bundle or take field"
 LENS_RECORD = "a key of the per-frame lens record (engine/lens/record.py: cameras.json's keys and the shutter)"
+RIG_BONE = "a bone name of the proxy actor's rig, not the lighting record's head"
 CAST_PANEL = "a key of the Cast panel's stored values (scene.blockcast_cast Blender properties, as plain dicts)"
 
 # Files whose keys are wholly another vocabulary: file -> why.
@@ -68,12 +69,15 @@ ALLOWED = {
     **{("addon/ui/preferences.py", name): BACKENDS_REPORT
        for name in ("name", "description", "controls", "passes", "models", "role")},
     ("addon/rigs.py", "keypoints"): BONE_MAP,
-    ("addon/blender/camera.py", "depth_of_field"): JOINTS_OR_CAMERAS,
+    **{("addon/blender/camera.py", name): JOINTS_OR_CAMERAS for name in ("depth_of_field", "ratio")},
     **{("addon/blender/lens.py", name): LENS_RECORD for name in ("depth_of_field", "motion_blur")},
     **{("engine/lens/record.py", name): LENS_RECORD for name in ("depth_of_field", "motion_blur", "shutter",
-                                                                  "position")},
+                                                                  "position", "ratio")},
     **{("engine/lens/take.py", name): LENS_RECORD for name in ("depth_of_field", "motion_blur")},
     ("addon/blender/actors.py", "keypoints"): BONE_MAP,
+    **{(path, "head"): RIG_BONE for path in ("addon/blender/actors.py", "addon/blender/demo_scene.py",
+                                             "scripts/previz_scenes.py")},
+    ("scripts/coverage_report.py", "lighting"): "a key of the report's own --json document",
     ("addon/blender/export.py", "name"): JOINTS_OR_CAMERAS,
     ("addon/blender/export.py", "camera"): JOINTS_OR_CAMERAS,
     ("addon/blender/export.py", "actors"): JOINTS_OR_CAMERAS,
@@ -107,7 +111,8 @@ ALLOWED = {
     **{("addon/lighting.py", name): JOINTS_OR_CAMERAS for name in ("frames", "actors", "name")},
     **{("addon/coverage_bundle.py", name): JOINTS_OR_CAMERAS for name in ("frames", "actors", "name")},
     **{("addon/ui/operators_lighting.py", name): LIGHTING for name in ("frames", "actors")},
-    **{("addon/ui/panels_lighting.py", name): LIGHTING for name in ("frames", "actors", "name")},
+    **{("addon/ui/panels_lighting.py", name): LIGHTING for name in ("frames", "actors", "name", "ratio", "head",
+                                                                     "torso")},
     **{("addon/cast.py", name): CAST_PANEL
        for name in ("look_seed", "object", "objects", "references", "role", "description", "name", "members")},
     ("engine/generate.py", "engine"): "a package name in take.json's `engine` versions map",

@@ -25,7 +25,7 @@ def _expected(frame):
 
 
 def test_measured_ratio_follows_the_lights_power_over_distance_squared(glue, empty_scene, tmp_path):
-    from blockcast.addon.lighting import bundle_lighting, format_ratio
+    from blockcast.addon.lighting import bundle_lighting, format_ratio, lighting_record
     scene = empty_scene
     key = two_light_scene(glue, scene, KEY_POWERS[1], FILL_POWER, frames=(1, 2))[0].data
     for frame, power in KEY_POWERS.items():
@@ -42,6 +42,17 @@ def test_measured_ratio_follows_the_lights_power_over_distance_squared(glue, emp
             assert region.key_side == "screen-right" and region.pixels > 100
             assert region.ratio == pytest.approx(_expected(frame), rel=0.10), (frame, region)
     assert format_ratio(_expected(1)) == "4:1" and format_ratio(_expected(2)) == "2:1"
+    # bundle.json carries the same measurement (the median over the shot's two frames) for each actor
+    recorded = bundle.manifest["actors"][0]["lighting"]
+    assert recorded == lighting_record(bundle_lighting(bundle)[0]).to_json()
+    for region in (recorded["head"], recorded["torso"]):
+        assert region["key_side"] == "screen-right"
+        assert region["ratio"] == pytest.approx((_expected(1) + _expected(2)) / 2, rel=0.10)
+    # without the mask pass the exporter reads the actor from the objects pass: the same measurement
+    by_objects = read_bundle(glue.export.export_shot(scene, shot, tmp_path / "o", "shading,objects,pose,camera"))
+    assert by_objects.manifest["actors"][0]["lighting"] == recorded
+    assert "lighting" not in read_bundle(glue.export.export_shot(scene, shot, tmp_path / "p", "pose,camera")
+                                         ).manifest["actors"][0]
     script = str(REPO / "scripts" / "coverage_report.py")
     run = subprocess.run([sys.executable, script, "--bundle", str(bundle.root), "--json"], capture_output=True,
                          text=True, timeout=120)

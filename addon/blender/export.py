@@ -19,8 +19,11 @@ from ...engine.bundle import depth as depth_math
 from ...engine.bundle import pose as pose_math
 from ...engine.bundle.finish import finish_shot
 from ...engine.bundle.manifest import ActorRecord, BundleManifest, Resolution, Shot, Source, pass_entry
+from ...engine.bundle.png import read_png
 from ...engine.bundle.schema import PASS_FILES
 from ..cast import CastInputError
+from ..coverage import sample_frames
+from ..lighting import lighting_record, shot_lighting
 from . import actors as actor_rigs
 from .cast import scene_cast
 from .camera import camera_frame_record, check_camera
@@ -43,6 +46,8 @@ def _frame_file(pass_name, key, frame):
 
 # Workbench (the depth pass) renders into GPU buffers, which Blender cannot allocate past this (measured).
 MAX_SIDE = 16384
+
+LIGHTING_FRAMES = 9  # frames of a shot its actors' lighting ratios are measured on (the median)
 
 GEOMETRY_TYPES = {"MESH", "CURVE", "SURFACE", "META", "FONT", "CURVES", "POINTCLOUD", "VOLUME"}
 
@@ -189,6 +194,7 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
             near, far = depth_range or (camera.data.clip_start, camera.data.clip_end)
             manifest = _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast,
                                  source)
+            _measure_lighting(writer, manifest, passes, joint_frames, actor_of_index)
             return finish_shot(writer, manifest, _written_depth(writer), cameras, joint_frames)
     finally:
         scene.frame_set(source_frame)
@@ -197,6 +203,26 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
 def _written_depth(writer):
     """A frame's metric depth as this export wrote it (finish_shot makes the controls from it)."""
     return lambda frame: np.load(writer.path(_frame_file("depth", "metric", frame)))
+
+
+def _measure_lighting(writer, manifest, passes, joint_frames, actor_of_index):
+    """Each actor's lighting ratios (addon/lighting.py) measured on the clay pass just written, over
+    a few frames spread through the shot, when it has the shading and pose passes and the actor
+    mask or the objects pass the mask is made from; actors keep no lighting otherwise."""
+    if not {"shading", "pose"} <= set(passes) or not {"mask", "objects"} & set(passes):
+        return
+
+    def mask_of(frame):
+        if "mask" in passes:
+            return read_png(writer.path(_frame_file("mask", "actors", frame)))
+        return actor_of_index[read_png(writer.path(_frame_file("objects", "index", frame)))]
+
+    frames = manifest.shot.frames
+    sampled = [frames[i] for i in sample_frames(0, len(frames) - 1, LIGHTING_FRAMES)]
+    measured = shot_lighting(manifest.actors, sampled, lambda frame: read_png(
+        writer.path(_frame_file("shading", "image", frame))), mask_of, joint_frames)
+    for actor, lighting in zip(manifest.actors, measured):
+        actor.lighting = lighting_record(lighting)
 
 
 def _copy_references(writer, reference_copies):

@@ -5,7 +5,7 @@ gathers values from the scene into these records (as glTF-Blender-IO's blender/e
 into the format objects of io/com/gltf2_io.py); readers use the typed attributes.
 
 Attribute names are the JSON keys and `to_json()` writes them in the order below. Keys a
-newer writer added are kept in `extra`, and the fields an older writer (1.0-1.2) never
+newer writer added are kept in `extra`, and the fields an older writer (1.0-1.3) never
 wrote are remembered in `absent`, so a manifest read and written back is the same document.
 `from_json` refuses a malformed document with a ManifestError naming the field.
 """
@@ -236,6 +236,38 @@ def _passes(value, where):
     return {name: PASS_TYPES.get(name, PassEntry).from_json(entry, _at(where, name)) for name, entry in value.items()}
 
 
+KEY_SIDES = ("screen-left", "screen-right")  # which half of a head or torso the key light is on
+
+
+def _number_or_null(value, where):
+    return None if value is None else _number(value, where)
+
+
+def _key_side(value, where):
+    if _text(value, where) not in KEY_SIDES + ("",):
+        _refuse(where, value, f"one of {', '.join(KEY_SIDES)} (or \"\" when not measured)")
+    return value
+
+
+@dataclass(kw_only=True)
+class RegionLighting(_Record):
+    """Key-side ÷ fill-side luminance of a head or torso on the clay pass (2.0 reads 2:1), and
+    the key's side on screen; ratio None (and key_side "") when it could not be measured."""
+    ratio: float | None = _field(_number_or_null, None)
+    key_side: str = _field(_key_side, "")
+
+
+@dataclass(kw_only=True)
+class ActorLighting(_Record):
+    """An actor's lighting ratios over the shot (1.4; addon/lighting.py measures them at export)."""
+    head: RegionLighting = _field(RegionLighting.from_json, factory=RegionLighting)
+    torso: RegionLighting = _field(RegionLighting.from_json, factory=RegionLighting)
+
+
+def _lighting(value, where):
+    return None if value is None else ActorLighting.from_json(value, where)
+
+
 @dataclass(kw_only=True)
 class ActorRecord(_Record):
     name: str = _field(_text)
@@ -243,6 +275,14 @@ class ActorRecord(_Record):
     object: str | None = _field(_text, None)      # the armature's object name
     bone_map: dict | None = _field(_object, None)
     mask_index: int | None = _field(_whole, None)  # the actor's value in the mask pass
+    lighting: ActorLighting | None = _field(_lighting, None)  # 1.4; None: not measured (no clay, mask or pose)
+
+    def to_json(self):
+        """Without `lighting` when it was not measured, as exporters before 1.4 wrote it."""
+        document = super().to_json()
+        if document.get("lighting", ...) is None:
+            del document["lighting"]
+        return document
 
 
 @dataclass(kw_only=True)

@@ -2,9 +2,9 @@
 byte for byte, old bundles still read, unknown keys kept, malformed fields refused by name.
 
 manifests/shot_A.json and shot_B.json are the bundle.json files the exporter wrote for the
-fixed demo .blend's shots A and B (every pass, 128x72), re-exported for bundle 1.3 (the shot's
-motion_blur); shot_A_1_2.json is shot A as the 1.2 exporter wrote it, before the manifest
-became a record.
+fixed demo .blend's shots A and B (every pass, 128x72), re-exported for bundle 1.4 (each actor's
+lighting); shot_A_1_3.json is shot A as the 1.3 exporter wrote it, shot_A_1_2.json as the 1.2
+exporter wrote it, before the manifest became a record.
 """
 
 import copy
@@ -16,8 +16,8 @@ import pytest
 
 import engine
 from engine.bundle.cast import Cast
-from engine.bundle.manifest import (ActorRecord, BundleManifest, DepthPass, ManifestError, MotionBlur, ObjectsPass,
-                                    PassEntry, PosePass, Resolution, Shot, Source, pass_entry)
+from engine.bundle.manifest import (ActorLighting, ActorRecord, BundleManifest, DepthPass, ManifestError, MotionBlur, ObjectsPass,
+                                    PassEntry, PosePass, RegionLighting, Resolution, Shot, Source, pass_entry)
 from engine.bundle.reader import read_bundle
 from engine.bundle.storage import BundleError
 
@@ -78,7 +78,27 @@ def test_a_1_2_bundle_reads_without_motion_blur_and_writes_back_unchanged():
     manifest = BundleManifest.from_json(json.loads(text))
     assert manifest.schema_version == "1.2" and manifest.shot.motion_blur is None and _written(manifest) == text
     exported = BundleManifest.from_json(_exported())
-    assert exported.schema_version == "1.3" and "motion_blur" in _exported()["shot"]
+    assert exported.schema_version == "1.4" and "motion_blur" in _exported()["shot"]
+
+
+def test_a_1_3_bundle_reads_without_lighting_and_writes_back_unchanged():
+    text = (MANIFESTS / "shot_A_1_3.json").read_text(encoding="utf-8")
+    manifest = BundleManifest.from_json(json.loads(text))
+    assert manifest.schema_version == "1.3" and [a.lighting for a in manifest.actors] == [None, None]
+    assert _written(manifest) == text
+
+
+def test_an_actors_lighting_is_a_typed_record_left_out_when_not_measured():
+    ana = BundleManifest.from_json(_exported()).actors[0]
+    assert isinstance(ana.lighting, ActorLighting) and isinstance(ana.lighting.head, RegionLighting)
+    assert ana.lighting.torso.key_side in ("screen-left", "screen-right") and ana.lighting.torso.ratio > 1
+    assert ana.lighting.head == RegionLighting(ratio=None, key_side="")  # a head too small at 128x72
+    unmeasured = ActorRecord(name="Ana", object="Ana", bone_map={}, mask_index=1)
+    assert "lighting" not in unmeasured.to_json()
+    measured = replace(unmeasured, lighting=ActorLighting(head=RegionLighting(ratio=4.0, key_side="screen-right")))
+    assert measured.to_json()["lighting"] == {"head": {"ratio": 4.0, "key_side": "screen-right"},
+                                              "torso": {"ratio": None, "key_side": ""}}
+    assert ActorRecord.from_json(measured.to_json()) == measured
 
 
 def test_the_shots_motion_blur_is_a_typed_record():
@@ -142,6 +162,9 @@ def _with(path, value):
     (("shot", "motion_blur"), {"shutter": 0}, "shot.motion_blur.shutter is 0, not a number above 0"),
     (("shot", "motion_blur"), {"shutter": 1, "position": "MIDDLE"},
      "shot.motion_blur.position is 'MIDDLE', not one of CENTER, START, END"),
+    (("actors", 0, "lighting", "head", "key_side"), "left",
+     "actors[0].lighting.head.key_side is 'left', not one of screen-left, screen-right"),
+    (("actors", 0, "lighting", "torso", "ratio"), "4:1", "actors[0].lighting.torso.ratio is '4:1', not a number"),
     (("schema_version",), "2.0", "the manifest is schema blockcast.bundle 2.0; this reader takes blockcast.bundle 1.x"),
 ], ids=lambda value: ".".join(map(str, value)) if isinstance(value, tuple) else None)
 def test_a_malformed_field_is_refused_by_name_with_what_to_do(path, value, named):
@@ -173,7 +196,7 @@ def test_a_new_manifest_gets_the_formats_own_descriptions_and_version():
         resolution=Resolution(width=resolution.width, height=resolution.height, pixel_aspect=resolution.pixel_aspect),
         passes=passes,
         actors=[ActorRecord(name=a.name, description=a.description, object=a.object, bone_map=a.bone_map,
-                            mask_index=a.mask_index) for a in exported.actors],
+                            mask_index=a.mask_index, lighting=a.lighting) for a in exported.actors],
         cast=exported.cast,
         source=Source(blend=source.blend, blend_sha256=source.blend_sha256, scene=source.scene,
                       blender_version=source.blender_version))
