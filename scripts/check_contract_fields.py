@@ -68,6 +68,7 @@ ALLOWED = {
     **{("addon/engine_report.py", name): BACKENDS_REPORT for name in ("name", "passes", "controls")},
     **{("addon/ui/preferences.py", name): BACKENDS_REPORT
        for name in ("name", "description", "controls", "passes", "models", "role")},
+    **{("addon/service_paths.py", name): BACKENDS_REPORT for name in ("models", "role")},
     ("addon/rigs.py", "keypoints"): BONE_MAP,
     **{("addon/blender/camera.py", name): JOINTS_OR_CAMERAS for name in ("depth_of_field", "ratio")},
     **{("addon/blender/lens.py", name): LENS_RECORD for name in ("depth_of_field", "motion_blur")},
