@@ -13,8 +13,10 @@ GPU_TASK_TYPE = "blockcast-gpu"
 
 
 def shots_json(shots):
-    """The `shots` setting: [[name, first frame, last frame], ...]."""
-    return json.dumps([[shot.name, shot.frame_start, shot.frame_end] for shot in shots])
+    """The `shots` setting: [[name, first frame, last frame], ...], with [..., prompt, seed] for a
+    shot with its own (null where it keeps the job's)."""
+    return json.dumps([[shot.name, shot.frame_start, shot.frame_end]
+                       + ([shot.prompt, shot.seed] if shot.has_own_settings else []) for shot in shots])
 
 
 def settings(job, blendfile, output_root):

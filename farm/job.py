@@ -46,6 +46,12 @@ class FarmShot:
     name: str          # as in the .blend (a camera-bound marker, or the scene for the scene camera)
     frame_start: int
     frame_end: int
+    prompt: str | None = None   # the shot's own (Generate panel ▸ Set Up Shot); None: the job's
+    seed: int | None = None     # its first take's seed; None: the job's
+
+    @property
+    def has_own_settings(self):
+        return self.prompt is not None or self.seed is not None
 
     @property
     def folder(self):
@@ -88,6 +94,13 @@ class FarmJob:
             if ";" in model:
                 raise LayoutError(f"model override {model!r} contains ';', which separates overrides on the farm: "
                                   "rename or link the model folder")
+
+    def shot_prompt(self, shot):
+        """The prompt of `shot`'s takes: its own when it has one, else the job's."""
+        return self.prompt if shot.prompt is None else shot.prompt
+
+    def shot_seed(self, shot):
+        return self.seed if shot.seed is None else shot.seed
 
     @property
     def export_passes(self):

@@ -46,9 +46,9 @@ def _parameters(job):
         _param("Takes", "INT", "Takes per shot (seeds Seed, Seed+1, ...).", default=job.takes, minValue=1),
         _param("TakesPerTask", "INT", "Takes one generation task makes (models load once per task).",
                default=job.takes_per_task, minValue=1),
-        _param("Seed", "INT", "The first take's seed.", default=job.seed),
+        _param("Seed", "INT", "The first take's seed, for shots without their own.", default=job.seed),
         _param("Backend", "STRING", "The engine backend.", default=job.backend),
-        _param("Prompt", "STRING", "The prompt for every take.", default=job.prompt),
+        _param("Prompt", "STRING", "The prompt of shots without their own.", default=job.prompt),
         _param("Steps", "INT", "Denoising steps; 0 is the backend's default.", default=job.steps, minValue=0),
         _param("GenerationSize", "STRING", "Generation size WxH; empty is the backend's default.",
                default=job.generation_size),
@@ -98,10 +98,24 @@ def check_values(job):
     if len(job.prompt) > MAX_VALUE:
         raise layout.LayoutError(f"the prompt has {len(job.prompt)} characters; an OpenJD job parameter holds at "
                                  f"most {MAX_VALUE}: shorten the prompt")
+    for shot in job.shots:
+        if len(_prompt_argument(shot)) > MAX_VALUE:
+            raise layout.LayoutError(f"shot {shot.name}'s prompt is too long for an OpenJD task parameter (at most "
+                                     f"{MAX_VALUE} characters once encoded): shorten it")
     models = ";".join(job.models)
     if len(models) > MAX_VALUE:
         raise layout.LayoutError(f"the --model overrides take {len(models)} characters; an OpenJD job parameter "
                                  f"holds at most {MAX_VALUE}: use shorter model paths")
+
+
+def _seed_argument(shot):
+    """A shot's own seed, else the job's Seed parameter (task parameter values are template text)."""
+    return "--seed={{Param.Seed}}" if shot.seed is None else f"--seed={int(shot.seed)}"
+
+
+def _prompt_argument(shot):
+    """A shot's own prompt as a JSON literal (no braces for OpenJD to expand), else the job's Prompt."""
+    return "--prompt={{Param.Prompt}}" if shot.prompt is None else f"--prompt-json={literal.encode(shot.prompt)}"
 
 
 def build_template(job):
@@ -126,13 +140,15 @@ def build_template(job):
     generate = _python_step("GenerateTakes", "farm_generate.py", [
         _shot_path(layout.BUNDLES), "--out", _shot_path(layout.TAKES),
         "--first-take", "{{Task.Param.FirstTake}}", "--takes-per-task", "{{Param.TakesPerTask}}",
-        "--takes", "{{Param.Takes}}", "--seed={{Param.Seed}}", "--backend={{Param.Backend}}",
-        "--prompt={{Param.Prompt}}", "--steps={{Param.Steps}}", "--size={{Param.GenerationSize}}",
+        "--takes", "{{Param.Takes}}", "{{Task.Param.SeedArgument}}", "--backend={{Param.Backend}}",
+        "{{Task.Param.PromptArgument}}", "--steps={{Param.Steps}}", "--size={{Param.GenerationSize}}",
         "--models={{Param.Models}}", "--device={{Param.Device}}"], {
         "taskParameterDefinitions": [_strings("ShotFolder", folders),
+                                     _strings("SeedArgument", [_seed_argument(s) for s in job.shots]),
+                                     _strings("PromptArgument", [_prompt_argument(s) for s in job.shots]),
                                      {"name": "FirstTake", "type": "INT",
                                       "range": "1-{{Param.Takes}}:{{Param.TakesPerTask}}"}],
-        "combination": "ShotFolder * FirstTake"}, ["MergeChunks"],
+        "combination": "(ShotFolder, SeedArgument, PromptArgument) * FirstTake"}, ["MergeChunks"],
         **({} if job.cpu_generation else {"hostRequirements": GPU_REQUIREMENT}))
     # SIGTERM first on cancel: the engine stops at its next step and removes the take it was making.
     generate["script"]["actions"]["onRun"]["cancelation"] = {"mode": "NOTIFY_THEN_TERMINATE"}

@@ -31,6 +31,10 @@ settings.shots, settings.takes, settings.takes_per_task, settings.chunk_size = "
 settings.job_dir, settings.blockcast_dir = job_dir, sys.argv[1]
 report["shots"] = json.loads(settings.shots_json)
 report["write"] = sorted(bpy.ops.blockcast.write_farm_job())
+own = scene.blockcast.shot_generation_settings("sh010", create=True)
+own.prompt, own.seed = "dusk, rain", 7
+settings.shots = ""
+report["own_settings"] = json.loads(settings.shots_json)
 settings.shots = "nope"
 try:
     bpy.ops.blockcast.write_farm_job()
@@ -60,6 +64,8 @@ def test_write_farm_job_writes_openjd_and_flamenco_jobs_for_the_chosen_shots(tmp
     assert "save the .blend first" in report["unsaved"]
     assert report["shots"] == [["sh 020", 30, 48]] and report["write"] == ["FINISHED"]
     assert "no shot named 'nope'" in report["unknown_shot"]
+    # A shot set up in the Generate panel takes its own prompt and seed to the farm.
+    assert report["own_settings"] == [["sh010", 1, 29, "dusk, rain", 7], ["sh 020", 30, 48]]
 
     template = json.loads((job_dir / "template.json").read_text())
     steps = {step["name"]: step for step in template["steps"]}

@@ -22,7 +22,8 @@ class BLOCKCAST_PT_farm(bpy.types.Panel):
             shots = chosen_shots(context.scene, settings.shots)
             column = layout.column(align=True)
             for shot in shots:
-                column.label(text=f"{shot.name}: frames {shot.frame_start}-{shot.frame_end}", icon="SEQUENCE")
+                own = f", its own seed {shot.seed} and prompt" if shot.has_own_settings else ""
+                column.label(text=f"{shot.name}: frames {shot.frame_start}-{shot.frame_end}{own}", icon="SEQUENCE")
         except LayoutError as exc:
             layout.label(text=str(exc), icon="ERROR")
         column = layout.column(align=True)

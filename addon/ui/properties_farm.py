@@ -12,9 +12,18 @@ from ...farm.layout import LayoutError
 from ..blender.shots import scene_shots
 
 
+def farm_shot(scene, shot):
+    """A shot for the farm, with the prompt and seed the Generate panel gave it (Set Up Shot), so
+    a farm take of a shot is made as the artist's own Generate would make it."""
+    own = scene.blockcast.shot_generation_settings(shot.name)
+    if own is None:
+        return FarmShot(shot.name, shot.frame_start, shot.frame_end)
+    return FarmShot(shot.name, shot.frame_start, shot.frame_end, prompt=own.prompt, seed=own.seed)
+
+
 def chosen_shots(scene, text):
     """The scene's shots named in `text` (comma-separated), or all of them when it is empty."""
-    shots = [FarmShot(s.name, s.frame_start, s.frame_end) for s in scene_shots(scene)]
+    shots = [farm_shot(scene, s) for s in scene_shots(scene)]
     wanted = [name.strip() for name in text.split(",") if name.strip()]
     return select_shots(shots, wanted)
 
@@ -41,12 +50,14 @@ class BlockcastFarmSettings(bpy.types.PropertyGroup):
         "takes": IntProperty(name="Takes", default=1, min=1, description="Takes per shot"),
         "takes_per_task": IntProperty(name="Takes per Task", default=1, min=1,
                                       description="Takes each generation task makes (models load once per task)"),
-        "seed": IntProperty(name="Seed", default=0, min=0, description="Seed of each shot's first take"),
+        "seed": IntProperty(name="Seed", default=0, min=0,
+                            description="First take's seed of shots without their own (Generate ▸ Set Up Shot)"),
         "backend": StringProperty(name="Backend", default=DEFAULT_BACKEND, description="The engine backend"),
         "passes": StringProperty(name="Passes", default=DEFAULT_PASSES,
                                  description="Passes to export; the job adds those the backend needs (previz: "
                                              "shading, normal, objects, rendered with Cycles: a slower export)"),
-        "prompt": StringProperty(name="Prompt", description="Prompt for every take"),
+        "prompt": StringProperty(name="Prompt",
+                                 description="Prompt of shots without their own (Generate ▸ Set Up Shot)"),
         "allow_cpu_generation": BoolProperty(name="Allow CPU Generation", default=False,
                                              description="Let generation run on workers without a GPU (small tests)"),
         "blockcast_dir": StringProperty(name="Blockcast on Farm", subtype="DIR_PATH",

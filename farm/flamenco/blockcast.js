@@ -32,11 +32,11 @@ const JOB_TYPE = {
           description: "Takes per shot (seeds seed, seed+1, ...)" },
         { key: "takes_per_task", type: "int32", default: 1, propargs: { min: 1 }, visible: "submission",
           description: "Takes per generation task (models load once per task)" },
-        { key: "seed", type: "int32", default: 0, visible: "submission", description: "Seed of each shot's first take" },
+        { key: "seed", type: "int32", default: 0, visible: "submission", description: "First take's seed of shots without their own" },
         { key: "backend", type: "string", default: "previz", visible: "submission", description: "Engine backend" },
         { key: "passes", type: "string", default: "depth,pose,camera", visible: "submission",
           description: "Passes to export; those the backend needs are added (previz: shading, normal, objects)" },
-        { key: "prompt", type: "string", default: "", visible: "submission", description: "Prompt for every take" },
+        { key: "prompt", type: "string", default: "", visible: "submission", description: "Prompt of shots without their own" },
         { key: "steps", type: "int32", default: 0, propargs: { min: 0 }, visible: "submission",
           description: "Denoising steps; 0 is the backend's default" },
         { key: "generation_size", type: "string", default: "", visible: "submission",
@@ -119,8 +119,9 @@ function generateTasks(settings, shot, merge) {
             args: [script(settings, "farm_generate.py"), joinPath(settings.output_root, "bundles", shot.folder),
                    "--out", joinPath(settings.output_root, "takes", shot.folder),
                    "--first-take", String(first), "--takes-per-task", String(settings.takes_per_task),
-                   "--takes", String(settings.takes), `--seed=${settings.seed}`, `--backend=${settings.backend}`,
-                   `--prompt-json=${literal(settings.prompt)}`, `--steps=${settings.steps}`,
+                   "--takes", String(settings.takes), `--seed=${own(shot.seed, settings.seed)}`,
+                   `--backend=${settings.backend}`, `--prompt-json=${literal(own(shot.prompt, settings.prompt))}`,
+                   `--steps=${settings.steps}`,
                    `--size=${settings.generation_size}`, `--models=${settings.models}`, `--device=${settings.device}`],
         }));
         task.addDependency(merge);
@@ -137,9 +138,16 @@ function exportPasses(settings) {
     return names.concat(needed).join(",");
 }
 
-// [{name, folder, first, last}] from the JSON setting; the folder name matches farm/layout.py's shot_folder().
+// A shot's own prompt or seed (farm/flamenco_job.py's shots_json), else the job's.
+function own(value, jobValue) {
+    return value === null || value === undefined ? jobValue : value;
+}
+
+// [{name, folder, first, last, prompt, seed}] from the JSON setting; the folder name matches farm/layout.py's
+// shot_folder().
 function parseShots(text) {
-    const shots = JSON.parse(text).map(([name, first, last]) => ({ name: name, first: first, last: last,
+    const shots = JSON.parse(text).map(([name, first, last, prompt, seed]) => ({ name: name, first: first,
+        last: last, prompt: prompt, seed: seed,
         folder: name.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[._-]+|[._-]+$/g, "") || "shot" }));
     if (shots.length == 0) {
         throw "Blockcast: no shots to export: choose shots in the Farm panel";

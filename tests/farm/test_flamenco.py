@@ -138,3 +138,19 @@ def test_every_emitted_command_runs_for_real(two_shot_blend, tiny_models, farm_e
     assert take_records(output) == {name: take for name, take in openjd_takes.items() if "sh_020" in name}
     reruns = [run(argv, env=farm_env) for argv in commands]
     assert all(r.returncode == 0 and "nothing to do" in r.stdout for r in reruns)
+
+
+def test_a_shot_with_its_own_prompt_and_seed_keeps_them_on_the_farm():
+    """The Generate panel's per-shot prompt and seed (Set Up Shot) reach that shot's generation tasks;
+    shots without their own take the job's."""
+    shots = [FarmShot("sh010", 1, 2, prompt="dusk {{Param.X}}, rain", seed=7), FarmShot("sh020", 3, 4)]
+    job = tiny_job(shots, prompt="day", seed=100, takes=1)
+    assert json.loads(flamenco_job.shots_json(shots)) == [["sh010", 1, 2, "dusk {{Param.X}}, rain", 7],
+                                                          ["sh020", 3, 4]]
+    tasks = compile_job(flamenco_job.settings(job, "/s/d.blend", "/s/o"))["tasks"]
+    args = {t["name"]: t["commands"][0]["parameters"]["args"] for t in tasks if t["name"].startswith("generate-")}
+    own, default = args["generate-sh010-take-1"], args["generate-sh020-take-1"]
+    assert _option(own, "--seed") == "7" and _option(default, "--seed") == "100"
+    assert json.loads(_option(own, "--prompt-json")) == "dusk {{Param.X}}, rain"
+    assert "{" not in _option(own, "--prompt-json")  # braces travel escaped
+    assert json.loads(_option(default, "--prompt-json")) == "day"

@@ -182,3 +182,22 @@ def test_assembly_runs_on_blender_42_too(finished_job, farm_env, tmp_path):
     check(run([blender42, REPO_ROOT / "scripts" / "farm_assemble.py", "--output-dir", output, "--shots",
                ",".join(SHOTS)], env=farm_env))
     assert sorted(p.name for p in (output / "edit").iterdir()) == ["assembly.json", "cut-take-01.mp4", "takes.blend"]
+
+
+def test_a_shot_with_its_own_prompt_and_seed_keeps_them(tmp_path):
+    """The Generate panel's per-shot prompt and seed reach that shot's generation tasks as OpenJD
+    schedules them; a shot without its own takes the job's Seed and Prompt parameters."""
+    from farm import openjd
+    from farm.job import FarmJob, FarmShot
+
+    shots = [FarmShot("sh010", 1, 2, prompt="dusk {{Param.Seed}}, rain", seed=7), FarmShot("sh020", 3, 4)]
+    job = FarmJob(name="demo", scene="Scene", shots=shots, prompt="day", seed=100)
+    values = openjd.parameter_values(job, tmp_path / "d.blend", tmp_path / "out", REPO_ROOT, ENGINE_PYTHON,
+                                     "blender", tmp_path / "job")
+    openjd.write_job(tmp_path / "job", openjd.build_template(job), values)
+    check(run([OPENJD, "check", tmp_path / "job" / "template.json"]))
+    _, tasks = tasks_of(tmp_path / "job")
+    by_shot = {t["ShotFolder"]: t for t in tasks["GenerateTakes"]}
+    assert by_shot["sh010"]["SeedArgument"] == "--seed=7"
+    assert by_shot["sh010"]["PromptArgument"] == '--prompt-json="dusk \\u007b\\u007bParam.Seed\\u007d\\u007d, rain"'
+    assert by_shot["sh020"]["SeedArgument"] == "--seed=100" and by_shot["sh020"]["PromptArgument"] == "--prompt=day"
