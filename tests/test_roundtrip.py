@@ -97,11 +97,12 @@ def test_generate_puts_takes_in_the_sequencer_to_accept_regenerate_review_and_re
     assert "no engine set up" in report["without_engine"]  # the extension ships no engine
     assert report["generate"] == report["accept"] == report["regenerate"] == report["controls"] == ["FINISHED"]
     assert report["seed_after"] == 2  # Generate again makes new takes
-    assert report["mutes_after_accept"] == [True, False]
+    assert report["mutes_after_accept"] == [False, True]  # the accepted take swapped onto the shot's first channel
 
     editor, takes, controls = open_takes(tmp_path / "out.blend")
     assert [s.channel for s in takes] == [1, 2, 3] and editor.channels[1].name == SHOT
-    assert [(s["blockcast_seed"], s.mute) for s in takes] == [(0, True), (1, False), (2, True)]
+    assert [editor.channels[c].name for c in (2, 3)] == [f"{SHOT} alt 1", f"{SHOT} alt 2"]
+    assert [(s["blockcast_seed"], s.mute) for s in takes] == [(1, False), (0, True), (2, True)]
     for strip in takes:
         take = Path(strip["blockcast_take_json"]).parent
         assert take.name == f"take-00{strip['blockcast_seed'] + 1}-wan-vace-s{strip['blockcast_seed']}"
@@ -114,7 +115,9 @@ def test_generate_puts_takes_in_the_sequencer_to_accept_regenerate_review_and_re
         assert json.loads((take / "take.json").read_text())["seed"] == strip["blockcast_seed"]
     assert takes[2]["blockcast_bundle"] == takes[0]["blockcast_bundle"]  # regenerated from the same passes
     (control,) = controls
-    assert (control["blockcast_control"], control.channel, control.frame_final_start) == ("depth", 4, 1)
+    assert (control["blockcast_control"], control.channel, control.frame_final_start, control.mute) == (
+        "depth", 4, 1, True)  # above the shot's block (its take channels 1-3)
+    assert editor.channels[4].name == f"{SHOT} depth control"
 
 
 def test_cancel_while_running_leaves_no_half_take_and_no_engine(scenario, tmp_path):
