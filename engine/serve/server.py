@@ -10,11 +10,7 @@ import os
 import socket
 import sys
 
-from .app import create_app
-from .auth import load_or_create_token
-from .jobs import JobQueue
 from .paths import WorkFolders, user_data_dir
-from .pipelines import LoadedBackends
 
 
 def add_arguments(parser):
@@ -39,7 +35,6 @@ def _listening_socket(host, port):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
-    sock.set_inheritable(True)
     return sock
 
 
@@ -51,7 +46,12 @@ def _is_loopback(host):
 
 
 def run_serve(args):
-    import uvicorn
+    import uvicorn  # the service's own imports wait until it runs: `python -m engine check` stays light
+
+    from .app import create_app
+    from .auth import load_or_create_token
+    from .jobs import JobQueue
+    from .pipelines import LoadedBackends
 
     folders = WorkFolders(args.work_dir, args.shared_root)
     token = load_or_create_token(args.token_file)
