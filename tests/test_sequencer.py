@@ -179,6 +179,20 @@ def _layout(scene):
                    s.mute) for s in strips if s.get("blockcast_shot"))
 
 
+def _render(scene, frame, path):
+    """`scene`'s sequencer output at `frame` as an (H, W, 3) array (Standard view: pixels as stored)."""
+    import bpy
+
+    scene.view_settings.view_transform = "Standard"
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGB"
+    scene.render.filepath = str(path)
+    scene.frame_set(frame)
+    bpy.ops.render.render(write_still=True, scene=scene.name)
+    return read_png(path)
+
+
 def test_compatibility_layer_uses_this_blenders_collection(seq, empty_scene):
     import bpy
 
@@ -266,6 +280,7 @@ def test_controls_land_muted_on_their_own_channels_and_review_beside_the_take(se
     for control in controls:  # full frame, like the take, over its frames: unmuting one shows it in place
         assert (control.frame_final_start, control.frame_final_end) == (11, 14)
         assert (control.transform.scale_x, control.transform.offset_x) == (take.transform.scale_x, 0)
+    assert [s.transform.filter for s in controls] == ["AUTO", "NEAREST"]  # object colours never blend
     assert not take.mute and seq.add_control_strips(empty_scene, take, record, files) == []
     objects = [Path(controls[1].directory) / e.filename for e in controls[1].elements]
     for path in objects:  # coloured, never the raw (black-looking) index
@@ -278,10 +293,15 @@ def test_controls_land_muted_on_their_own_channels_and_review_beside_the_take(se
     tiles = review_scene.review_strips(review, "sc01")
     assert [t["blockcast_review_tile"] for t in tiles] == ["take-001-wan-vace-s0 (seed 0)", "depth", "objects"]
     assert all(not t.mute and (t.frame_final_start, t.frame_final_end) == (11, 14) for t in tiles)
-    assert Path(tiles[0].directory) == Path(take.directory)
+    assert Path(tiles[0].directory) == Path(take.directory) and tiles[2].transform.filter == "NEAREST"
     boxes = [v for t in tiles for v in (t.transform.offset_x, t.transform.offset_y, t.transform.scale_x)]
     half = take.transform.scale_x / 2  # a 2 x 2 grid over the 32 x 18 frame: no tile covers another
     assert boxes == pytest.approx([-8, 4.5, half, 8, 4.5, half, -8, -4.5, half])
+    edit_frame, review_frame = (_render(scene, 11, tmp_path / f"{scene.name}.png") for scene in (empty_scene, review))
+    assert (edit_frame == 40).all()  # the edit shows the take only: the controls are muted
+    assert (review_frame[:9, :16] == 40).all() and (review_frame[:9, 16:] == 90).all()  # take, depth
+    objects_tile = review_frame[9:, :16].reshape(-1, 3)
+    assert len(np.unique(objects_tile, axis=0)) == 3 and (review_frame[9:, 16:] == 0).all()  # coloured; empty
     again = review_scene.show_take(empty_scene, take, record, files)  # reviewing again replaces, never piles up
     assert again == review and len(review_scene.review_strips(review, "sc01")) == 3
     assert len(bpy.data.scenes) == 2

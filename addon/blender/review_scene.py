@@ -14,7 +14,7 @@ from pathlib import Path
 
 import bpy
 
-from .. import strip_layout
+from .. import review_images, strip_layout
 from ..strip_layout import PREFIX
 from .sequencer import all_strips, new_image_strip, new_text_strip, occupied, sequence_editor, strip_collection
 
@@ -74,7 +74,8 @@ def show_take(scene, strip, record, files_by_kind):
     height = review.render.resolution_y * review.render.resolution_percentage / 100
     columns, rows = strip_layout.grid_shape(len(tiles))
     for index, (label, files) in enumerate(tiles):
-        image = new_image_strip(editor, f"{shot} review {label}", files, channels[index], first)
+        image = new_image_strip(editor, f"{shot} review {label}", files, channels[index], first,
+                                sharp=label == review_images.OBJECTS)
         scale, offset_x, offset_y = strip_layout.grid_transform(index, len(tiles), width, height)
         image.transform.scale_x *= scale
         image.transform.scale_y *= scale

@@ -74,11 +74,14 @@ def find_take(scene, name):
     return strip if strip is not None and is_take(strip) else None
 
 
-def new_image_strip(editor, name, files, channel, frame_start):
-    """An image-sequence strip of `files` (all in one folder), removed again if filling it fails."""
+def new_image_strip(editor, name, files, channel, frame_start, sharp=False):
+    """An image-sequence strip of `files` (all in one folder), removed again if filling it fails;
+    `sharp` scales it without blending neighbouring pixels (object colours stay apart)."""
     strips = strip_collection(editor)
     strip = strips.new_image(name=name, filepath=str(files[0]), channel=channel, frame_start=frame_start,
                              fit_method="FIT")
+    if sharp:
+        strip.transform.filter = "NEAREST"
     try:
         for path in files[1:]:
             strip.elements.append(Path(path).name)
@@ -185,7 +188,8 @@ def add_control_strips(scene, strip, record, files_by_kind):
                                                  channel_names(editor), shot)
     added = []
     for kind, files in files_by_kind.items():
-        control = new_image_strip(editor, strip_layout.control_name(shot, kind), files, channels[kind], first)
+        control = new_image_strip(editor, strip_layout.control_name(shot, kind), files, channels[kind], first,
+                                  sharp=kind == review_images.OBJECTS)
         control.mute = True
         control[PREFIX + "shot"], control[PREFIX + "control"] = shot, kind
         control[PREFIX + "control_of"] = strip.name
