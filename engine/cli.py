@@ -1,4 +1,4 @@
-"""`python -m engine check|backends|generate|serve`: what the add-on, batch scripts and farms call.
+"""`python -m engine check|backends|generate|serve|variations`: what the add-on, batch scripts and farms call.
 
 Exit codes: 0 done, 1 a clear error (one line on stderr saying what to do, and an `error`
 JSON event for generate), 2 bad arguments, 130 cancelled (finished takes kept).
@@ -41,6 +41,13 @@ def build_parser():
 
     serve = commands.add_parser("serve", help="a warm engine: an HTTP service keeping models loaded between takes")
     add_serve_arguments(serve)
+
+    from .variations.command import add_variation_arguments  # argparse only; its run imports the rest
+    looks = commands.add_parser("variations", help="many looks of a shot as a contact sheet (previz only)")
+    looks.add_argument("bundle", type=Path)
+    looks.add_argument("--out", type=Path, required=True, help="where the variations folder goes (created if missing)")
+    add_arguments(looks, backends=backends.names(), controls=CONTROL_KINDS)
+    add_variation_arguments(looks)
     return parser
 
 
@@ -155,5 +162,8 @@ def run_serve(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    handlers = {"check": run_check, "backends": run_backends, "generate": run_generate, "serve": run_serve}
+    from .variations.command import run_variations
+
+    handlers = {"check": run_check, "backends": run_backends, "generate": run_generate, "serve": run_serve,
+                "variations": run_variations}
     return handlers[args.command](args)

@@ -28,6 +28,12 @@ def _ratio(colour_hex):
     return albedo_to_ratio(srgb_to_linear(hex_to_srgb8(colour_hex) / 255.0)).astype(np.float32)
 
 
+def colour_ratios(object_names, colours):
+    """{object index: clay ratio} of each object's '#rrggbb' look (index k is object_names[k-1]),
+    what a frame is composed with: also the Variations' tiles (engine.variations)."""
+    return {index: _ratio(colours[name]) for index, name in enumerate(object_names, start=1)}
+
+
 class PrevizBackend(Backend):
     name = "previz"
     description = ("Blockcast's embedded previz model (3.7M parameters, runs on a CPU): one look per object for "
@@ -78,7 +84,7 @@ class PrevizBackend(Backend):
 
     def generate(self, request, hooks):
         plan, colours = self.look_colours(request, hooks)
-        ratios = {index: _ratio(colours[name]) for index, name in enumerate(request.object_names, start=1)}
+        ratios = colour_ratios(request.object_names, colours)
         grade, understood, ignored = grade_for(request.prompt)
         frames = np.empty((request.num_frames, request.height, request.width, 3), np.uint8)
         for index, (clay, ids) in enumerate(zip(request.controls["shading"], request.controls["objects"])):

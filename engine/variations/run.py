@@ -1,0 +1,126 @@
+"""One `variations` command: checked up front like `generate`, then one model load and one look per seed.
+
+Each variation's look comes from the very call a full take makes (the previz backend's
+`look_colours`, with the request a take at that seed gets), so `generate --seed <seed>` with the
+same bundle and flags gives a take whose take.json `look.objects` is the variation's `look`. What
+the look costs is the prior's UNet on its canonical shot, a batch of the scene's undecided objects
+per seed, exactly as the take batches it: batching several seeds together would change the
+floating-point sums slightly and could move a colour by one 8-bit step. Tiles cost little: the key
+frames' clay and ids are read once and each variation only paints them (engine.variations.tiles).
+"""
+
+import time
+from datetime import datetime, timezone
+
+from .. import backends
+from ..backends.base import Hooks, Request
+from ..backends.device import pick_device
+from ..backends.previz import colour_ratios
+from ..bundle import events
+from ..bundle.request import MAX_SEED, RequestUsageError
+from ..bundle.variations_record import (DEFAULT_COUNT, DEFAULT_KEY_FRAMES, DEFAULT_TILE_WIDTH, SHEET_FILE,
+                                        Variation, VariationsBundle, VariationsRecord, VariationsTimings, tile_name)
+from ..generate import Generation, RequestError, bundle_hash
+from ..looks.mood import grade_for
+from .folder import VariationsWriter
+from .tiles import KeyFrames, contact_sheet, key_frame_numbers, reference_statistics, tile_height
+
+MAX_COUNT = 1000
+
+
+class Variations:
+    """`count` looks of one shot from seed request.seed on; the constructor checks everything cheap."""
+
+    def __init__(self, request, bundle, out, progress, cancel, count=DEFAULT_COUNT, key_frames=DEFAULT_KEY_FRAMES,
+                 tile_width=DEFAULT_TILE_WIDTH):
+        if request.takes != 1:
+            raise RequestUsageError("--takes does not apply to variations: --count says how many looks to make")
+        if not 1 <= count <= MAX_COUNT:
+            raise RequestUsageError(f"--count {count} is outside 1..{MAX_COUNT}")
+        if not 0 <= request.seed <= MAX_SEED - (count - 1):
+            raise RequestUsageError(f"--seed {request.seed} is out of range: variation k uses --seed + k, "
+                                    f"up to {MAX_SEED}")
+        if not 16 <= tile_width <= 1024:
+            raise RequestUsageError(f"--tile-width {tile_width} is outside 16..1024 px")
+        if getattr(backends.create(request.backend_name), "look_colours", None) is None:
+            raise RequestError(f"--backend {request.backend_name} has no quick looks to show as variations: "
+                               "use Generate with Takes = K instead (K full takes, one seed each)")
+        self.generation = Generation(request, bundle, out, progress, cancel)  # generate's own checks
+        self.backend, self.bundle = self.generation.backend, self.generation.bundle
+        if not 1 <= key_frames <= len(self.bundle.frames):
+            raise RequestUsageError(f"--key-frames {key_frames} is outside 1..{len(self.bundle.frames)} "
+                                    "(the shot's frames)")
+        self.request, self.progress, self.cancel = request, progress, cancel
+        self.seeds = [request.seed + index for index in range(count)]
+        self.key_frames, self.tile_width = key_frame_numbers(self.bundle.frames, key_frames), tile_width
+        self.current = None  # the variations folder being made, for cancel reports
+
+    def run(self):
+        """Make every variation and return the finished folder; Cancelled after cleaning up."""
+        started_all = time.perf_counter()
+        generation, backend, request = self.generation, self.backend, self.request
+        self.cancel.check()
+        device = pick_device(request.device, request.offload, request.vae_tiling, request.vae_slicing)
+        self.progress.emit(events.LoadEvent(backend=backend.name, device=device.name,
+                                            models={role: m.source for role, m in generation.models.items()}))
+        started = time.perf_counter()
+        self.backend = backend = generation._loaded_backend(device)  # generate's load (or a warm service's)
+        load_s = time.perf_counter() - started
+        for note in generation.lens.notes:
+            self.progress.emit(events.WarningEvent(message=note))
+        if generation.lens.active:
+            self.progress.emit(events.WarningEvent(message="tiles are sharp: the picked take's frames get the "
+                                                           "lens (depth of field, motion blur)"))
+        if self.bundle.cast.look_seed is not None:
+            self.progress.emit(events.WarningEvent(message="the cast locks its look seed, so every variation has "
+                                                           "the same look: unlock it in the Cast panel to vary it"))
+        with VariationsWriter(generation.out, self.seeds[0]) as folder:
+            self.current = folder.name
+            record = self._make(folder, load_s, started_all)
+            path = folder.commit(record)
+        self.current = None
+        return path
+
+    def _make(self, folder, load_s, started_all):
+        generation, bundle, inputs = self.generation, self.bundle, self.generation.cast_inputs
+        width, height = generation.size
+        steps = self.request.steps or self.backend.default_steps
+        keys = KeyFrames(bundle, self.key_frames, width, height)
+        grade = grade_for(generation.prompt)[0]
+        reference_stats = reference_statistics(inputs.shot_reference)
+        sample_s, compose_s, done_steps, variations, tiles = 0.0, 0.0, [0], [], []
+
+        def on_step(step, total):
+            done_steps[0] += 1
+            self.progress.emit(events.StepEvent(take=folder.name, step=done_steps[0], total=total * len(self.seeds)))
+
+        for index, seed in enumerate(self.seeds):
+            self.cancel.check()
+            started = time.perf_counter()
+            take_inputs = Request(
+                prompt=generation.prompt, negative_prompt=self.request.negative_prompt, seed=seed, steps=steps,
+                guidance=self.backend.default_guidance, weights=generation.weights, controls={},
+                num_frames=len(bundle.frames), width=width, height=height, cast=bundle.cast,
+                object_names=inputs.object_names, references=inputs.references, shot_reference=inputs.shot_reference)
+            _, colours = self.backend.look_colours(take_inputs, Hooks(on_step=on_step, check_cancel=self.cancel.check))
+            sample_s += time.perf_counter() - started
+            started = time.perf_counter()
+            frames = keys.frames(colour_ratios(inputs.object_names, colours), grade, reference_stats)
+            tiles.append(keys.tile(frames, self.tile_width))
+            variations.append(Variation(seed=seed, tile=folder.write_image(tile_name(seed), tiles[-1]),
+                                        look=dict(colours)))
+            compose_s += time.perf_counter() - started
+            self.progress.emit(events.VariationEvent(index=index, count=len(self.seeds), seed=seed,
+                                                     tile=variations[-1].tile))
+        started = time.perf_counter()
+        folder.write_image(SHEET_FILE, contact_sheet(tiles, self.seeds))
+        compose_s += time.perf_counter() - started
+        return VariationsRecord(
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), backend=self.backend.name,
+            bundle=VariationsBundle(path=str(bundle.root.resolve()), hash=bundle_hash(bundle), shot=bundle.name),
+            prompt=self.request.prompt, key_frames=list(self.key_frames),
+            tile_size=[self.tile_width, tile_height(self.tile_width, bundle.width, bundle.height)],
+            sheet=SHEET_FILE, variations=variations,
+            timings=VariationsTimings(load_s=round(load_s, 4), sample_s=round(sample_s, 4),
+                                      compose_s=round(compose_s, 4),
+                                      total_s=round(time.perf_counter() - started_all, 4)))
