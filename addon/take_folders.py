@@ -1,16 +1,25 @@
 """Where a shot's takes and the bundles they were made from live (bpy-free). A take's record
 itself is engine.bundle.take_record's TakeRecord, read with its `read_take`.
 
-    TAKES_ROOT/<blend name>-<hash of its path>/<shot>/
-        take-001-animatediff-s0/ ...   written by the engine (see docs/engine.md)
-        bundles/001/                   the pass bundle each Generate exported
+    TAKES_ROOT/<project>/<shot>/
+        take-001-previz-s0/ ...        written by the engine (see docs/engine.md)
+        bundles/001/                   the pass bundle a Generate exported
+            .blockcast-fingerprint     what it was exported from (addon/scene_fingerprint.py)
+    TAKES_ROOT/<project>/cast/         reference crops locked from the project's takes
 
-Every Generate exports a new bundle and keeps it: each take.json points at the bundle it
-was made from, so its control passes can be reviewed and the take regenerated later.
+<project> is the scene's project id, stored in the .blend (the scene's `blockcast_project`
+property) at its first Generate: "<file name>-<8 random hex digits>". The takes follow the
+scene wherever the .blend is saved, so Save As keeps numbering a shot's takes in one folder.
+Scenes from before the id adopt the folder named after their .blend's path hash when it exists.
+
+A Generate whose scene and settings are those of one of the shot's bundles reuses it; any other
+exports a new bundle and keeps it: each take.json points at the bundle it was made from, so
+its control passes can be reviewed and the take regenerated later.
 """
 
 import hashlib
 import re
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -26,13 +35,61 @@ def safe_name(text):
     return cleaned or "untitled"
 
 
-def project_folder_name(blend_path):
-    """One folder per .blend: its name plus a short hash of its full path, so two files
-    called shot.blend in different folders keep their takes apart."""
+def legacy_project_id(blend_path):
+    """The project folder Blockcast named before project ids: the .blend's name plus a short
+    hash of its full path (so Save As moved the takes to a new folder)."""
     if not blend_path:
         return "untitled"
     path = str(Path(blend_path).resolve())
     return f"{safe_name(Path(path).stem)}-{hashlib.sha1(path.encode()).hexdigest()[:8]}"
+
+
+def is_project_id(text):
+    return isinstance(text, str) and bool(text) and safe_name(text) == text
+
+
+def project_id(takes_root, stored, blend_path, strip_take_paths=()):
+    """The scene's project id: the one stored in it; else the project folder its take strips
+    are in (an id lost to Undo); else the legacy folder of this .blend when it exists under
+    `takes_root`; else a new one, "<file name>-<8 random hex digits>"."""
+    if is_project_id(stored):
+        return stored
+    root = Path(takes_root).resolve()
+    for path in strip_take_paths:
+        project = Path(path).resolve().parent.parent.parent  # <project>/<shot>/<take>/take.json
+        if project.parent == root and is_project_id(project.name) and project.is_dir():
+            return project.name
+    legacy = legacy_project_id(blend_path)
+    if blend_path and (root / legacy).is_dir():
+        return legacy
+    stem = safe_name(Path(blend_path).stem) if blend_path else "untitled"
+    return f"{stem}-{secrets.token_hex(4)}"
+
+
+def _relative_problem(field, where, blend_path):
+    if not blend_path:
+        return (f"{field} in {where} is relative to the .blend (//), which is not saved: Save the .blend first, "
+                f"or set an absolute {field}")
+    return f"{field} in {where} is a relative path: start it with // (the .blend's folder) or pick a folder"
+
+
+def unsaved_problem(blend_path, takes_folder_preference, takes_root):
+    """Why Generate cannot write takes for this file, in the panel's words; None when it can.
+    An unsaved file's takes would land in a folder nobody named (or, for a // path, relative
+    to Blender's working folder), so it needs saving or an explicit Takes Folder."""
+    if not blend_path and not takes_folder_preference:
+        return "the .blend is not saved: Save the .blend first, or set Takes Folder in Blockcast's Preferences"
+    if not Path(takes_root).is_absolute():
+        return _relative_problem("Takes Folder", "Blockcast's Preferences", blend_path)
+    return None
+
+
+def output_folder_problem(output_folder, blend_path):
+    """Export Passes' check of its Output Folder as resolved (bpy.path.abspath): it must be
+    absolute, as an unsaved file turns "//x" into "x", relative to Blender's working folder."""
+    if not output_folder or not Path(output_folder).is_absolute():
+        return _relative_problem("Output Folder", "Shot Export", blend_path)
+    return None
 
 
 def fallback_takes_root(blend_path):
@@ -42,8 +99,9 @@ def fallback_takes_root(blend_path):
     return Path(tempfile.gettempdir()) / "blockcast" / "takes"
 
 
-def shot_takes_dir(takes_root, blend_path, shot_name):
-    return Path(takes_root) / project_folder_name(blend_path) / safe_name(shot_name)
+def shot_takes_dir(takes_root, project, shot_name):
+    """TAKES_ROOT/<project id>/<shot>: every take of the shot, numbered in one sequence."""
+    return Path(takes_root) / project / safe_name(shot_name)
 
 
 def new_bundle_dir(shot_dir):
@@ -64,6 +122,26 @@ def take_number(take_id):
     """3 for "take-003-previz-s2": takes are numbered in the order they were made; 0 if unnumbered."""
     found = re.match(r"^take-(\d+)", str(take_id))
     return int(found.group(1)) if found else 0
+
+
+def take_folder_seeds(shot_dir):
+    """The seeds of the finished takes in a shot's folder (their take.json), strips or not."""
+    seeds = set()
+    folder = Path(shot_dir)
+    for take in folder.iterdir() if folder.is_dir() else ():
+        if take.name.startswith("take-") and (take / take_record.TAKE_RECORD).is_file():
+            try:
+                seeds.add(int(take_record.read_take(take).seed))
+            except (take_record.TakeRecordError, OSError, TypeError, ValueError):
+                continue
+    return seeds
+
+
+def seed_past(current, used):
+    """The shot's Seed field after a Generate or Regenerate: past every seed used (never back
+    down: a seed typed beyond them all stays)."""
+    seeds = [int(seed) for seed in used]
+    return max([int(current)] + [seed + 1 for seed in seeds])
 
 
 _NOTES_CACHE = {}  # take.json path -> (modification time, notes): panels redraw often

@@ -117,8 +117,8 @@ def test_take_summary_reads_once_and_says_frames_date_and_understanding(tmp_path
 
 def test_takes_folders_number_bundles_and_keep_projects_apart(tmp_path):
     root = tmp_path / "takes"
-    a = folders.shot_takes_dir(root, "/p/one/shot.blend", "Shot 1/A")
-    b = folders.shot_takes_dir(root, "/p/two/shot.blend", "Shot 1/A")
+    a = folders.shot_takes_dir(root, "shot-1a2b3c4d", "Shot 1/A")  # two project ids
+    b = folders.shot_takes_dir(root, "shot-5e6f7a8b", "Shot 1/A")
     assert a.name == "Shot_1_A" and a.parent.name.startswith("shot-") and a.parent != b.parent
     assert folders.new_bundle_dir(a).name == "001"
     (a / "bundles" / "001").mkdir(parents=True)

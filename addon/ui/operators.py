@@ -10,6 +10,7 @@ from ..blender import errors
 from ..blender.actors import add_proxy_actor, make_actor_from_rig
 from ..blender.export import export_shot, iter_export_shot
 from ..blender.shots import resolve_shot
+from ..take_folders import output_folder_problem
 
 
 def _export_request(context):
@@ -18,8 +19,9 @@ def _export_request(context):
     frames = (settings.frame_start, settings.frame_end) if settings.use_custom_range else None
     shot = resolve_shot(context.scene, settings.shot or None, frames)
     output = bpy.path.abspath(settings.output_dir)
-    if not output or output.startswith("//"):
-        raise errors.UserError("the output folder is relative to an unsaved .blend: save the file or pick a folder")
+    problem = output_folder_problem(output, bpy.data.filepath)  # unsaved, "//x" resolves to a relative "x"
+    if problem:
+        raise errors.UserError(problem)
     size = (settings.width, settings.height) if settings.use_custom_size else None
     return shot, Path(output) / bpy.path.clean_name(shot.name), settings.passes(), size, settings.overwrite
 

@@ -14,7 +14,7 @@ from bpy.props import StringProperty
 from . import preferences as prefs_module
 from ..blender import errors
 from ..blender.generation import JOB_ERRORS, running_job
-from ..blender.shot_jobs import regenerate_job, shot_job
+from ..blender.shot_jobs import advance_seed, regenerate_job, shot_job
 from ..blender.sequencer import find_take
 from ..blender.shots import resolve_shot
 
@@ -128,12 +128,8 @@ class BLOCKCAST_OT_generate(_RunsJob, bpy.types.Operator):
                         size)
 
     def job_over(self, context, job):
-        """Move the shot's seed past the seeds used, so Generate again makes new takes."""
-        scene = bpy.data.scenes.get(job.scene_name) if job.scene_name else None
-        made = len(job.progress.takes_done)
-        settings = scene.blockcast.shot_generation_settings(job.shot_name) if scene is not None else None
-        if settings is not None and made:
-            settings.seed = max(settings.seed, job.request.seed + made)
+        """Move the shot's seed past every seed used, so Generate again makes new takes."""
+        advance_seed(job)
 
 
 class BLOCKCAST_OT_regenerate_take(_RunsJob, bpy.types.Operator):
@@ -149,6 +145,10 @@ class BLOCKCAST_OT_regenerate_take(_RunsJob, bpy.types.Operator):
         if strip is None:
             raise errors.UserError(f"no take strip named {self.strip!r} in scene {context.scene.name!r}")
         return regenerate_job(context.scene, strip, prefs_module.preferences(context))
+
+    def job_over(self, context, job):
+        """Move the shot's seed past the new take's, so the next Generate does not repeat it."""
+        advance_seed(job)
 
 
 class BLOCKCAST_OT_cancel_generation(bpy.types.Operator):
