@@ -6,6 +6,9 @@ are the tile's pixels.
 """
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,3 +116,12 @@ def test_cancel_leaves_no_folder(previz_shots, tmp_path):
     with pytest.raises(Cancelled):
         variations.run()
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_record_module_is_stdlib_only():
+    """The add-on (stdlib + numpy, never torch) and the farm read variations.json through it."""
+    probe = ("import sys, engine.bundle.variations_record; "
+             "print(','.join(m for m in ('numpy', 'PIL', 'torch') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.strip() == ""
