@@ -21,10 +21,11 @@ import bpy
 from ...engine.bundle.events import DoneEvent
 from ...engine.bundle.take_record import TakeRecordError
 from ..cast import CastInputError
-from ..engine_process import EXIT_CANCELLED, EngineError, EngineProcess
+from ..engine_process import EXIT_CANCELLED, EngineError
 from ..generation_progress import GenerationProgress
 from ..strip_layout import LayoutError
 from . import errors, sequencer
+from .engine_choice import start_engine
 
 JOB_ERRORS = errors.USER_ERRORS + (EngineError, TakeRecordError, LayoutError, CastInputError)
 _RUNNING = []  # the running job: one at a time, so two engines never fight over one GPU
@@ -120,7 +121,8 @@ class GenerationJob:
         self.progress.export_frame(done, total, getattr(self._export, "note", ""))
 
     def _start_engine(self):
-        self._engine = EngineProcess(self.setup, self.request.to_arguments(self.bundle_dir, self.takes_dir))
+        """The engine service when one takes the job (engine_choice), else a child process."""
+        self._engine = start_engine(self.setup, self.request, self.bundle_dir, self.takes_dir, self.reports)
         self.progress.engine_started()
 
     def _engine_step(self):

@@ -9,9 +9,10 @@ another interpreter is set.
 from pathlib import Path
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..engine_process import EngineError, EngineSetup, check_engine, venv_python
+from ..engine_service import DEFAULT_ADDRESS, default_token_file
 from ..engine_request import local_models
 from ..take_folders import fallback_takes_root
 
@@ -23,6 +24,9 @@ DEVICES = (("auto", "Auto", "CUDA when the engine sees a GPU, else CPU"),
            ("cuda", "CUDA", "An NVIDIA GPU; fails if the engine sees none"))
 
 ENGINE_CHECK = {"report": None, "error": None}  # the last Check Engine result, for this session
+SERVICE_STATUS = {"line": "", "alert": False}   # what the last Generate found at the Engine Service address
+SERVICE_PROPERTIES = ("engine_service", "service_token_file", "keep_engine_warm", "service_shared_folder",
+                      "service_shared_folder_remote")
 
 
 def checkout_engine():
@@ -79,6 +83,26 @@ class BlockcastPreferences(bpy.types.AddonPreferences):
         description="Where takes and the bundles they were made from are written; empty: the extension's "
                     "user folder")
 
+    engine_service: StringProperty(
+        name="Engine Service", default=DEFAULT_ADDRESS,
+        description="HOST:PORT of a warm engine service (python -m engine serve): Generate uses it when it answers, "
+                    "else runs the engine here. A service on another machine needs Allow Online Access; empty: never")
+    service_token_file: StringProperty(
+        name="Token File", subtype="FILE_PATH",
+        description=f"The service's token file (the service prints it); empty: {default_token_file()}")
+    keep_engine_warm: BoolProperty(
+        name="Keep Engine Warm", default=False,
+        description="Start an engine service on this machine (at the Engine Service address) with the Engine Python "
+                    "on the first Generate and reuse it, so models stay loaded between takes; it stops when Blender "
+                    "quits")
+    service_shared_folder: StringProperty(
+        name="Shared Folder", subtype="DIR_PATH",
+        description="A folder here that the service's machine also sees (a shared drive): bundles inside it are "
+                    "read there instead of uploaded. Empty: bundles are uploaded")
+    service_shared_folder_remote: StringProperty(
+        name="Shared Folder on Service",
+        description="The same shared folder as the service's machine names it (e.g. /mnt/projects)")
+
     def draw(self, context):
         layout = self.layout
         layout.use_property_split = True
@@ -86,6 +110,7 @@ class BlockcastPreferences(bpy.types.AddonPreferences):
             layout.prop(self, name)
         layout.operator("blockcast.check_engine", icon="CHECKMARK")
         draw_engine_check(layout, model_folder(self))
+        draw_engine_service(layout, self)
 
 
 class _Defaults:
@@ -93,6 +118,9 @@ class _Defaults:
 
     engine_python = engine_dir = default_backend = model_folder = takes_folder = ""
     device = "auto"
+    engine_service = DEFAULT_ADDRESS
+    service_token_file = service_shared_folder = service_shared_folder_remote = ""
+    keep_engine_warm = False
 
 
 def preferences(context=None):
@@ -159,6 +187,18 @@ def draw_engine_check(layout, models):
                 row = box.row()
                 row.alert = True
                 row.label(text=f"{model['role']}: missing — {model['download']}", icon="ERROR")
+
+
+def draw_engine_service(layout, prefs):
+    """The Engine Service settings and what the last Generate found there."""
+    box = layout.box()
+    box.label(text="Engine Service", icon="NETWORK_DRIVE")
+    for name in SERVICE_PROPERTIES:
+        box.prop(prefs, name)
+    if SERVICE_STATUS["line"]:
+        row = box.row()
+        row.alert = SERVICE_STATUS["alert"]
+        row.label(text=SERVICE_STATUS["line"], icon="ERROR" if SERVICE_STATUS["alert"] else "INFO")
 
 
 def check(prefs):
