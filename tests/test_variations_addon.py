@@ -147,3 +147,97 @@ def test_runs_progress_is_one_bar_over_the_engine_calls():
     progress.end("finished")
     assert progress.fraction == 1.0 and progress.status_line() == "Shot: 3/3 picked takes made"
     assert not progress.running and len(progress.takes_done) == 3
+
+
+# On real bpy with the real engine ------------------------------------------------------------
+
+needs_engine = pytest.mark.skipif(not ENGINE_PYTHON.exists(), reason="needs the engine venv: scripts/setup_env.sh engine")
+
+
+@pytest.fixture(scope="module")
+def demo_blend(tmp_path_factory):
+    path = tmp_path_factory.mktemp("scene") / "demo.blend"
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_scene.py"), "--save", str(path),
+                             "--frames", "5", "--size", "64x36"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return path
+
+
+@pytest.fixture
+def scenario(demo_blend, tmp_path):
+    """Run a scenario of variations_scenarios.py on a copy of the demo shot; (report, its output)."""
+
+    def run(name, *extra):
+        blend = tmp_path / "demo.blend"
+        blend.write_bytes(demo_blend.read_bytes())
+        result = subprocess.run([sys.executable, str(REPO / "tests" / "variations_scenarios.py"), name, str(blend),
+                                 *map(str, extra)], capture_output=True, text=True, timeout=900, cwd=REPO,
+                                env=dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "blender_user")))
+        lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
+        assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
+        return json.loads(lines[0][len("REPORT "):]), result.stdout + result.stderr
+
+    return run
+
+
+@needs_engine
+def test_variations_show_a_sheet_whose_picked_seeds_become_takes_with_their_looks(scenario):
+    report, _ = scenario("loop")
+    assert report["make"] == ["FINISHED"] and report["seeds"] == [3, 4, 5, 6, 7, 8]
+    assert report["seed_after"] == 9  # Make Variations again shows new looks
+    folder = Path(report["entry"])
+    assert folder.parent.name == "variations" and report["image"] == "Scene variations s3"
+    assert Path(report["image_file"]) == folder / "sheet.png" and min(report["image_size"]) > 0
+    assert [f"s{seed}.png" for seed in range(3, 9)] == sorted(report["thumbnails"], key=lambda n: int(n[1:-4]))
+    panel = report["panel"]
+    assert panel.count("thumbnail") == 6 and [line for line in panel if line.startswith("prop picked")] == [
+        f"prop picked s{seed}" for seed in range(3, 9)]
+    assert panel.count("button blockcast.lock_look_from_variation") == 6
+    assert "button blockcast.make_variation_takes Make Takes (0 picked)" in panel
+    assert "no variation picked: tick the tiles" in report["takes_without_picks"]
+
+    assert report["panel_picked"][-1] == "button blockcast.make_variation_takes Make Takes (2 picked)"
+    assert report["takes"] == ["FINISHED"] and report["take_seeds"] == [4, 7]
+    looks = report["looks"]
+    assert all(looks[str(seed)] for seed in (4, 7)) and looks["4"] != looks["7"]
+    assert report["take_looks"] == {"4": looks["4"], "7": looks["7"]}  # the take has its variation's look
+    record = json.loads((folder / "variations.json").read_text())
+    assert report["take_bundles"] == [record["bundle"]["path"]]  # made from the variations' own passes
+
+    assert report["lock"] == ["FINISHED"] and report["cast_colours"] == looks["5"]
+    assert "have no seed 99: pick one of the sheet's tiles" in report["lock_unknown"]
+    again = report["again_sheet"]
+    assert report["again"] == ["FINISHED"] and again["seeds"] == [9, 10, 11, 12, 13, 14]
+    assert {"Scene variations s3", "Scene variations s9"} <= set(report["images"])
+
+
+@needs_engine
+def test_cancelling_variations_leaves_nothing_half_written(scenario):
+    report, _ = scenario("cancel")
+    assert report["phase_when_cancelled"] not in ("finished", "failed") and report["cancel"] == ["FINISHED"]
+    assert report["phase"] == "cancelled" and not report["running_job"]
+    assert not report["bundle_left"] and report["sheets"] == 0
+    assert not [name for name in report["images"] if "variations" in name]
+    assert [path for path in report["left"] if path not in ("bundles", "variations")] == []
+    assert ["WARNING", "Scene: variations cancelled; nothing was kept"] in report["reports"]
+
+
+@pytest.fixture(scope="module")
+def wan_vace_models(tmp_path_factory):
+    """A model folder holding wan-vace/pipeline as tiny real weights (as tests/test_roundtrip.py makes it)."""
+    root = tmp_path_factory.mktemp("models")
+    result = subprocess.run([str(ENGINE_PYTHON), "-c", "import sys; from engine.random_models import "
+                             "save_wan_vace_models; save_wan_vace_models(sys.argv[1])", str(root / "made")],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (root / "folder" / "wan-vace").mkdir(parents=True)
+    (root / "made" / "wan-vace").rename(root / "folder" / "wan-vace" / "pipeline")
+    return root / "folder"
+
+
+@needs_engine
+def test_on_a_diffusion_backend_the_same_button_makes_full_takes_with_distinct_seeds(scenario, wan_vace_models):
+    report, output = scenario("diffusion", wan_vace_models)
+    assert report["make"] == ["FINISHED"] and report["take_seeds"] == [5, 6] and report["seed_after"] == 7
+    assert "wan-vace has no quick variations: making 2 full takes (seeds 5–6) instead" in output
+    assert report["sheets"] == 0 and "label wan-vace: full takes instead (at most 8)" in report["panel"]
