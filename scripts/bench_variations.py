@@ -19,6 +19,7 @@ scripts/export_passes.py with previz's passes) into out/bench_variations/bundle 
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -51,15 +52,21 @@ def export_demo_bundle(folder):
     return bundle
 
 
+def _children_cpu_s():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def engine(*args):
-    """Run `python -m engine ARGS`; (wall seconds, its events)."""
-    started = time.perf_counter()
+    """Run `python -m engine ARGS`; (wall seconds, CPU seconds, its events). The CPU seconds (user +
+    system, every thread) say more than the wall clock on a CPU other jobs share."""
+    started, cpu_before = time.perf_counter(), _children_cpu_s()
     result = subprocess.run([sys.executable, "-m", "engine", *map(str, args)], cwd=ROOT, capture_output=True,
                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    seconds = time.perf_counter() - started
+    seconds, cpu_s = time.perf_counter() - started, _children_cpu_s() - cpu_before
     if result.returncode != 0:
         raise SystemExit(f"python -m engine {' '.join(map(str, args))} failed:\n{result.stderr[-2000:]}")
-    return seconds, [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"event"')]
+    return seconds, cpu_s, [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"event"')]
 
 
 def tile_difference(record, folder, variation, take_dir):
@@ -94,34 +101,39 @@ def main():
     bundle = args.bundle or export_demo_bundle(BENCH_DIR)
     with tempfile.TemporaryDirectory(prefix="bench-variations-") as scratch:
         scratch = Path(scratch)
-        total_s, events = engine("variations", bundle, "--out", scratch / "variations", "--count", args.count,
-                                 "--seed", args.seed)
+        total_s, total_cpu_s, events = engine("variations", bundle, "--out", scratch / "variations",
+                                              "--count", args.count, "--seed", args.seed)
         folder = Path(events[-1]["takes"][0])
         record = read_variations(folder)
         timings = record.timings
-        print(f"variations: {args.count} of {record.bundle.shot or bundle} in {total_s:.1f} s wall "
-              f"({total_s / args.count:.2f} s each; engine: load {timings.load_s:.1f} s, looks {timings.sample_s:.1f} s, "
+        print(f"variations: {args.count} of {record.bundle.shot or bundle} in {total_s:.1f} s wall, "
+              f"{total_cpu_s:.1f} CPU s ({total_s / args.count:.2f} s, {total_cpu_s / args.count:.2f} CPU s each; "
+              f"engine: load {timings.load_s:.1f} s, looks {timings.sample_s:.1f} s, "
               f"tiles and sheet {timings.compose_s:.1f} s)")
-        take_seconds = []
+        take_seconds, take_cpu = [], []
         for seed in range(args.seed, args.seed + min(args.full_takes, args.count)):
-            seconds, take_events = engine("generate", bundle, "--out", scratch / "takes", "--seed", seed)
+            seconds, cpu_s, take_events = engine("generate", bundle, "--out", scratch / "takes", "--seed", seed)
             take_seconds.append(seconds)
+            take_cpu.append(cpu_s)
             take_dir = Path(take_events[-1]["takes"][0])
             variation, take = record.variation(seed), read_take(take_dir)
             same = take.look.objects == variation.look
-            print(f"full take seed {seed}: {seconds:.1f} s wall (generate {take.timings.generate_s:.1f} s, "
-                  f"{take.bundle.frame_count} frames); look equals the variation's: {same}; "
+            print(f"full take seed {seed}: {seconds:.1f} s wall, {cpu_s:.1f} CPU s "
+                  f"(generate {take.timings.generate_s:.1f} s, {take.bundle.frame_count} frames); "
+                  f"look equals the variation's: {same}; "
                   f"tile vs its frames: max difference {tile_difference(record, folder, variation, take_dir)}")
             if not same:
                 raise SystemExit(f"seed {seed}: the full take's look differs from the variation's")
-        if take_seconds:
-            per_take = sum(take_seconds) / len(take_seconds)
-            print(f"one full take per seed: {per_take:.1f} s x {args.count} = {per_take * args.count:.0f} s; "
-                  f"variations / full takes = {total_s / (per_take * args.count):.3f} "
-                  f"({per_take * args.count / total_s:.1f}x faster)")
+        for name, measured, total in (("wall", take_seconds, total_s), ("CPU", take_cpu, total_cpu_s)):
+            if measured:
+                per_take = sum(measured) / len(measured)
+                print(f"one full take per seed ({name}): {per_take:.1f} s x {args.count} = "
+                      f"{per_take * args.count:.0f} s; variations / full takes = {total / (per_take * args.count):.3f} "
+                      f"({per_take * args.count / total:.1f}x faster)")
         if args.docs_sheet:
             chosen = record.variations[:DOCS_SHEET_COUNT]
-            sheet = contact_sheet([Image.open(folder / v.tile).convert("RGB") for v in chosen], [v.seed for v in chosen])
+            tiles = [Image.open(folder / variation.tile).convert("RGB") for variation in chosen]
+            sheet = contact_sheet(tiles, [variation.seed for variation in chosen])
             args.docs_sheet.parent.mkdir(parents=True, exist_ok=True)
             partial = args.docs_sheet.with_name(f".{args.docs_sheet.name}.partial")
             sheet.save(partial, format="PNG")

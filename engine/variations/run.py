@@ -44,7 +44,8 @@ class Variations:
             raise RequestUsageError(f"--tile-width {tile_width} is outside 16..1024 px")
         if getattr(backends.create(request.backend_name), "look_colours", None) is None:
             raise RequestError(f"--backend {request.backend_name} has no quick looks to show as variations: "
-                               "use Generate with Takes = K instead (K full takes, one seed each)")
+                               "make K full takes instead, one seed each (generate --takes K; in Blender, "
+                               "Generate with Takes = K)")
         self.generation = Generation(request, bundle, out, progress, cancel)  # generate's own checks
         self.backend, self.bundle = self.generation.backend, self.generation.bundle
         if not 1 <= key_frames <= len(self.bundle.frames):
