@@ -15,7 +15,6 @@ The service process is talked to with tests/engine/serve_client.py (stdlib only)
 """
 
 import argparse
-import dataclasses
 import json
 import subprocess
 import sys
@@ -27,13 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine")]
 
-from engine.bundle.cast import Cast, CastMember  # noqa: E402
-from engine.bundle.manifest import BundleManifest, ObjectsPass  # noqa: E402
 from engine.bundle.request import GenerateRequest  # noqa: E402
-from engine.bundle.schema import MANIFEST_NAME  # noqa: E402
 from engine.bundle.take_record import read_take  # noqa: E402
 from engine.bundle.transfer import bundle_digest, pack_bundle  # noqa: E402
-from serve_client import Service  # noqa: E402
+from serve_client import Service, lock_looks  # noqa: E402
 
 
 def export_bundle(top):
@@ -44,24 +40,6 @@ def export_bundle(top):
                      "shading,depth,normal,objects", "--quiet"]):
         subprocess.run([str(part) for part in command], cwd=ROOT, check=True, capture_output=True, timeout=300)
     return bundle
-
-
-def lock_every_look(bundle):
-    """Lock a colour on every object through the bundle's cast (what Lock Look writes), so the
-    jobs sample no colours: the benchmark then times the service, not the previz UNet."""
-    path = bundle / MANIFEST_NAME
-    manifest = BundleManifest.from_json(json.loads(path.read_text(encoding="utf-8")))
-    names = next(entry for entry in manifest.passes.values() if isinstance(entry, ObjectsPass)).objects
-    colour = {name: f"#{(60 + 37 * index) % 200 + 40:02x}7050" for index, name in enumerate(names)}
-    cast = manifest.cast or Cast()
-    members = [dataclasses.replace(m, colors={name: colour[name] for name in m.objects if name in colour})
-               for m in cast.members]
-    owned = {name for member in members for name in member.objects}
-    rest = tuple(name for name in names if name not in owned)
-    if rest:
-        members.append(CastMember(name="Set", role="prop", objects=rest, colors={name: colour[name] for name in rest}))
-    manifest = dataclasses.replace(manifest, cast=Cast(members=tuple(members), look_seed=cast.look_seed).checked())
-    path.write_text(json.dumps(manifest.to_json(), indent=1) + "\n", encoding="utf-8")
 
 
 def client(service, bundle, digest, seeds, steps, results, deadline):
@@ -115,7 +93,7 @@ def main():
         top = Path(temp)
         bundle = args.bundle or export_bundle(top)
         if not args.bundle and not args.sample_looks:
-            lock_every_look(bundle)
+            lock_looks(bundle)
         digest = bundle_digest(bundle)
         service = Service(top / "work", top / "token")
         try:

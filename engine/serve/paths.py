@@ -6,8 +6,13 @@ nothing else on a client's word.
 """
 
 import os
+import re
+import shutil
 import sys
 from pathlib import Path
+
+
+UPLOAD_NAME = re.compile(r"^[0-9a-f]{64}-[0-9a-f]{8}(\.tar)?$")  # engine.serve.app names uploads so
 
 
 class Forbidden(Exception):
@@ -32,6 +37,17 @@ class WorkFolders:
         for folder in (self.root, self.bundles, self.jobs, self.uploads):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.readable = [self.root.resolve()] + [Path(root).expanduser().resolve() for root in shared_roots]
+        self.sweep_uploads()
+
+    def sweep_uploads(self):
+        """Remove what uploads cut short by a killed service left (only names the service gives them)."""
+        for entry in self.uploads.iterdir():
+            if not UPLOAD_NAME.match(entry.name) or entry.is_symlink():
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
     @property
     def bundles(self):

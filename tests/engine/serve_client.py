@@ -1,6 +1,7 @@
 """A real `python -m engine serve` for the service tests and scripts/bench_serve.py: started as a
 subprocess on 127.0.0.1 (any free port), talked to over HTTP with the stdlib only, stopped by the caller."""
 
+import dataclasses
 import http.client
 import json
 import os
@@ -13,7 +14,31 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from engine.bundle.cast import Cast, CastMember
+from engine.bundle.manifest import BundleManifest, ObjectsPass
+from engine.bundle.schema import MANIFEST_NAME
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def lock_looks(bundle, leave_open=()):
+    """Lock a colour on every object but `leave_open` through the bundle's cast (what Lock Look
+    writes): a previz take then samples only those colours with its UNet (none: no denoising
+    steps at all), so jobs stay short on a loaded CPU."""
+    path = bundle / MANIFEST_NAME
+    manifest = BundleManifest.from_json(json.loads(path.read_text(encoding="utf-8")))
+    objects_pass = next(entry for entry in manifest.passes.values() if isinstance(entry, ObjectsPass))
+    names = [name for name in objects_pass.objects if name not in leave_open]
+    colour = {name: f"#{(60 + 37 * index) % 200 + 40:02x}7050" for index, name in enumerate(names)}
+    cast = manifest.cast or Cast()
+    members = [dataclasses.replace(m, colors={name: colour[name] for name in m.objects if name in colour})
+               for m in cast.members]
+    owned = {name for member in members for name in member.objects}
+    rest = tuple(name for name in names if name not in owned)
+    if rest:
+        members.append(CastMember(name="Set", role="prop", objects=rest, colors={name: colour[name] for name in rest}))
+    manifest = dataclasses.replace(manifest, cast=Cast(members=tuple(members), look_seed=cast.look_seed).checked())
+    path.write_text(json.dumps(manifest.to_json(), indent=1) + "\n", encoding="utf-8")
 
 
 class Service:

@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 from conftest import BLENDER_PYTHON, _run
-from serve_client import Service
+from serve_client import Service, lock_looks
 
 from engine.bundle.transfer import bundle_digest, pack_bundle, unpack_bundle
 from engine.previz.model import WEIGHTS_DIR
@@ -19,10 +19,12 @@ SLOW = {"steps": 60}  # far more steps than a test waits for: it is cancelled or
 
 @pytest.fixture(scope="module")
 def shot(demo_blend, tmp_path_factory):
-    """Frames 1-3 at 64x36 with the passes previz reads."""
+    """Frames 1-3 at 64x36 with the passes previz reads; every look locked but the crate's, so a
+    take samples one colour (its denoising steps stay short on a loaded CPU)."""
     out = tmp_path_factory.mktemp("serve-bundle") / "shot"
     _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out, "--frames", "1-3", "--size", "64x36",
           "--passes", "shading,depth,normal,objects", "--quiet"])
+    lock_looks(out, leave_open=("Crate",))
     return out
 
 
@@ -185,7 +187,7 @@ def test_a_killed_service_reports_its_interrupted_jobs_and_keeps_finished_takes(
         shutil.copytree(shot, running.work_dir / "shot")
         finished = running.submit(QUICK, bundle)
         assert running.wait(finished)["state"] == "finished"
-        interrupted = running.submit({"takes": 2, "steps": 3}, bundle)
+        interrupted = running.submit({"takes": 2, "steps": 2}, bundle)
         waiting = running.submit(QUICK, bundle)
         running.events(interrupted, until=lambda event: event["event"] == "step" and
                        event["take"].startswith("take-002"))

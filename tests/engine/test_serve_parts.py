@@ -142,3 +142,13 @@ def test_job_records_keep_unknown_keys_and_refuse_wrong_types():
     assert JobSubmission.from_json({"request": {}, "bundle": {"digest": "ab"}}).bundle.digest == "ab"
     with pytest.raises(ServiceRecordError, match="takes"):
         JobRecord.from_json({"takes": "take-001"})
+
+
+def test_a_restart_removes_cut_short_uploads_and_nothing_else(tmp_path):
+    uploads = WorkFolders(tmp_path / "work").uploads
+    ours = [uploads / f"{'ab' * 32}-0123abcd.tar", uploads / f"{'ab' * 32}-0123abcd"]
+    ours[0].write_bytes(b"half a tar")
+    (ours[1] / "depth").mkdir(parents=True)
+    (uploads / "notes.txt").write_text("not the service's")
+    WorkFolders(tmp_path / "work")
+    assert sorted(p.name for p in uploads.iterdir()) == ["notes.txt"]
