@@ -49,6 +49,24 @@ def test_zip_ships_the_addon_and_bundle_format_only(extension_zip):
     forbidden = [n for n in names if n.startswith(("tests/", "scripts/", "docs/", ".")) or "__pycache__" in n
                  or (n.startswith("engine/") and not n.startswith(("engine/bundle/", "engine/__init__.py")))]
     assert forbidden == []
+    assert not any(n.endswith(".egg-info/PKG-INFO") for n in names)
+
+
+def test_zip_carries_the_engine_wheel_as_data_not_as_blender_wheels(extension_zip):
+    """The engine wheel rides along for Set Up Engine; the manifest never lists it, so Blender
+    does not install torch's dependants into its own Python."""
+    archive = zipfile.ZipFile(extension_zip)
+    wheels = [n for n in archive.namelist() if n.endswith(".whl")]
+    assert len(wheels) == 1 and wheels[0].startswith("engine_wheel/blockcast_engine-"), wheels
+    assert "wheels" not in archive.read("blender_manifest.toml").decode()
+    inside = zipfile.ZipFile(archive.open(wheels[0]))
+    files = set(inside.namelist())
+    assert {"engine/cli.py", "engine/bundle/reader.py", "engine/previz/weights/previz.json",
+            "engine/previz/weights/unet/diffusion_pytorch_model.safetensors"} <= files
+    entry_points = next(n for n in files if n.endswith(".dist-info/entry_points.txt"))
+    assert "blockcast-engine = engine.cli:main" in inside.read(entry_points).decode()
+    size_mb = extension_zip.stat().st_size / 1e6
+    assert size_mb < 40, f"the extension zip is {size_mb:.1f} MB"
 
 
 def test_installs_into_blender_registers_and_runs(extension_zip, tmp_path):
