@@ -13,9 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..engine.bundle.request import DEFAULT_BACKEND, GenerateRequest
-from ..engine.bundle.variations_record import VariationsRecordError, read_variations
+from ..engine.bundle.variations_record import DEFAULT_COUNT, VariationsRecordError, read_variations
 
-DEFAULT_COUNT = 24
 MAX_COUNT = 500
 DIFFUSION_TAKES_CAP = 8  # full takes on a diffusion backend cost a minute or more each
 VARIATIONS_DIR = "variations"  # inside the shot's takes folder: DIR of `--out DIR`

@@ -39,7 +39,8 @@ class VariationsJob(GenerationJob):
             self.progress.engine_started()
 
     def _start_engine(self):
-        """Always a local engine process: the engine's `variations` command, not `generate`."""
+        """A local engine process running `variations` (the warm engine service takes generate
+        jobs only)."""
         self._engine = EngineProcess(self.setup, variations_arguments(self.request, self.bundle_dir, self.out_dir,
                                                                       self.count))
         self.progress.engine_started()

@@ -14,37 +14,30 @@ from ..variations import DEFAULT_COUNT, MAX_COUNT
 
 
 class BlockcastVariationTile(PropertyGroup):
-    __annotations__ = {
-        "seed": IntProperty(name="Seed", min=0),
-        "tile": StringProperty(name="Tile", subtype="FILE_PATH", description="The tile image: the key frames"),
-        "picked": BoolProperty(name="Pick", description="Make a full take of this variation with Make Takes"),
-    }
+    seed: IntProperty(name="Seed", min=0)
+    tile: StringProperty(name="Tile", subtype="FILE_PATH", description="The tile image: the key frames")
+    picked: BoolProperty(name="Pick", description="Make a full take of this variation with Make Takes")
 
 
 class BlockcastVariationSheet(PropertyGroup):
     """One shot's latest variations (named after the shot)."""
 
-    __annotations__ = {
-        "folder": StringProperty(name="Folder", subtype="DIR_PATH", description="The variations folder"),
-        "takes_dir": StringProperty(name="Takes Folder", subtype="DIR_PATH",
-                                    description="Where Make Takes puts the picked variations' takes"),
-        "request": StringProperty(name="Request", description="The variations' generate request (JSON)"),
-        "image": StringProperty(name="Sheet", description="The contact sheet's image in this file"),
-        "tiles": CollectionProperty(type=BlockcastVariationTile),
-    }
+    folder: StringProperty(name="Folder", subtype="DIR_PATH", description="The variations folder")
+    takes_dir: StringProperty(name="Takes Folder", subtype="DIR_PATH",
+                              description="Where Make Takes puts the picked variations' takes")
+    request: StringProperty(name="Request", description="The variations' generate request (JSON)")
+    image: StringProperty(name="Sheet", description="The contact sheet's image in this file")
+    tiles: CollectionProperty(type=BlockcastVariationTile)
 
     def picked_seeds(self):
         return [tile.seed for tile in self.tiles if tile.picked]
 
 
 class BlockcastVariations(PropertyGroup):
-    __annotations__ = {
-        "count": IntProperty(
-            name="Count", default=DEFAULT_COUNT, min=1, max=MAX_COUNT, soft_max=300,
-            description="How many variations Make Variations samples, seeds from the shot's Seed on (on a "
-                        "diffusion backend: how many full takes, capped)"),
-        "sheets": CollectionProperty(type=BlockcastVariationSheet),
-    }
+    count: IntProperty(name="Count", default=DEFAULT_COUNT, min=1, max=MAX_COUNT, soft_max=300,
+                       description="How many variations Make Variations samples, seeds from the shot's Seed on "
+                                   "(on a diffusion backend: how many full takes, capped)")
+    sheets: CollectionProperty(type=BlockcastVariationSheet)
 
     def sheet(self, shot_name):
         """The shot's latest variations, or None."""
