@@ -8,8 +8,8 @@ every object instance's world matrix, the evaluated geometry (positions, corners
 their normals), armatures' pose, cameras' and lights' evaluated settings. Beside that: the
 objects' render flags and custom properties, collections, the world and its nodes, the render,
 Cycles, display and colour settings, the view layers, actors, cast (reference images by their
-bytes), the request (shot, frames, camera, passes, size), the .blend's path, Blender's version
-and a digest of Blockcast's own code. Selection, the current frame and UI state are left out.
+bytes), the request (shot, frames, camera, passes, size), the .blend's path, Blender's version,
+the Cycles device the passes render on and a digest of Blockcast's own code. Selection, the current frame and UI state are left out.
 When in doubt a value is in: a needless re-export costs seconds, a wrong reuse a wrong take.
 """
 
@@ -19,9 +19,10 @@ import bpy
 import numpy as np
 
 from ..cast import CastInputError
+from ..cycles_device import device_label
 from ..scene_fingerprint import Fingerprint, code_digest
 from .cast import scene_actor_values, scene_cast
-from .render import pass_renderer
+from .render import cycles_devices, pass_renderer
 
 _ADDON = Path(__file__).resolve().parents[1]
 _BUNDLE_FORMAT = _ADDON.parent / "engine" / "bundle"
@@ -205,7 +206,8 @@ def export_fingerprint(scene, shot, passes, size):
     fingerprint.add("code", code_digest(_ADDON, _BUNDLE_FORMAT))
     fingerprint.add("request", {"shot": shot.name, "frames": shot.frames, "camera": camera.name,
                                 "passes": sorted(passes), "size": list(size), "blend": bpy.data.filepath,
-                                "scene": scene.name, "blender": bpy.app.version_string})
+                                "scene": scene.name, "blender": bpy.app.version_string,
+                                "cycles_device": device_label(cycles_devices())})  # GPU and CPU noise differ
     fingerprint.add("cast", cast.to_json())
     for copy in references:
         fingerprint.add_file(f"reference {copy.relative}", copy.source)
