@@ -76,11 +76,11 @@ def _node_tree(tree):
     """A node tree's nodes (settings, input values) and links; None when there is none."""
     if tree is None:
         return None
-    nodes = [{"node": rna_values(node, 0), "inputs": [_plain(getattr(s, "default_value", None)) for s in node.inputs],
-              "tree": _node_tree(getattr(node, "node_tree", None))} for node in tree.nodes]
+    nodes = sorted((node.name, rna_values(node, 0), [_plain(getattr(s, "default_value", None)) for s in node.inputs],
+                    _node_tree(getattr(node, "node_tree", None))) for node in tree.nodes)
     links = [(link.from_node.name, link.from_socket.identifier, link.to_node.name, link.to_socket.identifier,
               link.is_muted) for link in tree.links]
-    return {"nodes": sorted(nodes, key=lambda n: n["node"]["name"]), "links": sorted(links)}
+    return [nodes, sorted(links)]
 
 
 def _custom_properties(id_data):
@@ -88,10 +88,10 @@ def _custom_properties(id_data):
 
 
 def _layer_collections(layer_collection):
-    return {"name": layer_collection.name, "exclude": layer_collection.exclude,
-            "holdout": layer_collection.holdout, "indirect_only": layer_collection.indirect_only,
-            "hide_render": layer_collection.collection.hide_render,
-            "children": [_layer_collections(child) for child in layer_collection.children]}
+    """(name, exclude, holdout, indirect only, disabled in renders, children) down the tree."""
+    return (layer_collection.name, layer_collection.exclude, layer_collection.holdout,
+            layer_collection.indirect_only, layer_collection.collection.hide_render,
+            [_layer_collections(child) for child in layer_collection.children])
 
 
 def _scene_settings(fingerprint, scene):
@@ -204,10 +204,9 @@ def export_fingerprint(scene, shot, passes, size):
         return None
     fingerprint = Fingerprint()
     fingerprint.add("code", code_digest(_ADDON, _BUNDLE_FORMAT))
-    fingerprint.add("request", {"shot": shot.name, "frames": shot.frames, "camera": camera.name,
-                                "passes": sorted(passes), "size": list(size), "blend": bpy.data.filepath,
-                                "scene": scene.name, "blender": bpy.app.version_string,
-                                "cycles_device": device_label(cycles_devices())})  # GPU and CPU noise differ
+    fingerprint.add("request", [shot.name, shot.frames, camera.name, sorted(passes), list(size), bpy.data.filepath,
+                                scene.name, bpy.app.version_string,
+                                device_label(cycles_devices())])  # GPU and CPU noise differ
     fingerprint.add("cast", cast.to_json())
     for copy in references:
         fingerprint.add_file(f"reference {copy.relative}", copy.source)
