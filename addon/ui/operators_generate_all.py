@@ -13,7 +13,7 @@ from ..shot_queue import ShotQueue, running_queue
 from .operators_generate import BLOCKCAST_OT_generate, _RunsJob
 
 
-def _shot_job_maker(scene_name):
+def shot_job_maker(scene_name):
     """Makes a shot's job when its turn comes, from the scene as it is then (the artist may
     have edited, or undone, since the queue started), with the Generate panel's pass and size
     choices and the shot's own generation settings."""
@@ -42,7 +42,7 @@ class BLOCKCAST_OT_generate_all(_RunsJob, bpy.types.Operator):
 
     def make_job(self, context):
         names = [shot.name for shot in scene_shots(context.scene)]
-        return ShotQueue(names, _shot_job_maker(context.scene.name), JOB_ERRORS)
+        return ShotQueue(names, shot_job_maker(context.scene.name), JOB_ERRORS)
 
     def job_over(self, context, job):
         """Each shot's seed moves past the seeds it used, as after Generate."""
