@@ -89,9 +89,12 @@ def motion_blur(image, flow, depth, shutter):
         rows = np.repeat(np.arange(height, dtype=np.int32), width)
         cols = np.tile(np.arange(width, dtype=np.int32), height)
     else:
-        active = np.flatnonzero(moving_tiles[tile_rows[:, None], tile_cols[None, :]]).astype(np.int32)
+        moving = np.repeat(np.repeat(moving_tiles, tile, axis=0), tile, axis=1)[:height, :width]
+        active = np.flatnonzero(moving).astype(np.int32)
         rows, cols = np.divmod(active, np.int32(width))
-    fastest = np.take(fastest_in_tile.reshape(-1, 2), tile_rows[rows] * moving_tiles.shape[1] + tile_cols[cols], axis=0)
+    # The fastest nearby motion per pixel, as two planes (gathers of pairs are slow).
+    in_tile = tile_rows[rows] * moving_tiles.shape[1] + tile_cols[cols]
+    fastest = tuple(np.take(np.ascontiguousarray(fastest_in_tile[..., axis]).ravel(), in_tile) for axis in (0, 1))
     dither = np.take(_BAYER.ravel(), (rows & 3) * 4 + (cols & 3))
     # Pixel coordinates as floats (exact integers in float32 below 2^24 pixels).
     coordinate = np.float32 if height * width < 2 ** 24 else np.float64
@@ -101,7 +104,8 @@ def motion_blur(image, flow, depth, shutter):
     motion = (depth, np.ascontiguousarray(flow[..., 0]).ravel(), np.ascontiguousarray(flow[..., 1]).ravel())
     colour = image.reshape(-1, channels)
     # Samples at most SAMPLE_SPACING_PX apart along the longest motion a pixel sees, in powers of two.
-    smear2 = np.maximum(_length2(fastest), np.take(length2.ravel(), active)) * (span / SAMPLE_SPACING_PX) ** 2
+    fastest_len2 = fastest[0] ** 2 + fastest[1] ** 2
+    smear2 = np.maximum(fastest_len2, np.take(length2.ravel(), active)) * (span / SAMPLE_SPACING_PX) ** 2
     exponents = np.ones(active.size, np.int8)  # 2 samples at least, then 4 beyond 2 px apart...
     for exponent in range(1, int(np.log2(MAX_SAMPLES))):
         exponents += smear2 > 4.0 ** exponent
@@ -110,17 +114,19 @@ def motion_blur(image, flow, depth, shutter):
     for exponent in present:
         group = slice(None) if len(present) == 1 else exponents == exponent
         out[active[group]] = _reconstruct(colour, motion, width, height, active[group], xs[group], ys[group],
-                                          fastest[group], dither[group], 2 ** int(exponent), start, span)
+                                          [plane[group] for plane in (*fastest, fastest_len2)], dither[group],
+                                          2 ** int(exponent), start, span)
     return out.reshape(height, width, channels)
 
 
 def _reconstruct(colour, motion, width, height, pixels, xs, ys, fastest, dither, samples, start, span):
-    """Mean over the shutter's instants of what is in front of each of these pixels (flat indices)."""
+    """Mean over the shutter's instants of what is in front of each of these pixels (flat indices);
+    `fastest`: the fastest nearby motion's dx, dy and squared length per pixel."""
     here_depth, own_vx, own_vy = (np.take(plane, pixels) for plane in motion)
-    fastest_vx, fastest_vy = fastest[:, 0], fastest[:, 1]
+    fastest_vx, fastest_vy, fastest_len2 = fastest
     # Where the fastest nearby motion is this pixel's own, looking along it again adds nothing.
     other = np.flatnonzero(((fastest_vx - own_vx) ** 2 + (fastest_vy - own_vy) ** 2) * span * span > 0.25)
-    tolerance2 = np.maximum(1.0, _length2(fastest) * (span / samples) ** 2)
+    tolerance2 = np.maximum(1.0, fastest_len2 * (span / samples) ** 2)
     other_xs, other_ys, other_dither, other_tolerance2 = xs[other], ys[other], dither[other], tolerance2[other]
     other_vx, other_vy = fastest_vx[other], fastest_vy[other]
     total = np.zeros((pixels.size, colour.shape[1]), np.float32)

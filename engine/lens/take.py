@@ -25,7 +25,7 @@ def _linear_to_srgb8(linear):
     return np.rint(value * 255).astype(np.uint8)
 
 
-# The two conversions by table instead of a power per pixel (a third of the lens's time at 512×288):
+# The two conversions by table instead of a power per pixel (they were a quarter of apply_lens):
 # decoding has 256 inputs; encoding looks up the code at the start of the input's bin, then steps
 # up where the bin holds the next code's first value (bins are narrower than a code everywhere).
 _DECODE = _srgb_to_linear(np.arange(256, dtype=np.float32) / np.float32(255.0))

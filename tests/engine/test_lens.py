@@ -169,3 +169,15 @@ def test_motion_blur_of_a_panning_frame_is_the_same_with_still_tiles_beside_it()
     assert not np.array_equal(panning, image[:, :width])
     assert np.allclose(panning[:, :width - 16], beside[:, :width - 16], atol=1e-6)
     assert np.array_equal(beside[:, -8:], image[:, -8:])  # far from any motion: untouched
+
+
+def test_the_tabled_srgb_conversions_equal_the_formula():
+    """engine/lens/take.py converts by lookup table; it must give what the sRGB formula gives."""
+    from engine.lens.take import _linear_to_srgb8, _srgb_to_linear, linear_to_srgb8, srgb8_to_linear
+    levels = np.arange(256, dtype=np.uint8)
+    assert np.array_equal(srgb8_to_linear(levels), _srgb_to_linear(levels.astype(np.float32) / np.float32(255.0)))
+    values = np.random.default_rng(0).random(200_000, dtype=np.float32) * 1.2 - 0.1
+    edges = srgb8_to_linear(levels)[1:]  # and a few float steps either side of each code's own value
+    near = (edges.view(np.int32)[:, None] + np.arange(-4, 5)[None, :]).astype(np.int32).view(np.float32).ravel()
+    values = np.concatenate([values, near, np.array([-np.inf, 0, 1, np.inf], np.float32)])
+    assert np.array_equal(linear_to_srgb8(values), _linear_to_srgb8(values))
