@@ -51,26 +51,69 @@ def service_run(prefs, setup, request, bundle_dir, takes_dir, reports):
         return _local(reports, str(exc))
     if not address.loopback and not bpy.app.online_access:
         return _local(reports, f"the Engine Service {text} is another machine: turn on {ONLINE_ACCESS} to use it")
-    token_file = Path(bpy.path.abspath(prefs.service_token_file)) if prefs.service_token_file else default_token_file()
+    token_file = _token_file(prefs)
     shared = SharedFolder(bpy.path.abspath(prefs.service_shared_folder), prefs.service_shared_folder_remote)
-    request = shared.request_for_service(request, default_models(engine_report(setup), request.backend_name))
     warm = _WARM.get(address)
     if warm is not None and warm.alive:
-        return _warm_run(warm, address, token_file, request, bundle_dir, takes_dir)
+        return _warm_run(warm, address, token_file, _for_service(shared, setup, request), bundle_dir, takes_dir)
+    try:
+        client, health = probe(address, token_file)
+    except ServiceError as exc:  # a service answered and refused: say why, rather than start another
+        return _local(reports, str(exc))
+    if health is None:
+        if prefs.keep_engine_warm and address.loopback:
+            return _start_warm(prefs, setup, address, token_file, _for_service(shared, setup, request), bundle_dir,
+                               takes_dir, reports)
+        no_token = "" if token_file.is_file() else f" (no token file {token_file})"
+        _status(f"nothing answers at {address.url}{no_token}: Generate runs the engine on this machine")
+        return None
+    _status(_answered(address, health))
+    bundle = shared.service_path(bundle_dir)
+    return ServiceRun(client, _for_service(shared, setup, request), bundle_dir, takes_dir,
+                      BundleSource(path=bundle) if bundle else None)
+
+
+def probe(address, token_file):
+    """(client, health) of the service at `address`; (None, None) when nothing answers or there is no
+    token yet; ServiceError when a service answers and refuses (a wrong token)."""
+    if not token_file.is_file():
+        return None, None
     try:
         client = ServiceClient(address, read_token(token_file))
-        health = client.health(PROBE_TIMEOUT_S if address.loopback else REMOTE_PROBE_TIMEOUT_S)
+        return client, client.health(PROBE_TIMEOUT_S if address.loopback else REMOTE_PROBE_TIMEOUT_S)
     except ServiceError as exc:
-        if exc.status is not None:  # a service answered and refused: say why, rather than start another
-            return _local(reports, str(exc))
-        if prefs.keep_engine_warm and address.loopback:
-            return _start_warm(prefs, setup, address, token_file, request, bundle_dir, takes_dir, reports)
-        _status(f"nothing answers at {address.url}: Generate runs the engine on this machine")
-        return None
+        if exc.status is not None:
+            raise
+        return None, None
+
+
+def check_service(prefs):
+    """Check Service: ask the Engine Service address now; the status line says what answered."""
+    try:
+        address = ServiceAddress.parse(prefs.engine_service)
+        if not address.loopback and not bpy.app.online_access:
+            raise ServiceError(f"the Engine Service {prefs.engine_service} is another machine: turn on "
+                               f"{ONLINE_ACCESS} to use it")
+        _, health = probe(address, _token_file(prefs))
+    except ServiceError as exc:
+        return _status(str(exc), alert=True)
+    if health is None:
+        return _status(f"nothing answers at {address.url}: Generate runs the engine on this machine")
+    return _status(_answered(address, health))
+
+
+def _answered(address, health):
     loaded = f", {len(health.loaded)} model set(s) loaded" if health.loaded else ""
-    _status(f"engine {health.engine} at {address.url}{loaded}")
-    bundle = shared.service_path(bundle_dir)
-    return ServiceRun(client, request, bundle_dir, takes_dir, BundleSource(path=bundle) if bundle else None)
+    return f"engine {health.engine} at {address.url}{loaded}"
+
+
+def _token_file(prefs):
+    return Path(bpy.path.abspath(prefs.service_token_file)) if prefs.service_token_file else default_token_file()
+
+
+def _for_service(shared, setup, request):
+    """The request with shared paths mapped and this engine's default models left to the service's."""
+    return shared.request_for_service(request, default_models(engine_report(setup), request.backend_name))
 
 
 def _start_warm(prefs, setup, address, token_file, request, bundle_dir, takes_dir, reports):
