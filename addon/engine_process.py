@@ -5,16 +5,20 @@ engine_report's.
 Blender never imports the engine (torch stays out of Blender's Python): it starts
 `python -m engine` in the engine's own environment and reads one JSON event per stdout
 line. Reader threads move events into a queue so Blender's UI thread only ever drains it
-from a timer and never blocks. Cancel sends SIGTERM, on which the engine stops at its next
-denoising step and removes the unfinished take; if it has not exited after a grace period
-it is killed, which at worst leaves a hidden `.take-*.partial` folder, never a take.
+from a timer and never blocks. Cancel creates the engine's cancel file (`--cancel-file`, which
+works on Windows too), on which the engine stops at its next denoising step and removes the
+unfinished take; if it is still running after a grace period it is terminated (SIGTERM, which
+the engine handles the same way on POSIX), then killed, which at worst leaves a hidden
+`.take-*.partial` folder, never a take.
 """
 
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections import deque
@@ -27,10 +31,20 @@ CANCEL_GRACE_S = 10.0
 OUTPUT_DRAIN_S = 5.0  # after exit, how long to wait for output still held open by a grandchild
 CHECK_TIMEOUT_S = 60.0
 EXIT_CANCELLED = 130
+CANCEL_FILE_COMMANDS = ("generate", "variations")  # the engine commands that take --cancel-file
 
 
 class EngineError(Exception):
     """The engine cannot be started or used as set up; the message says what to fix."""
+
+
+def engine_script(python):
+    """The `blockcast-engine` console script beside an interpreter (an installed engine), or None."""
+    folder = Path(python).parent
+    for candidate in (folder / "blockcast-engine", folder / "blockcast-engine.exe"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def venv_python(venv):
@@ -52,6 +66,12 @@ class EngineSetup:
 
     def command(self, *args):
         return [str(self.python), "-m", "engine", *map(str, args)]
+
+    @property
+    def working_dir(self):
+        """The engine folder, else the interpreter's own folder: never Blender's working folder,
+        where a stray `engine` package would shadow the installed one."""
+        return self.engine_dir if self.engine_dir is not None else Path(self.python).parent
 
     def environment(self, base=None):
         """Blender's environment minus Python overrides meant for Blender's own interpreter."""
@@ -97,7 +117,7 @@ def check_engine(setup, timeout=CHECK_TIMEOUT_S):
     """Run `python -m engine backends --json`; returns its document, or raises EngineError."""
     setup.check()
     try:
-        result = subprocess.run(setup.command("backends", "--json"), cwd=setup.engine_dir, env=setup.environment(),
+        result = subprocess.run(setup.command("backends", "--json"), cwd=setup.working_dir, env=setup.environment(),
                                 capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EngineError(f"could not run {setup.python} -m engine: {exc}") from exc
@@ -118,8 +138,12 @@ class EngineProcess:
         setup.check()
         self.grace_s = grace_s
         self.cancel_requested = False
-        self._kill_at = None
+        self._terminate_at = self._kill_at = None
         self._exited_at = None
+        self.cancel_file = None
+        if args and args[0] in CANCEL_FILE_COMMANDS:
+            self.cancel_file = Path(tempfile.mkdtemp(prefix="blockcast-cancel-")) / "cancel"
+            args = [*args, f"--cancel-file={self.cancel_file}"]
         self._events = queue.Queue()
         self._output = deque(maxlen=60)  # stderr and non-event stdout lines, for error messages
         self._error_event = None
@@ -127,10 +151,11 @@ class EngineProcess:
             "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
         try:
             self._process = subprocess.Popen(
-                setup.command(*args), cwd=setup.engine_dir, env=setup.environment(), stdin=subprocess.DEVNULL,
+                setup.command(*args), cwd=setup.working_dir, env=setup.environment(), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
                 bufsize=1, **options)
         except OSError as exc:
+            self._remove_cancel_file()
             raise EngineError(f"could not start the engine with {setup.python}: {exc}") from exc
         self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
                          threading.Thread(target=self._read_stderr, daemon=True)]
@@ -173,9 +198,14 @@ class EngineProcess:
         `events()` after it), else None. Kills the engine when a cancel's grace period has run out."""
         code = self._process.poll()
         if code is None:
-            if self._kill_at is not None and time.monotonic() >= self._kill_at:
+            now = time.monotonic()
+            if self._kill_at is not None and now >= self._kill_at:
                 self.kill()
+            elif self._terminate_at is not None and now >= self._terminate_at:
+                self._terminate_at = None
+                self._terminate()
             return None
+        self._remove_cancel_file()
         self._exited_at = self._exited_at or time.monotonic()
         if any(r.is_alive() for r in self._readers) and time.monotonic() - self._exited_at < OUTPUT_DRAIN_S:
             return None
@@ -186,11 +216,20 @@ class EngineProcess:
         return self._process.poll() is None
 
     def cancel(self):
-        """Ask the engine to stop (SIGTERM); it is killed if still running after the grace period."""
+        """Ask the engine to stop: its cancel file (else SIGTERM at once); terminated after one grace
+        period if still running, killed after another."""
         already, self.cancel_requested = self.cancel_requested, True
         if already or not self.running:
             return
-        self._kill_at = time.monotonic() + self.grace_s
+        now = time.monotonic()
+        if self.cancel_file is not None:
+            self.cancel_file.touch()
+            self._terminate_at = now + self.grace_s
+        else:
+            self._terminate()
+        self._kill_at = now + (2 if self.cancel_file is not None else 1) * self.grace_s
+
+    def _terminate(self):
         try:
             if os.name == "posix":
                 self._process.send_signal(signal.SIGTERM)
@@ -198,6 +237,10 @@ class EngineProcess:
                 self._process.terminate()
         except ProcessLookupError:
             pass
+
+    def _remove_cancel_file(self):
+        if self.cancel_file is not None:
+            shutil.rmtree(self.cancel_file.parent, ignore_errors=True)
 
     def kill(self):
         """Stop the engine and whatever it started (e.g. ffmpeg) at once."""

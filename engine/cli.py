@@ -36,6 +36,7 @@ def build_parser():
     gen.add_argument("bundle", type=Path)
     gen.add_argument("--out", type=Path, required=True, help="the takes folder (created if missing)")
     add_arguments(gen, backends=backends.names(), controls=CONTROL_KINDS)
+    add_cancel_file_argument(gen)
 
     from .serve.server import add_arguments as add_serve_arguments
 
@@ -48,7 +49,14 @@ def build_parser():
     looks.add_argument("--out", type=Path, required=True, help="where the variations folder goes (created if missing)")
     add_arguments(looks, backends=backends.names(), controls=CONTROL_KINDS)
     add_variation_arguments(looks)
+    add_cancel_file_argument(looks)
     return parser
+
+
+def add_cancel_file_argument(parser):
+    parser.add_argument("--cancel-file", type=Path, default=None,
+                        help="stop at the next step once this file exists (a cancel that needs no signal, "
+                             "e.g. on Windows); SIGINT/SIGTERM work too")
 
 
 def run_check(args):
@@ -126,7 +134,7 @@ def run_generate(args):
     from .progress import CancelToken, Cancelled, Progress
     from .takes import TakeError
 
-    progress, cancel, generation = Progress(), CancelToken().install(), None
+    progress, cancel, generation = Progress(), CancelToken(args.cancel_file).install(), None
     request = GenerateRequest.from_arguments(args)
     try:
         generation = Generation(request, args.bundle, args.out, progress, cancel)

@@ -5,8 +5,11 @@ records of engine/bundle/events.py); a person at a terminal gets a one-line bar 
 instead of scrolling JSON. Cancelling
 is cooperative: a signal only raises a flag, and the generation loop stops at its next
 denoising step, so the take being written can be cleaned up instead of torn mid-file.
+A cancel file (`--cancel-file PATH`: the caller creates PATH to cancel) does the same without
+signals, which is how a caller on Windows, where there is no SIGTERM to catch, asks for it.
 """
 
+import os
 import signal
 import sys
 import time
@@ -19,15 +22,18 @@ class Cancelled(Exception):
 
 
 class CancelToken:
-    """A flag set by SIGINT/SIGTERM; a second signal restores the default handler so a
-    stuck process can still be killed."""
+    """A flag set by SIGINT/SIGTERM or by the cancel file appearing; a second signal restores
+    the default handler so a stuck process can still be killed."""
 
-    def __init__(self):
+    def __init__(self, cancel_file=None):
         self.signal_name = None
+        self.cancel_file = os.fspath(cancel_file) if cancel_file else None
         self._previous = {}
 
     @property
     def requested(self):
+        if self.signal_name is None and self.cancel_file and os.path.exists(self.cancel_file):
+            self.signal_name = "the cancel file"
         return self.signal_name is not None
 
     def request(self, name="request"):

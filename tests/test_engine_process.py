@@ -169,24 +169,59 @@ def test_events_arrive_in_order_and_chatter_is_kept_aside(tmp_path):
     assert set(process.output_tail()) == {"Loading pipeline components...", "a warning"}
 
 
-def test_cancel_sends_sigterm_and_the_engine_stops_at_its_next_step(tmp_path):
-    setup = stand_in_engine(tmp_path, """
-        stop = []
-        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-        for step in range(1, 1000):
-            if stop:
-                emit("cancelled", take="take-001", message="unfinished take removed")
-                sys.exit(130)
-            emit("step", take="take-001", step=step, total=999)
-            time.sleep(0.01)
-    """)
-    process = ep.EngineProcess(setup, ["generate"])
+SIGTERM_STOPS = """
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    for step in range(1, 1000):
+        if stop:
+            emit("cancelled", take="take-001", message="unfinished take removed")
+            sys.exit(130)
+        emit("step", take="take-001", step=step, total=999)
+        time.sleep(0.01)
+"""
+
+
+def test_cancel_without_a_cancel_file_sends_sigterm_and_the_engine_stops_at_its_next_step(tmp_path):
+    process = ep.EngineProcess(stand_in_engine(tmp_path, SIGTERM_STOPS), ["check"])  # check takes no --cancel-file
+    assert process.cancel_file is None
     while not process.events():
         time.sleep(0.01)
     process.cancel()
     code, events = _events_until_exit(process)
     assert code == ep.EXIT_CANCELLED and events[-1].event == "cancelled"
     assert process.cancel_requested
+
+
+def test_generate_is_cancelled_through_its_cancel_file_with_no_signal(tmp_path):
+    """The portable cancel (Windows has no SIGTERM to catch): SIGTERM is ignored here, the file works."""
+    setup = stand_in_engine(tmp_path, """
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        cancel_file = sys.argv[-1].split("=", 1)[1]
+        for step in range(1, 1000):
+            if os.path.exists(cancel_file):
+                emit("cancelled", take="take-001", message="unfinished take removed")
+                sys.exit(130)
+            emit("step", take="take-001", step=step, total=999)
+            time.sleep(0.01)
+    """)
+    process = ep.EngineProcess(setup, ["generate", "/b", "--out=/t"], grace_s=600)
+    assert process.cancel_file.parent.is_dir() and not process.cancel_file.exists()
+    while not process.events():
+        time.sleep(0.01)
+    process.cancel()
+    code, events = _events_until_exit(process)
+    assert code == ep.EXIT_CANCELLED and events[-1].event == "cancelled"
+    assert not process.cancel_file.parent.exists()  # the cancel file's folder goes with the engine
+
+
+def test_an_engine_deaf_to_the_cancel_file_gets_sigterm_after_the_grace_period(tmp_path):
+    process = ep.EngineProcess(stand_in_engine(tmp_path, SIGTERM_STOPS), ["generate"], grace_s=0.3)
+    while not process.events():
+        time.sleep(0.01)
+    started = time.monotonic()
+    process.cancel()
+    code, events = _events_until_exit(process)
+    assert code == ep.EXIT_CANCELLED and events[-1].event == "cancelled" and time.monotonic() - started >= 0.3
 
 
 def test_an_engine_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path):

@@ -31,7 +31,7 @@ def run_variations(args):
     from ..takes import TakeError
     from .run import Variations
 
-    progress, cancel, variations = Progress(), CancelToken().install(), None
+    progress, cancel, variations = Progress(), CancelToken(args.cancel_file).install(), None
     request = GenerateRequest.from_arguments(args)
     try:
         variations = Variations(request, args.bundle, args.out, progress, cancel, count=args.count,

@@ -47,3 +47,28 @@ def test_cancel_mid_take_keeps_finished_takes_and_removes_the_unfinished_one(eng
     assert sorted(p.name for p in tmp_path.iterdir()) == ["take-001-animatediff-s0"]  # no partial folder left
     finished = json.loads((tmp_path / "take-001-animatediff-s0" / "take.json").read_text())
     assert finished["status"] == "complete" and len(finished["frames"]) == 10
+
+
+def test_the_cancel_file_stops_the_take_with_no_signal(engine_env, bundle10, animatediff_models, tmp_path):
+    """The portable cancel (what the add-on uses on Windows): the caller only creates a file."""
+    cancel_file, out = tmp_path / "cancel", tmp_path / "takes"
+    args = ["generate", bundle10, "--out", out, *animatediff_models, "--steps", "6", "--takes", "3", "--size", "64x36",
+            f"--cancel-file={cancel_file}"]
+    process = subprocess.Popen([sys.executable, "-m", "engine", *map(str, args)], cwd=REPO_ROOT, env=engine_env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    events = []
+    try:
+        for line in process.stdout:
+            events.append(json.loads(line))
+            if events[-1]["event"] == "step" and events[-1]["take"].startswith("take-002") and events[-1]["step"] == 1:
+                cancel_file.write_text("")
+                break
+        events.extend(json.loads(line) for line in process.stdout)
+        code = process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code == 130, process.stderr.read()
+    assert [e["take"] for e in events if e["event"] == "cancelled"] == ["take-002-animatediff-s1"]
+    assert [e["step"] for e in events if e["event"] == "step" and e["take"].startswith("take-002")][-1] < 6
+    assert sorted(p.name for p in out.iterdir()) == ["take-001-animatediff-s0"]
