@@ -11,7 +11,7 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from ..engine_process import EngineError, EngineSetup, check_engine, venv_python
+from ..engine_process import EngineError, EngineSetup, check_engine, engine_script, venv_python
 from ..engine_service import DEFAULT_ADDRESS, default_token_file
 from ..engine_request import local_models
 from ..take_folders import fallback_takes_root
@@ -99,6 +99,10 @@ class BlockcastPreferences(bpy.types.AddonPreferences):
         name="Shared Folder", subtype="DIR_PATH",
         description="A folder here that the service's machine also sees (a shared drive): bundles inside it are "
                     "read there instead of uploaded. Empty: bundles are uploaded")
+    engine_wheel_folder: StringProperty(
+        name="Local Wheel Folder", subtype="DIR_PATH",
+        description="Set Up Engine installs from this folder of wheels only (pip --no-index --find-links), "
+                    "with no network; empty: torch from its index and the engine this extension carries")
     service_shared_folder_remote: StringProperty(
         name="Shared Folder on Service",
         description="The same shared folder as the service's machine names it (e.g. /mnt/projects)")
@@ -110,6 +114,8 @@ class BlockcastPreferences(bpy.types.AddonPreferences):
             layout.prop(self, name)
         layout.operator("blockcast.check_engine", icon="CHECKMARK")
         draw_engine_check(layout, model_folder(self))
+        from .operators_setup import draw_engine_setup
+        draw_engine_setup(layout, self)
         draw_engine_service(layout, self)
 
 
@@ -121,6 +127,7 @@ class _Defaults:
     engine_service = DEFAULT_ADDRESS
     service_token_file = service_shared_folder = service_shared_folder_remote = ""
     keep_engine_warm = False
+    engine_wheel_folder = ""
 
 
 def preferences(context=None):
@@ -145,7 +152,7 @@ def engine_setup(prefs):
             raise EngineError("no engine set up: set the engine's Python in Preferences ▸ Add-ons ▸ Blockcast "
                               "(the python of an environment made with scripts/setup_env.sh engine)")
         python = checkout.python
-    if folder is None and checkout is not None:
+    if folder is None and checkout is not None and engine_script(python) is None:  # not an installed engine
         folder = checkout.engine_dir
     return EngineSetup(python, folder)
 
