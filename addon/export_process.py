@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections import deque
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..engine.bundle.storage import remove_leftovers
@@ -25,6 +26,28 @@ from ..engine.bundle.storage import remove_leftovers
 BLENDER_ENV = "BLOCKCAST_BLENDER"  # a Blender executable to export with (tests: a scripts/bpy_blender.py wrapper)
 STOP_GRACE_S = 5.0
 OUTPUT_DRAIN_S = 2.0  # after exit, how long to wait for output held open by a grandchild
+
+
+@dataclass
+class ExportJob:
+    """What the child exports (its JOB.json): the scene of the copy, the shot (shots.Shot's
+    fields), the bundle folder, passes and size, the artist's file as the bundle's source (a
+    manifest Source's JSON) and the artist's Cycles devices (CyclesDevices' JSON)."""
+
+    scene: str
+    shot: dict
+    bundle: str
+    passes: list
+    size: list | None
+    source: dict
+    cycles: dict
+
+    def to_json(self):
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, document):
+        return cls(**document)
 
 
 class ExportProcessError(Exception):
@@ -101,7 +124,7 @@ class ExportProcess:
             elif message["event"] == "export_frame":
                 self.done, self.total = int(message.get("done", 0)), int(message.get("total", 0))
             elif message["event"] == "exported":
-                self.path = message.get("path")
+                self.path = message.get("bundle_path")
             elif message["event"] == "export_error":
                 self.error = str(message.get("message") or "the background export failed")
         self._process.stdout.close()

@@ -20,12 +20,13 @@ GenerationJob runs.
 import json
 import shutil
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import bpy
 
 from ..cycles_device import device_label
-from ..export_process import ExportProcess, ExportProcessError, blender_command, find_blender
+from ..export_process import ExportJob, ExportProcess, ExportProcessError, blender_command, find_blender
 from .export import ExportError, iter_export_shot, source_record
 from .render import cycles_devices
 
@@ -68,13 +69,10 @@ class BackgroundExport:
         except RuntimeError as exc:
             shutil.rmtree(work, ignore_errors=True)
             raise ExportError(f"could not save a copy of the file for the background export: {exc}") from None
-        job = {"scene": scene.name, "bundle": str(Path(bundle_dir).absolute()), "passes": list(passes),
-               "size": list(size) if size else None, "source": source_record(scene).to_json(),
-               "cycles": devices.to_json(),
-               "shot": {"name": shot.name, "camera_name": shot.camera_name, "frame_start": shot.frame_start,
-                        "frame_end": shot.frame_end}}
+        job = ExportJob(scene.name, asdict(shot), str(Path(bundle_dir).absolute()), list(passes),
+                        list(size) if size else None, source_record(scene).to_json(), devices.to_json())
         job_file = work / "job.json"
-        job_file.write_text(json.dumps(job), encoding="utf-8")
+        job_file.write_text(json.dumps(job.to_json()), encoding="utf-8")
         auto_run = bpy.context.preferences.filepaths.use_scripts_auto_execute
         try:
             self.process = ExportProcess(blender_command(blender, copy, ENTRY, job_file, auto_run), work, bundle_dir)

@@ -28,31 +28,31 @@ def _module(name):
 
 
 def export(job):
-    """Export the job's shot; yields the protocol's lines."""
+    """Export the job's shot (an ExportJob); yields the protocol's lines."""
     import bpy
 
     exporter, shots, render = _module("addon.blender.export"), _module("addon.blender.shots"), \
         _module("addon.blender.render")
     devices, manifest = _module("addon.cycles_device"), _module("engine.bundle.manifest")
     protocol = _module("addon.export_process")
-    render.use_cycles_devices(devices.CyclesDevices.from_json(job["cycles"]))
-    scene = bpy.data.scenes.get(job["scene"])
+    render.use_cycles_devices(devices.CyclesDevices.from_json(job.cycles))
+    scene = bpy.data.scenes.get(job.scene)
     if scene is None:
-        raise exporter.ExportError(f"the saved copy has no scene {job['scene']!r}")
-    size = tuple(job["size"]) if job["size"] else None
-    steps = exporter.iter_export_shot(scene, shots.Shot(**job["shot"]), job["bundle"], job["passes"], size,
-                                      source=manifest.Source.from_json(job["source"]))
+        raise exporter.ExportError(f"the saved copy has no scene {job.scene!r}")
+    size = tuple(job.size) if job.size else None
+    steps = exporter.iter_export_shot(scene, shots.Shot(**job.shot), job.bundle, job.passes, size,
+                                      source=manifest.Source.from_json(job.source))
     try:
         while True:
             done, total = next(steps)
             yield protocol.progress_line("export_frame", done=done, total=total)
     except StopIteration as finished:
-        yield protocol.progress_line("exported", path=str(finished.value))
+        yield protocol.progress_line("exported", bundle_path=str(finished.value))
 
 
 def main(argv):
-    job = json.loads(Path(argv[argv.index("--") + 1]).read_text(encoding="utf-8"))
     protocol = _module("addon.export_process")
+    job = protocol.ExportJob.from_json(json.loads(Path(argv[argv.index("--") + 1]).read_text(encoding="utf-8")))
     user_errors = _module("addon.blender.errors").USER_ERRORS + (_module("addon.cast").CastInputError,)
     try:
         for line in export(job):
