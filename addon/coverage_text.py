@@ -29,10 +29,26 @@ def summary_lines(report):
             lines.append(f"  eyeline vs {shot.eyeline.previous_shot}: {verdict} — {shot.eyeline.note}")
         for actor in shot.actors:
             if actor.framing == "cut off":
-                where = "head cut" if actor.head_cut else "cut off"
-                lines.append(f"  {actor.name} {where} by the frame edge: {body_parts(actor.joints_outside)}"
-                             f" (frames {', '.join(map(str, actor.frames_cut))})")
+                lines.append(f"  {framing_words(actor)} (frames {', '.join(map(str, actor.frames_cut))})")
     return lines
+
+
+# Where the frame's edge crosses the legs, from the highest leg joint outside it.
+LEG_FRAMINGS = (("hip", "framed above the waist"), ("knee", "framed above the knees"),
+                ("ankle", "framed above the ankles"))
+
+
+def framing_words(actor):
+    """An actor the frame edge cuts, in a director's words: a head cut is the alert; legs out of frame
+    are an ordinary framing ("Ana framed above the knees"), arms or others out are said plainly."""
+    outside = list(actor.joints_outside)
+    if actor.head_cut:
+        return f"{actor.name} head cut by the frame edge: {body_parts(outside)}"
+    framing = next((words for joint, words in LEG_FRAMINGS if any(kp.endswith(joint) for kp in outside)), None)
+    others = [kp for kp in outside if not kp.endswith(("hip", "knee", "ankle"))]
+    if framing is None:
+        return f"{actor.name} partly out of frame: {body_parts(others)}"
+    return f"{actor.name} {framing}" + (f"; {body_parts(others)} out of frame" if others else "")
 
 
 def body_parts(keypoints):
