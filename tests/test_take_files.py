@@ -107,7 +107,10 @@ def scenario(extension_zip, tmp_path_factory):
     pytest.importorskip("bpy")
     work = tmp_path_factory.mktemp("take_files")
     (work / "cwd").mkdir()
-    env = dict(os.environ, BLENDER_USER_RESOURCES=str(work / "blender_user"))
+    blender = work / "blender"  # the passes export in a background "Blender": this venv's bpy, as artists' would
+    blender.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{REPO / "scripts" / "bpy_blender.py"}" "$@"\n')
+    blender.chmod(0o755)
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(work / "blender_user"), BLOCKCAST_BLENDER=str(blender))
     result = subprocess.run([sys.executable, str(REPO / "tests" / "take_files_scenario.py"), str(extension_zip),
                              str(REPO), str(work)], capture_output=True, text=True, env=env, cwd=work / "cwd",
                             timeout=1200)

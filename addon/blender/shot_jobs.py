@@ -76,12 +76,29 @@ def advance_seed(job):
     settings.seed = min(advanced, _SEED_FIELD_MAX)
 
 
-def _fingerprinted(steps, bundle_dir, fingerprint):
-    """The export's steps, then the fingerprint stored in the finished bundle."""
-    result = yield from steps
-    if fingerprint is not None:
-        write_fingerprint(bundle_dir, fingerprint)
-    return result
+class _Fingerprinted:
+    """The export (background_export's steps, whose `note`, `in_background` and `close` the
+    job reads through this), then its fingerprint stored in the finished bundle."""
+
+    def __init__(self, export, bundle_dir, fingerprint):
+        self._export, self._bundle_dir, self._fingerprint = export, bundle_dir, fingerprint
+
+    def __getattr__(self, name):
+        return getattr(self._export, name)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._export)
+        except StopIteration:
+            if self._fingerprint is not None:
+                write_fingerprint(self._bundle_dir, self._fingerprint)
+            raise
+
+    def close(self):
+        self._export.close()
 
 
 def _repeated_seed_note(request, used):
@@ -123,7 +140,7 @@ def shot_job(scene, shot, prefs, passes, size=None, make_job=GenerationJob):
     bundle_dir = new_bundle_dir(takes_dir)
     steps = export_steps(scene, shot, bundle_dir, exported, size)
     job = make_job(scene, shot.name, request, setup, takes_dir, bundle_dir,
-                   _fingerprinted(steps, bundle_dir, fingerprint))
+                   _Fingerprinted(steps, bundle_dir, fingerprint))
     job.reports += [("INFO", f"{shot.name}: {note}") for note in notes]
     return job
 
