@@ -60,7 +60,8 @@ def test_the_seed_field_moves_past_every_used_seed_and_never_back(tmp_path):
     for number, seed in ((1, 0), (2, 7)):
         take = tmp_path / f"take-00{number}-previz-s{seed}"
         take.mkdir()
-        (take / "take.json").write_text(TakeRecord(take=take.name, seed=seed, backend="previz", frames=["frames/0001.png"]).dumps())
+        record = TakeRecord(take=take.name, seed=seed, backend="previz", frames=["frames/0001.png"])
+        (take / "take.json").write_text(record.dumps())
     (tmp_path / ".take-003-previz-s9.partial").mkdir()  # unfinished: no seed used
     assert folders.take_folder_seeds(tmp_path) == {0, 7}
     assert folders.seed_past(2, {0, 7}) == 8 and folders.seed_past(100, {0, 7}) == 100
@@ -84,7 +85,8 @@ def test_fingerprints_are_exact_and_name_the_newest_matching_complete_bundle(tmp
         (bundles / name).mkdir(parents=True)
     (bundles / "002" / "bundle.json").write_text("{}")
     fingerprints.write_fingerprint(bundles / "002", "abc")
-    assert fingerprints.read_fingerprint(bundles / "002") == "abc" and fingerprints.read_fingerprint(bundles / "001") is None
+    assert fingerprints.read_fingerprint(bundles / "002") == "abc"
+    assert fingerprints.read_fingerprint(bundles / "001") is None
     assert fingerprints.matching_bundle(bundles, "abc") is None  # its manifest does not read: exported again
     assert fingerprints.matching_bundle(tmp_path / "none", "abc") is None
     # a real bundle with its fingerprint is reused: the scenario below

@@ -9,8 +9,8 @@ their normals), armatures' pose, cameras' and lights' evaluated settings. Beside
 objects' render flags and custom properties, collections, the world and its nodes, the render,
 Cycles, display and colour settings, the view layers, actors, cast (reference images by their
 bytes), the request (shot, frames, camera, passes, size), the .blend's path, Blender's version,
-the Cycles device the passes render on and a digest of Blockcast's own code. Selection, the current frame and UI state are left out.
-When in doubt a value is in: a needless re-export costs seconds, a wrong reuse a wrong take.
+the Cycles device the passes render on and a digest of Blockcast's own code. Selection, the
+current frame and UI state are left out. When in doubt a value is in: a needless re-export costs seconds, a wrong reuse a wrong take.
 """
 
 from pathlib import Path
