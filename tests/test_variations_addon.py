@@ -194,6 +194,7 @@ def test_variations_show_a_sheet_whose_picked_seeds_become_takes_with_their_look
         f"prop picked s{seed}" for seed in range(3, 9)]
     assert panel.count("button blockcast.lock_look_from_variation") == 6
     assert "button blockcast.make_variation_takes Make Takes (0 picked)" in panel
+    assert report["show_sheet"] == ["FINISHED"]  # in the window's Image Editor, or saying which image to pick
     assert "no variation picked: tick the tiles" in report["takes_without_picks"]
 
     assert report["panel_picked"][-1] == "button blockcast.make_variation_takes Make Takes (2 picked)"

@@ -121,6 +121,7 @@ def loop():
     looks = {entry["seed"]: entry["look"]
              for entry in json.loads((Path(entry.folder) / "variations.json").read_text())["variations"]}
     report["looks"] = looks
+    report["show_sheet"] = call(bpy.ops.blockcast.show_variations_sheet)
     report["takes_without_picks"] = call(bpy.ops.blockcast.make_variation_takes)
     for tile in entry.tiles:
         tile.picked = tile.seed in (4, 7)
