@@ -1,7 +1,7 @@
 """Benchmark Variations (#14): N looks of the demo shot against one full previz take per seed.
 
     .venv-engine/bin/python scripts/bench_variations.py [--bundle DIR] [--count 100] [--full-takes 2]
-        [--docs-sheet docs/images/variations_sheet.png]
+        [--steps N] [--docs-sheet docs/images/variations_sheet.png]
 
 Runs `python -m engine variations` once for --count seeds (one process: the model loads once, as
 the add-on runs it), then `python -m engine generate --seed s` for the first --full-takes seeds,
@@ -91,6 +91,7 @@ def main():
     parser.add_argument("--count", type=int, default=100, help="variations to make (default: 100)")
     parser.add_argument("--full-takes", type=int, default=2, help="full takes to measure (default: 2)")
     parser.add_argument("--seed", type=int, default=1, help="first seed (default: 1)")
+    parser.add_argument("--steps", type=int, help="denoising steps of the looks and the takes (default: previz's 20)")
     parser.add_argument("--docs-sheet", type=Path, help="write a 24-variation contact sheet here")
     args = parser.parse_args()
 
@@ -101,8 +102,9 @@ def main():
     bundle = args.bundle or export_demo_bundle(BENCH_DIR)
     with tempfile.TemporaryDirectory(prefix="bench-variations-") as scratch:
         scratch = Path(scratch)
+        steps = ["--steps", args.steps] if args.steps else []
         total_s, total_cpu_s, events = engine("variations", bundle, "--out", scratch / "variations",
-                                              "--count", args.count, "--seed", args.seed)
+                                              "--count", args.count, "--seed", args.seed, *steps)
         folder = Path(events[-1]["takes"][0])
         record = read_variations(folder)
         timings = record.timings
@@ -112,7 +114,8 @@ def main():
               f"tiles and sheet {timings.compose_s:.1f} s)")
         take_seconds, take_cpu = [], []
         for seed in range(args.seed, args.seed + min(args.full_takes, args.count)):
-            seconds, cpu_s, take_events = engine("generate", bundle, "--out", scratch / "takes", "--seed", seed)
+            seconds, cpu_s, take_events = engine("generate", bundle, "--out", scratch / "takes", "--seed", seed,
+                                                 *steps)
             take_seconds.append(seconds)
             take_cpu.append(cpu_s)
             take_dir = Path(take_events[-1]["takes"][0])
