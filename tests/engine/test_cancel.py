@@ -72,3 +72,35 @@ def test_the_cancel_file_stops_the_take_with_no_signal(engine_env, bundle10, ani
     assert [e["take"] for e in events if e["event"] == "cancelled"] == ["take-002-animatediff-s1"]
     assert [e["step"] for e in events if e["event"] == "step" and e["take"].startswith("take-002")][-1] < 6
     assert sorted(p.name for p in out.iterdir()) == ["take-001-animatediff-s0"]
+
+
+def test_the_addons_cancel_reaches_the_real_engine_through_the_file_alone(engine_env, bundle10, animatediff_models,
+                                                                         tmp_path):
+    """addon/engine_process.py's EngineProcess (what Blender runs) with a grace period longer than
+    the test: no signal is ever sent, the cancel file alone stops the take."""
+    import importlib
+    import time
+    import types
+
+    for dotted, folder in (("bpy_free", REPO_ROOT), ("bpy_free.addon", REPO_ROOT / "addon")):
+        if dotted not in sys.modules:
+            sys.modules[dotted] = types.ModuleType(dotted)
+            sys.modules[dotted].__path__ = [str(folder)]
+    ep = importlib.import_module("bpy_free.addon.engine_process")
+    setup = ep.EngineSetup(sys.executable, REPO_ROOT)
+    out = tmp_path / "takes"
+    process = ep.EngineProcess(setup, ["generate", str(bundle10), f"--out={out}", *map(str, animatediff_models),
+                                       "--steps=6", "--takes=3", "--size=64x36"], grace_s=3600)
+    seen, deadline = [], time.monotonic() + 300
+    while (code := process.poll()) is None:
+        assert time.monotonic() < deadline
+        for event in process.events():
+            seen.append(event)
+            if event.event == "step" and event.take.startswith("take-002") and event.step == 1:
+                process.cancel()
+        time.sleep(0.02)
+    seen += process.events()
+    assert code == 130, process.output_tail()  # exited by itself: a signal would read as negative
+    assert [e.take for e in seen if e.event == "cancelled"] == ["take-002-animatediff-s1"]
+    assert sorted(p.name for p in out.iterdir()) == ["take-001-animatediff-s0"]
+    assert not process.cancel_file.parent.exists()
