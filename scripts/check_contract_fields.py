@@ -75,6 +75,8 @@ ALLOWED = {
     **{("engine/lens/record.py", name): LENS_RECORD for name in ("depth_of_field", "motion_blur", "shutter",
                                                                   "position", "ratio")},
     **{("engine/lens/take.py", name): LENS_RECORD for name in ("depth_of_field", "motion_blur")},
+    **{("scripts/bench_lens.py", name): LENS_RECORD for name in ("depth_of_field", "motion_blur", "shutter", "position",
+                                                                   "ratio")},
     ("addon/blender/actors.py", "keypoints"): BONE_MAP,
     **{(path, "head"): RIG_BONE for path in ("addon/blender/actors.py", "addon/blender/demo_scene.py",
                                              "scripts/previz_scenes.py")},
