@@ -85,6 +85,7 @@ ALLOWED = {
     ("addon/blender/export.py", "camera"): JOINTS_OR_CAMERAS,
     ("addon/blender/export.py", "actors"): JOINTS_OR_CAMERAS,
     ("addon/blender/export.py", "objects"): PASS_NAME,
+    ("addon/blender/sequencer.py", "frame_end"): "a Blender API keyword (4.2's new_effect(frame_end=...)), not the shot's field",
     ("engine/bundle/finish.py", "camera"): PASS_NAME,
     ("engine/bundle/finish.py", "control"): "a PASS_FILES key (the depth pass's control images)",
     ("engine/bundle/finish.py", "frames"): JOINTS_OR_CAMERAS,
