@@ -104,6 +104,7 @@ def backend_report():
                        "default_weights": backend.default_weights, "max_controls": backend.max_controls,
                        "frames": backend.frame_rule, "size": backend.size_rule(),
                        "init_video": backend.supports_init_video, "ignores": list(backend.ignores),
+                       "lens_controls": list(backend.lens_controls),
                        "models": models})
     return report
 
@@ -121,6 +122,8 @@ def run_backends(args):
             print(f"  needs:    the bundle's {', '.join(entry['passes'])} passes")
         print(f"  frames:   {entry['frames']}")
         print(f"  size:     {entry['size']}")
+        if entry["lens_controls"]:
+            print(f"  lens:     applies {', '.join(entry['lens_controls'])} itself (no post-process)")
         for model in entry["models"]:
             state = "present" if model["present"] else f"missing — {model['download']}"
             print(f"  model {model['role']}: {model['default']} ({state})")

@@ -24,10 +24,10 @@ from .backends.device import pick_device
 from .backends.models import ModelError, model_specs, resolve_model
 from .bundle import BundleError, events, read_bundle, validate_bundle
 from .bundle.schema import CONTROLS_DIR
-from .bundle.take_record import (SHOT_REFERENCE_FILE, DeviceRecord, LensShutter, ShotReference, TakeBundle,
-                                 TakeLens, TakeParameters, TakeRecord, TakeTimings)
+from .bundle.take_record import (SHOT_REFERENCE_FILE, DeviceRecord, ShotReference, TakeBundle, TakeLens,
+                                 TakeParameters, TakeRecord, TakeTimings)
 from .imaging import resize_cover
-from .lens.take import plan_take_lens
+from .lens.take import plan_take_lens, take_lens_record
 from .looks.inputs import read_cast_inputs, unused_by_backend
 from .takes import TakeWriter, check_takes_dir
 
@@ -171,7 +171,9 @@ class Generation:
             if not self.bundle.has("shading"):
                 raise RequestError(f"--init-video shading needs the bundle's shading pass, which {self.bundle.root} "
                                    "lacks: re-export with --passes including shading")
-        self.lens = plan_take_lens(self.bundle, request.depth_of_field, request.motion_blur)
+        # What of the lens the backend applies itself (its lens_controls) and what the engine does after it.
+        self.backend_lens, self.lens = plan_take_lens(self.bundle, request.depth_of_field,
+                                                      request.motion_blur).split(self.backend.lens_controls)
         self.out = check_takes_dir(out)
         specs = model_specs(self.backend, request.models)
         needed = self.backend.required_roles(list(self.weights) + (["references"] if self.has_references() else []))
@@ -268,7 +270,8 @@ class Generation:
             prompt=self.prompt, negative_prompt=request.negative_prompt, seed=seed, steps=steps, guidance=guidance,
             weights=self.weights, controls=built, num_frames=frames, width=width, height=height, init_video=init,
             strength=request.strength, cast=bundle.cast, object_names=inputs.object_names,
-            references=inputs.references, shot_reference=inputs.shot_reference)
+            references=inputs.references, shot_reference=inputs.shot_reference,
+            lens=self.backend_lens if self.backend_lens.active else None)
         started = time.perf_counter()
         video = backend.generate(take_inputs, Hooks(on_step=on_step, check_cancel=self.cancel.check))
         generate_s = time.perf_counter() - started
@@ -307,12 +310,7 @@ class Generation:
 
     def _lens_record(self, lens_s):
         """take.json's lens: what was applied, or None when nothing was."""
-        if not self.lens.active:
-            return None
-        shutter = self.lens.shutter
-        return TakeLens(depth_of_field=self.lens.depth_of_field, lens_s=round(lens_s, 4),
-                        motion_blur=None if shutter is None else LensShutter(shutter=shutter.shutter,
-                                                                             position=shutter.position))
+        return take_lens_record(self.backend_lens, self.lens, lens_s)
 
     def _cast_record(self):
         """take.json's look fields: what each object looked like, what was understood and

@@ -35,7 +35,7 @@ class Hooks:
 @dataclass(kw_only=True)
 class Request:
     """One take's inputs, already at the generation size and frame count of the shot (built
-    with keywords only: fourteen fields are too many to keep in order by position)."""
+    with keywords only: fifteen fields are too many to keep in order by position)."""
 
     prompt: str
     negative_prompt: str
@@ -55,6 +55,9 @@ class Request:
     object_names: list = field(default_factory=list)   # objects pass index k -> object_names[k-1]
     references: dict = field(default_factory=dict)     # cast member name -> list of PIL RGB images
     shot_reference: object = None        # PIL RGB image for the shot's palette/grade, or None
+    # The blocking's lens for the effects in the backend's lens_controls (engine/lens/take.py
+    # TakeLensPlan: depth_of_field, shutter, frame_record(frame) per shot frame), None when none applies.
+    lens: object = None
 
 
 def snap(value, multiple):
@@ -82,6 +85,8 @@ class Backend:
     ignores = ()                  # request fields it does not use, from IGNORABLE_INPUTS (engine/bundle/request.py)
     reference_controls = ()       # controls built (unweighted) when a take has cast references, e.g. the
                                   # objects pass that places each member's reference
+    lens_controls = ()            # lens effects it applies itself from Request.lens instead of the engine's
+                                  # post-process: "depth_of_field", "motion_blur" (engine/lens/take.py LENS_EFFECTS)
 
     def size_rule(self):
         return f"width and height multiples of {self.size_multiple}; default long side {self.default_long_side}"

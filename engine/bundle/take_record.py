@@ -256,16 +256,27 @@ class LensShutter(_Record):
 @dataclass
 class TakeLens(_Record):
     """The blocking's lens applied to the take's frames (engine/lens): the sharp frames are kept
-    as `unblurred` (a {frame} pattern); `lens_s` is the seconds it added to the take."""
+    as `unblurred` (a {frame} pattern; None when the backend applied every effect itself, so no
+    sharp frame exists); `lens_s` is the seconds the engine's post-process added to the take;
+    `applied_by` says per effect who applied it, "engine" or "backend" (the backend's
+    lens_controls), None in takes made before backends could."""
     depth_of_field: bool = _key(_flag, False)
     motion_blur: LensShutter | None = _key(_optional(_nested(LensShutter)), None)
-    unblurred: str = _key(_text, "unblurred/{frame:04d}.png")
+    unblurred: str | None = _key(_optional(_text), "unblurred/{frame:04d}.png")
     lens_s: float = _key(_number, 0.0)
+    applied_by: dict | None = _key(_optional(_object), None)   # effect -> "engine" | "backend"
     extra: dict = field(default_factory=dict)
 
+    def to_json(self):
+        """A take made before `applied_by` writes back without it, as it was."""
+        document = super().to_json()
+        if document["applied_by"] is None:
+            del document["applied_by"]
+        return document
+
     def unblurred_frame(self, frame):
-        """The sharp frame's path in the take folder."""
-        return self.unblurred.format(frame=frame)
+        """The sharp frame's path in the take folder, or None when the take has none."""
+        return None if self.unblurred is None else self.unblurred.format(frame=frame)
 
 
 @dataclass

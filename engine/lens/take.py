@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..bundle.take_record import LensShutter, TakeLens
 from .defocus import defocus
 from .motion_blur import motion_blur
 from .record import frame_lens, frame_px_per_mm, frame_shutter
@@ -102,6 +103,9 @@ def apply_lens(frame, depth, flow, record):
     return linear_to_srgb8(linear)
 
 
+LENS_EFFECTS = ("depth_of_field", "motion_blur")  # what a backend may apply itself (Backend.lens_controls)
+
+
 @dataclass
 class TakeLensPlan:
     """What of the lens a generation applies to its takes, read once from the bundle and the request:
@@ -128,6 +132,33 @@ class TakeLensPlan:
         """The take frame (8-bit, at the shot's size) as the lens shows it."""
         flow = self.bundle.flow(frame) if self.shutter is not None else None
         return apply_lens(pixels, self.bundle.depth(frame), flow, self.frame_record(frame))
+
+    def split(self, backend_effects):
+        """(what the backend applies, what the engine applies): this plan cut by a backend's
+        lens_controls (LENS_EFFECTS); the notes stay with the engine's part."""
+        unknown = sorted(set(backend_effects) - set(LENS_EFFECTS))
+        if unknown:
+            raise ValueError(f"lens_controls {', '.join(unknown)} are not lens effects: use {', '.join(LENS_EFFECTS)}")
+        dof, blur = "depth_of_field" in backend_effects, "motion_blur" in backend_effects
+        backend = TakeLensPlan(self.bundle, self.depth_of_field and dof, self.shutter if blur else None, self.records)
+        engine = TakeLensPlan(self.bundle, self.depth_of_field and not dof, None if blur else self.shutter,
+                              self.records, self.notes)
+        return backend, engine
+
+
+def take_lens_record(backend, engine, lens_s):
+    """take.json's lens (TakeLens) for a take whose backend applied `backend` and the engine
+    `engine` (TakeLensPlan.split), or None when neither applied anything."""
+    if not (backend.active or engine.active):
+        return None
+    shutter = engine.shutter or backend.shutter
+    applied_by = {effect: side for side, plan in (("backend", backend), ("engine", engine))
+                  for effect, on in (("depth_of_field", plan.depth_of_field), ("motion_blur", plan.shutter is not None))
+                  if on}
+    return TakeLens(depth_of_field=engine.depth_of_field or backend.depth_of_field, lens_s=round(lens_s, 4),
+                    motion_blur=None if shutter is None else LensShutter(shutter=shutter.shutter,
+                                                                         position=shutter.position),
+                    unblurred=TakeLens().unblurred if engine.active else None, applied_by=applied_by)
 
 
 def plan_take_lens(bundle, depth_of_field="camera", motion_blur="scene"):

@@ -1,16 +1,21 @@
 """The blocking's lens in every take (engine/generate.py with engine/lens): a bundle exported from
 a scene whose camera has Depth of Field on and whose Render ▸ Motion Blur is on gives takes
 defocused where out of focus and blurred along the flow, the sharp frames kept in unblurred/,
-and take.json's lens record; the request's switches turn each off; old bundles read as before."""
+and take.json's lens record; the request's switches turn each off; old bundles read as before; a
+backend that declares a lens effect among its lens_controls gets the lens and the engine leaves that
+effect to it."""
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import BLENDER_PYTHON, _run
 from PIL import Image
 
+from engine import backends
+from engine.backends.base import Backend
 from engine.bundle.reader import read_bundle
 from engine.bundle.take_record import read_take
 from engine.lens import frame_lens, frame_px_per_mm
@@ -114,3 +119,69 @@ def test_a_1_2_bundle_reads_as_a_round_aperture_without_motion_blur(engine_main,
     record, _, _ = _take(engine_main, bundle, tmp_path / "takes")
     assert record.lens.depth_of_field and record.lens.motion_blur is None
     assert not any("pass;" in note for note in record.ignored)  # nothing of the lens missing
+
+
+class LensAwareBackend(Backend):
+    """As a defocus-aware model would: depth of field is its own control (lens_controls), so it gets
+    the lens in its Request; its frames are seeded noise at the shot's size, kept to compare."""
+    name = "test-lens-aware"
+    description = "test backend that applies depth of field itself"
+    controls = ("depth",)
+    default_weights = {"depth": 1.0}
+    default_long_side = 128
+    lens_controls = ("depth_of_field",)
+    given, made = [], []
+
+    def load(self, models, controls, device):
+        pass
+
+    def generate(self, request, hooks):
+        LensAwareBackend.given.append(request.lens)
+        video = np.random.default_rng(request.seed).integers(0, 256, (request.num_frames, request.height,
+                                                                      request.width, 3), dtype=np.uint8)
+        LensAwareBackend.made.append(video)
+        return video
+
+
+@pytest.fixture
+def lens_aware():
+    backends.register(LensAwareBackend)
+    LensAwareBackend.given.clear()
+    LensAwareBackend.made.clear()
+    yield LensAwareBackend
+    backends._REGISTRY.pop(LensAwareBackend.name)  # other tests list the built-in backends only
+
+
+def test_a_backend_that_applies_depth_of_field_itself_gets_the_lens_and_no_post_process(
+        engine_main, lens_bundle, lens_aware, tmp_path):
+    record, take_dir, events = _take(engine_main, lens_bundle, tmp_path / "takes", "--backend", lens_aware.name,
+                                     "--motion-blur=off")
+    (plan,) = lens_aware.given
+    assert plan.depth_of_field and plan.shutter is None
+    assert plan.frame_record(1)["depth_of_field"]["fstop"] == pytest.approx(0.1)
+    lens = record.lens
+    assert lens.applied_by == {"depth_of_field": "backend"} and lens.depth_of_field and lens.unblurred is None
+    assert not (Path(take_dir) / "unblurred").exists() and not any(event["event"] == "lens" for event in events)
+    for made, relative in zip(lens_aware.made[0], record.frames):  # the backend's frames, untouched
+        assert np.array_equal(_image(take_dir, relative), made)
+
+
+def test_the_engine_still_applies_what_the_backend_leaves(engine_main, lens_bundle, lens_aware, tmp_path):
+    record, take_dir, _ = _take(engine_main, lens_bundle, tmp_path / "takes", "--backend", lens_aware.name)
+    (plan,) = lens_aware.given
+    assert plan.depth_of_field and plan.shutter is None  # motion blur is not the backend's
+    lens = record.lens
+    assert lens.applied_by == {"depth_of_field": "backend", "motion_blur": "engine"}
+    assert lens.motion_blur.shutter == 0.5 and lens.lens_s > 0
+    first, last = record.bundle.frame_range()
+    for made, frame in zip(lens_aware.made[0], range(first, last + 1)):
+        assert np.array_equal(_image(take_dir, lens.unblurred_frame(frame)), made)
+    previz, _, _ = _take(engine_main, lens_bundle, tmp_path / "previz", "--motion-blur=off")
+    assert previz.lens.applied_by == {"depth_of_field": "engine"}
+
+
+def test_backends_json_lists_each_backends_lens_controls(engine_main, lens_aware, capsys):
+    from engine.cli import main
+    assert main(["backends", "--json"]) == 0
+    listed = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)["backends"]}
+    assert listed[lens_aware.name]["lens_controls"] == ["depth_of_field"] and listed["previz"]["lens_controls"] == []
