@@ -77,46 +77,60 @@ def fallback(_args):
     return report
 
 
-def _listener():
-    """A socket on this machine's non-loopback address that counts connections (None without one)."""
-    try:
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        probe.connect(("192.0.2.123", 9))  # no packet is sent: this only picks the outgoing address
-        host = probe.getsockname()[0]
-        probe.close()
-        server = socket.socket()
-        server.bind((host, 0))
-    except OSError:
-        return None, None
-    server.listen(8)
-    accepted = []
+class _Listener:
+    """A socket on this machine's non-loopback address that counts connections and never answers."""
 
-    def accept():
+    def __init__(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.123", 9))  # no packet is sent: this only picks the outgoing address
+            host = probe.getsockname()[0]
+        self.server = socket.create_server((host, 0))
+        self.address = f"{host}:{self.server.getsockname()[1]}"
+        self.accepted = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
         while True:
             try:
-                connection, _ = server.accept()
+                self.accepted.append(self.server.accept()[0])
             except OSError:
                 return
-            accepted.append(connection)  # never answered: the probe times out
 
-    threading.Thread(target=accept, daemon=True).start()
-    return f"{host}:{server.getsockname()[1]}", accepted
+    def close(self):
+        """Close every socket and end the thread: bpy 4.2 crashes on exit with one still waiting."""
+        self.server.shutdown(socket.SHUT_RDWR)
+        self.server.close()
+        self.thread.join(5)
+        for connection in self.accepted:
+            connection.close()
 
 
 def offline(_args):
     """A service on another machine with Allow Online Access off: nothing is asked of it, the job says
     what to turn on and runs here; with it on, the same address is asked (the counter works)."""
-    address, accepted = _listener()
-    _prefs().engine_service = address or "203.0.113.9:8765"
+    try:
+        listener = _Listener()
+    except OSError:
+        listener = None  # no network address here: the address below is only never asked
+    try:
+        return _offline(listener)
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+def _offline(listener):
+    _prefs().engine_service = listener.address if listener else "203.0.113.9:8765"
     bpy.context.preferences.system.use_online_access = False
     job, engine = _generate()
     call(bpy.ops.blockcast.check_engine_service)
     report = {"address": _prefs().engine_service, "online_access": bpy.app.online_access,
-              "connections": len(accepted) if accepted is not None else None, **_job_report(job, engine)}
-    if address:
+              "connections": len(listener.accepted) if listener else None, **_job_report(job, engine)}
+    if listener:
         bpy.context.preferences.system.use_online_access = True
         job, engine = _generate()
-        report["online"] = {"connections": len(accepted), **_job_report(job, engine)}
+        report["online"] = {"connections": len(listener.accepted), **_job_report(job, engine)}
     return report
 
 
