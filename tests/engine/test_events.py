@@ -34,6 +34,7 @@ def test_each_event_writes_its_kind_the_time_then_its_fields_in_order():
     events.StepEvent(take="t", step=1, total=2),
     events.FrameEvent(take="t", index=0, frame=3, path="frames/0003.png"),
     events.DoneEvent(take="t", path="/t/t", frames=3, seconds=1.25),
+    events.VariationEvent(index=0, count=24, seed=7, tile="tiles/s7.png"),
     events.CancelledEvent(take=None, message="unfinished take removed"),
     events.ErrorEvent(take=None, message="model base is missing"),
     events.FinishedEvent(takes=["/t/a", "/t/b"]),
@@ -46,7 +47,7 @@ def test_every_event_reads_back_as_the_same_record(event):
 
 def test_every_kind_the_engine_writes_has_a_record():
     assert set(events.EVENTS) == {"load", "controls", "warning", "start", "window", "step", "frame", "lens", "done",
-                                  "cancelled", "error", "finished"}
+                                  "cancelled", "error", "finished", "variation"}
 
 
 def test_docs_list_every_event_with_its_fields():
