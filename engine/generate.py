@@ -135,7 +135,8 @@ def backend_key(backend_name, models, control_kinds, device):
              for role, model in models.items()}
     return json.dumps([backend_name, sorted(control_kinds),
                        sorted([role, str(model.path), model.revision, files[role]] for role, model in models.items()),
-                       [device.kind, device.offload, device.vae_tiling, device.vae_slicing]])
+                       [device.kind, device.offload, device.vae_tiling, device.vae_slicing,
+                        device.plan.preset if device.plan else None]])
 
 
 def _versions():
@@ -195,7 +196,8 @@ class Generation:
         """Generate every take; returns their folders. Raises Cancelled after cleaning up."""
         request, bundle, backend = self.request, self.bundle, self.backend
         self.cancel.check()
-        device = pick_device(request.device, request.offload, request.vae_tiling, request.vae_slicing)
+        device = pick_device(request.device, request.offload, request.vae_tiling, request.vae_slicing,
+                             memory=request.memory, backend=backend.name, models=self.models)
         self.progress.emit(events.LoadEvent(backend=backend.name, device=device.name,
                                             models={role: m.source for role, m in self.models.items()}))
         started = time.perf_counter()
@@ -323,6 +325,11 @@ class Generation:
                     shot_reference=None if inputs.shot_reference is None else
                     ShotReference(file=SHOT_REFERENCE_FILE, source=inputs.shot_reference_path))
 
+    def _device_record(self):
+        device = self.device
+        return DeviceRecord(kind=device.kind, name=device.name, precision=device.chosen_dtype or None,
+                            precision_reason=device.dtype_reason or None)
+
     def _record(self, seed, steps, guidance, windows, written, preview, timings, lens_s=0.0):
         """The TakeRecord of a finished take (engine.takes names it when it commits)."""
         request, bundle, backend = self.request, self.bundle, self.backend
@@ -334,7 +341,8 @@ class Generation:
             strength=request.strength if request.init_video else None, device=request.device,
             offload=request.offload, vae_tiling=request.vae_tiling, vae_slicing=request.vae_slicing,
             backend_settings=backend.settings, depth_of_field=request.depth_of_field,
-            motion_blur=request.motion_blur)
+            motion_blur=request.motion_blur, memory=request.memory,
+            memory_plan=self.device.plan.to_json() if self.device.plan else None)
         shot = TakeBundle(path=str(bundle.root.resolve()), hash=self.content_hash, shot=bundle.name,
                           frames=[bundle.frames[0], bundle.frames[-1]], frame_count=len(bundle.frames),
                           resolution=[bundle.width, bundle.height], fps=bundle.fps)
@@ -343,5 +351,5 @@ class Generation:
             backend=backend.name, models={role: model.record() for role, model in self.models.items()},
             prompt=request.prompt, composed_prompt=self.prompt, negative_prompt=request.negative_prompt, seed=seed,
             parameters=parameters, bundle=shot, frames=written, preview=preview, engine=self.versions,
-            device=DeviceRecord(kind=self.device.kind, name=self.device.name), timings=timings, lens=self._lens_record(lens_s),
+            device=self._device_record(), timings=timings, lens=self._lens_record(lens_s),
             **self._cast_record())

@@ -13,7 +13,8 @@ import math
 from dataclasses import MISSING, dataclass, field, fields
 
 DEFAULT_BACKEND = "previz"  # the embedded model: no download, runs on a CPU
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: CUDA, then Apple's MPS, then the CPU
+MEMORY_PRESETS = ("auto", "high", "balanced", "low")  # engine/memory.py: which memory switches a take runs under
 INIT_VIDEOS = ("shading",)  # the bundle pass an init video starts from
 DEPTH_OF_FIELD = ("camera", "off")  # camera: as the shot camera's Depth of Field checkbox says
 MOTION_BLUR = ("scene", "off")      # scene: as Render ▸ Motion Blur says
@@ -55,6 +56,7 @@ class GenerateRequest:
     offload: bool = False
     vae_tiling: bool = False
     vae_slicing: bool = False
+    memory: str = "auto"               # MEMORY_PRESETS; auto: from the device's free memory
     actor_prompts: bool = True         # append each actor's description from the bundle to the prompt
     depth_of_field: str = "camera"     # "off": no defocus even when the camera has Depth of Field on
     motion_blur: str = "scene"         # "off": no motion blur even when Render ▸ Motion Blur is on
@@ -83,6 +85,8 @@ class GenerateRequest:
                                     "entirely")
         if self.guidance is not None and not 0 <= self.guidance < math.inf:
             raise RequestUsageError(f"--guidance {self.guidance} must be a number from 0 up")
+        if self.memory not in MEMORY_PRESETS or self.device not in DEVICES:
+            raise RequestUsageError(f"--memory takes {', '.join(MEMORY_PRESETS)} and --device {', '.join(DEVICES)}")
         if self.depth_of_field not in DEPTH_OF_FIELD or self.motion_blur not in MOTION_BLUR:
             raise RequestUsageError(f"--depth-of-field takes {' or '.join(DEPTH_OF_FIELD)} and --motion-blur "
                                     f"{' or '.join(MOTION_BLUR)}")
@@ -242,6 +246,8 @@ FLAGS = (
     Flag("offload", "--offload", "model CPU offload, for small GPUs", switch=True),
     Flag("vae_tiling", "--vae-tiling", "decode in tiles, for small GPUs", switch=True),
     Flag("vae_slicing", "--vae-slicing", "decode frame by frame, for small GPUs", switch=True),
+    Flag("memory", "--memory", "high: all on the device; balanced: model offload, VAE tiling; low: group offload, "
+         "float8 weights; auto (default): what the free memory allows", choices=MEMORY_PRESETS),
     Flag("depth_of_field", "--depth-of-field", "camera: defocus as the shot camera's Depth of Field sets it "
          "(default); off: keep the takes sharp", choices=DEPTH_OF_FIELD),
     Flag("motion_blur", "--motion-blur", "scene: blur along the flow pass as Render ▸ Motion Blur sets it "
@@ -255,7 +261,7 @@ _JSON_TYPES = {
     "steps": (int, _NONE), "guidance": (float, _NONE), "controls": (dict, _NONE), "size": (list, _NONE),
     "device": (str,), "models": (dict,), "reference": (str, _NONE), "init_video": (str, _NONE),
     "strength": (float,), "offload": (bool,), "vae_tiling": (bool,), "vae_slicing": (bool,),
-    "actor_prompts": (bool,), "depth_of_field": (str,), "motion_blur": (str,),
+    "memory": (str,), "actor_prompts": (bool,), "depth_of_field": (str,), "motion_blur": (str,),
 }
 
 

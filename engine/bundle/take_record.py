@@ -157,12 +157,14 @@ class TakeParameters(_Record):
     backend_settings: dict = _key(_object, factory=dict)      # what the backend's load chose
     depth_of_field: str | None = _key(_optional(_text), None)  # the request's lens switches, as asked;
     motion_blur: str | None = _key(_optional(_text), None)     # None in takes made before them
+    memory: str | None = _key(_optional(_text), None)          # --memory as asked (auto, high, balanced, low)
+    memory_plan: dict | None = _key(_optional(_object), None)  # engine/memory.py MemoryPlan: the switches used
     extra: dict = field(default_factory=dict)
 
     def to_json(self):
-        """A take made before the lens switches writes back without them, as it was."""
+        """A take made before the lens switches or the memory plan writes back without them, as it was."""
         document = super().to_json()
-        for name in ("depth_of_field", "motion_blur"):
+        for name in ("depth_of_field", "motion_blur", "memory", "memory_plan"):
             if document[name] is None:
                 del document[name]
         return document
@@ -198,7 +200,17 @@ class DeviceRecord(_Record):
     """The device the take ran on."""
     kind: str = _key(_text, "")
     name: str = _key(_text, "")   # human-readable, e.g. "cpu (2 threads)"
+    precision: str | None = _key(_optional(_text), None)         # the dtype chosen there, e.g. "bfloat16"
+    precision_reason: str | None = _key(_optional(_text), None)  # why; both None in takes made before them
     extra: dict = field(default_factory=dict)
+
+    def to_json(self):
+        """A take made before the precision was recorded writes back without it, as it was."""
+        document = super().to_json()
+        for name in ("precision", "precision_reason"):
+            if document[name] is None:
+                del document[name]
+        return document
 
 
 @dataclass
@@ -356,7 +368,7 @@ class TakeRecord(_Record):
             models={role: model.source for role, model in self.models.items()},
             reference=str(kept) if kept is not None and kept.is_file() else None,
             init_video=parameters.init_video, depth_of_field=parameters.depth_of_field or "camera",
-            motion_blur=parameters.motion_blur or "scene")
+            motion_blur=parameters.motion_blur or "scene", memory=parameters.memory or "auto")
         if parameters.strength is not None:  # recorded only with an init video
             request.strength = parameters.strength
         return request

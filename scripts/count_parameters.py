@@ -1,0 +1,58 @@
+"""Parameter counts of each backend's models from the published configs, on the meta device
+(accelerate's init_empty_weights: no weights, no memory, no download). The figures feed
+engine/memory.py's NEEDS table and docs/engine.md's VRAM table.
+
+    .venv-engine/bin/python scripts/count_parameters.py [REAL_SIZE_DIR]
+"""
+
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference" / "real-size" / "hub-layout"
+
+
+def count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_umt5(model):
+    """The checkpoint holds one token embedding (22.7 GB in float32 = 5.68 B parameters); built on the meta
+    device the encoder's copy is a second module, so it is counted once."""
+    separate = model.encoder.embed_tokens is not model.shared
+    return count(model) - (model.encoder.embed_tokens.weight.numel() if separate else 0)
+
+
+def main(argv=None):
+    from accelerate import init_empty_weights
+    from diffusers import (AutoencoderKL, AutoencoderKLWan, ControlNetModel, MotionAdapter, UNet2DConditionModel,
+                           WanVACETransformer3DModel)
+    from transformers import CLIPTextConfig, CLIPTextModel, UMT5EncoderModel, UMT5Config
+
+    root = Path((argv or sys.argv[1:] or [DEFAULT_DIR])[0])
+    sd, wan = root / "stable-diffusion-v1-5", root / "Wan2.1-VACE-1.3B-diffusers"
+    counts = {}
+    # The hub layout's text encoder config is cut to 2 layers for tests; the real UMT5-XXL is recorded beside it.
+    umt5 = json.loads((root.parent / "wan-configs.json").read_text())["text_encoder_real"]
+    with init_empty_weights():
+        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(sd / "unet"))
+        adapter = MotionAdapter.from_config(MotionAdapter.load_config(root / "animatediff-motion-adapter-v1-5-3"))
+        counts["animatediff"] = {
+            "unet": count(unet), "vae": count(AutoencoderKL.from_config(AutoencoderKL.load_config(sd / "vae"))),
+            "text_encoder": count(CLIPTextModel(CLIPTextConfig.from_pretrained(sd / "text_encoder"))),
+            "motion_adapter": count(adapter),
+            "controlnet": count(ControlNetModel.from_config(
+                ControlNetModel.load_config(root / "control_v11f1p_sd15_depth"))),
+        }
+        counts["wan-vace"] = {
+            "transformer": count(WanVACETransformer3DModel.from_config(
+                WanVACETransformer3DModel.load_config(wan / "transformer"))),
+            "vae": count(AutoencoderKLWan.from_config(AutoencoderKLWan.load_config(wan / "vae"))),
+            "text_encoder": count_umt5(UMT5EncoderModel(UMT5Config(**umt5))),
+        }
+    print(json.dumps(counts, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
