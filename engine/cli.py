@@ -1,4 +1,4 @@
-"""`python -m engine check|backends|generate|serve|variations`: what the add-on, batch scripts and farms call.
+"""`python -m engine check|backends|generate|serve|variations|models`: what the add-on, batch scripts and farms call.
 
 Exit codes: 0 done, 1 a clear error (one line on stderr saying what to do, and an `error`
 JSON event for generate), 2 bad arguments, 130 cancelled (finished takes kept).
@@ -50,6 +50,9 @@ def build_parser():
     add_arguments(looks, backends=backends.names(), controls=CONTROL_KINDS)
     add_variation_arguments(looks)
     add_cancel_file_argument(looks)
+
+    from .models_cli import add_models_parser
+    add_models_parser(commands)
     return parser
 
 
@@ -175,6 +178,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from .variations.command import run_variations
 
+    from .models_cli import run_models
+
     handlers = {"check": run_check, "backends": run_backends, "generate": run_generate, "serve": run_serve,
-                "variations": run_variations}
+                "variations": run_variations, "models": run_models}
     return handlers[args.command](args)
