@@ -33,17 +33,18 @@ def local_models(model_folder, backend):
             if child.is_dir() and not child.name.startswith(".")}
 
 
-def shot_request(settings, report, backend, device, shot_size, models, reference):
+def shot_request(settings, report, backend, device, shot_size, models, reference, memory="auto"):
     """The request for a shot from its Generate panel `settings` (prompt, negative_prompt, seed,
     takes, steps, long_side, weights(), depth_of_field and motion_blur, as scene.blockcast keeps
     them per shot): weights only for the controls `backend` lets the artist set
     (engine_report.control_weights), the size from the long side and the exported `shot_size`
-    (W, H); the lens switches off only when their checkbox is cleared."""
+    (W, H); the lens switches off only when their checkbox is cleared; `device` and `memory` as
+    Preferences set them."""
     return GenerateRequest(
         backend=backend, prompt=settings.prompt, negative_prompt=settings.negative_prompt, seed=settings.seed,
         takes=settings.takes, steps=settings.steps or None,
         controls=control_weights(settings.weights(), report, backend),
-        size=generation_size(settings.long_side, *shot_size), device=device, models=models,
+        size=generation_size(settings.long_side, *shot_size), device=device, memory=memory, models=models,
         reference=reference or None, depth_of_field="camera" if settings.depth_of_field else "off",
         motion_blur="scene" if settings.motion_blur else "off")
 

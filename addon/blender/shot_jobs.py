@@ -123,7 +123,8 @@ def shot_job(scene, shot, prefs, passes, size=None, make_job=GenerationJob):
     report = engine_report(setup)
     backend = generation_backend(settings.backend, prefs.default_backend, report)
     request = shot_request(settings, report, backend, prefs.device, _export_size(scene, size),
-                           local_models(model_folder(prefs), backend), shot_reference_file(settings.reference_image))
+                           local_models(model_folder(prefs), backend), shot_reference_file(settings.reference_image),
+                           memory=prefs.memory)
     cast, _ = scene_cast(scene)
     with_references = any(member.references for member in cast.members)
     exported = passes_to_export(passes, report, backend, with_references)

@@ -19,9 +19,15 @@ from ..take_folders import fallback_takes_root
 # The extension's root package: "blockcast" from a checkout, "bl_ext.<repo>.blockcast" installed.
 ROOT_PACKAGE = __name__.rpartition(".addon.")[0]
 CHECKOUT = Path(__file__).resolve().parents[2]
-DEVICES = (("auto", "Auto", "CUDA when the engine sees a GPU, else CPU"),
+DEVICES = (("auto", "Auto", "CUDA when the engine sees an NVIDIA GPU, else the Apple GPU, else CPU"),
            ("cpu", "CPU", "Always the CPU (slow, but needs no GPU)"),
-           ("cuda", "CUDA", "An NVIDIA GPU; fails if the engine sees none"))
+           ("cuda", "CUDA", "An NVIDIA GPU; fails if the engine sees none"),
+           ("mps", "Apple GPU", "The GPU of an Apple silicon Mac (MPS); fails if the engine sees none"))
+# The engine's --memory presets (engine/memory.py): how much of the GPU's memory a take may take.
+MEMORY = (("auto", "Auto", "From the GPU's free memory and what the backend needs"),
+          ("high", "High", "Every model on the GPU: fastest, needs the most memory"),
+          ("balanced", "Balanced", "One model on the GPU at a time, the VAE in tiles: for 8-16 GB cards"),
+          ("low", "Low", "Models streamed to the GPU block by block, weights in 8 bits: slowest, least memory"))
 
 ENGINE_CHECK = {"report": None, "error": None}  # the last Check Engine result, for this session
 SERVICE_STATUS = {"line": "", "alert": False}   # what the last Generate found at the Engine Service address
@@ -74,6 +80,7 @@ class BlockcastPreferences(bpy.types.AddonPreferences):
         name="Default Backend", search=_backend_search,
         description="Backend for shots that name none; empty: the engine's default")
     device: EnumProperty(name="Device", items=DEVICES, default="auto")
+    memory: EnumProperty(name="Memory", items=MEMORY, default="auto")
     model_folder: StringProperty(
         name="Model Folder", subtype="DIR_PATH",
         description="Local model copies: MODEL_FOLDER/<backend>/<role>/ (e.g. wan-vace/pipeline) replaces that "
@@ -110,7 +117,8 @@ class BlockcastPreferences(bpy.types.AddonPreferences):
     def draw(self, context):
         layout = self.layout
         layout.use_property_split = True
-        for name in ("engine_python", "engine_dir", "default_backend", "device", "model_folder", "takes_folder"):
+        for name in ("engine_python", "engine_dir", "default_backend", "device", "memory", "model_folder",
+                     "takes_folder"):
             layout.prop(self, name)
         layout.operator("blockcast.check_engine", icon="CHECKMARK")
         draw_engine_check(layout, model_folder(self))
@@ -123,7 +131,7 @@ class _Defaults:
     """Preference values when the add-on is loaded as a plain package (scripts, tests)."""
 
     engine_python = engine_dir = default_backend = model_folder = takes_folder = ""
-    device = "auto"
+    device = memory = "auto"
     engine_service = DEFAULT_ADDRESS
     service_token_file = service_shared_folder = service_shared_folder_remote = ""
     keep_engine_warm = False
