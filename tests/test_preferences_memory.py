@@ -29,3 +29,57 @@ def test_generate_sends_the_device_and_memory_preferences(blockcast, device, mem
     request = shot_request(settings, None, "", device, (64, 36), {}, "", memory=memory)
     args = request.to_arguments("/b", "/t")
     assert [arg for arg in args if arg.startswith(("--device", "--memory"))] == flags
+
+
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_download_progress_reads_the_engines_fetch_lines(blockcast):
+    from blockcast.addon.model_downloads import fetch_arguments, progress_line
+
+    assert fetch_arguments("wan-vace", "pipeline", "/m") == ["models", "fetch", "wan-vace", "--role", "pipeline",
+                                                             "--allow-network", "--model-folder", "/m"]
+    state = {"line": "", "done": False, "failed": False}
+    progress_line(state, {"event": "fetch", "backend": "wan-vace", "role": "pipeline",
+                          "hub_id": "Wan-AI/Wan2.1-VACE-1.3B-diffusers", "size_bytes": 31_850_000_000})
+    assert state["line"] == "Downloading Wan-AI/Wan2.1-VACE-1.3B-diffusers (31.85 GB)"
+    progress_line(state, {"event": "download", "role": "pipeline", "done": 2_000_000_000, "total": 8_000_000_000})
+    assert state["line"] == "Downloading pipeline: 2.00 of 8.00 GB" and not state["done"]
+    progress_line(state, {"event": "fetched", "role": "pipeline", "folder": "/m/wan-vace/pipeline", "ok": True,
+                          "problems": []})
+    assert state == {"line": "pipeline downloaded to /m/wan-vace/pipeline", "done": True, "failed": False}
+
+
+def test_models_are_listed_by_the_real_engine_from_a_filled_cache(blockcast, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from blockcast.addon.engine_process import EngineSetup
+    from blockcast.addon.model_downloads import list_models
+
+    repo = Path(__file__).resolve().parents[1]
+    snapshot = tmp_path / "hub" / "models--h94--IP-Adapter" / "snapshots" / REVISION
+    (snapshot / "models").mkdir(parents=True)
+    (snapshot / "models" / "ip-adapter_sd15.safetensors").write_bytes(b"x")
+    (tmp_path / "hub" / "models--h94--IP-Adapter" / "refs").mkdir()
+    (tmp_path / "hub" / "models--h94--IP-Adapter" / "refs" / "main").write_text(REVISION)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    entries = list_models(EngineSetup(repo / ".venv-engine" / "bin" / "python", repo))
+    found = {(e["backend"], e["role"]): e for e in entries}
+    assert found[("animatediff", "ip_adapter")]["folder"] == str(snapshot)
+    assert found[("wan-vace", "pipeline")]["folder"] is None and found[("previz", "previz")]["found_in"] == "shipped"
+
+
+def test_download_with_online_access_off_starts_nothing_and_shows_the_command(blockcast):
+    import bpy
+
+    from blockcast.addon.ui import operators_models
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    blockcast.register()
+    try:
+        assert not bpy.app.online_access
+        assert bpy.ops.blockcast.download_model(backend="wan-vace", role="pipeline") == {"CANCELLED"}
+        assert operators_models.MODELS["fetch"] is None and operators_models.MODELS["alert"]
+        assert operators_models.MODELS["line"].endswith("models fetch wan-vace --role pipeline --allow-network")
+    finally:
+        blockcast.unregister()

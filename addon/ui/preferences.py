@@ -122,6 +122,8 @@ class BlockcastPreferences(bpy.types.AddonPreferences):
             layout.prop(self, name)
         layout.operator("blockcast.check_engine", icon="CHECKMARK")
         draw_engine_check(layout, model_folder(self))
+        from .operators_models import draw_models
+        draw_models(layout)
         from .operators_setup import draw_engine_setup
         draw_engine_setup(layout, self)
         draw_engine_service(layout, self)
@@ -230,12 +232,16 @@ def check(prefs):
 def register():
     from . import operators_service  # it imports the generation side, which imports this module
 
+    from . import operators_models
+
     bpy.utils.register_class(BlockcastPreferences)
     operators_service.register()
+    operators_models.register()
 
 
 def unregister():
-    from . import operators_service
+    from . import operators_models, operators_service
 
+    operators_models.unregister()
     operators_service.unregister()
     bpy.utils.unregister_class(BlockcastPreferences)
