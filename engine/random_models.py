@@ -5,8 +5,13 @@ same `from_pretrained` path real weights take, on a CPU, in seconds, with no net
 "full" ones have SD 1.5 / AnimateDiff / ControlNet 1.1 and Wan-VACE 1.3B shapes, for timing
 real-size generation on a GPU (time does not depend on the weights' values); their text
 encoders keep the real width but few layers and a tiny vocabulary, which only changes
-prompt encoding, done once per take. Tokenizers are built offline from a letter vocabulary.
-Seeded, so the same call writes the same weights.
+prompt encoding, done once per take. Both sizes are the published configurations scaled
+down, nothing else changed: the same classes and flags, schedulers with the published
+settings (PNDM for SD 1.5, UniPC flow with shift 3 for Wan), the AnimateDiff v1-5-3 motion
+adapter layout (no mid-block motion module), CLIP's special token ids (49406/49407, in a
+49408-token vocabulary) and a T5-style Unigram tokenizer that ends prompts with </s>.
+Tokenizers are built offline from a character vocabulary. Seeded, so the same call writes
+the same weights.
 """
 
 import json
@@ -36,6 +41,22 @@ SD_PARTS = {
              "image_encoder": dict(hidden_size=1280, intermediate_size=5120, num_attention_heads=16,
                                    num_hidden_layers=2, image_size=224, patch_size=14, projection_dim=1024)},
 }
+# The published schedulers (stable-diffusion-v1-5's and Wan2.1-VACE-1.3B-diffusers' scheduler_config.json).
+SD15_SCHEDULER = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
+                      prediction_type="epsilon", set_alpha_to_one=False, skip_prk_steps=True, steps_offset=1,
+                      timestep_spacing="leading")
+WAN_SCHEDULER = dict(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0, num_train_timesteps=1000,
+                     solver_order=2, solver_type="bh2", predict_x0=True, lower_order_final=True,
+                     final_sigmas_type="zero", timestep_spacing="linspace")
+# CLIP ViT-L/14's text vocabulary size and special tokens, as SD 1.5's text_encoder config gives them
+# (eos_token_id 2 is CLIP's legacy value: transformers then pools at the highest token id, <|endoftext|>).
+CLIP_VOCAB_SIZE, CLIP_START, CLIP_END = 49408, 49406, 49407
+CLIP_TEXT = dict(vocab_size=CLIP_VOCAB_SIZE, bos_token_id=0, eos_token_id=2, pad_token_id=1, hidden_act="quick_gelu",
+                 max_position_embeddings=77, layer_norm_eps=1e-5, projection_dim=768)
+# UMT5-XXL's flags (google/umt5-xxl, Wan's text_encoder config); sizes come from WAN below.
+UMT5_FLAGS = dict(feed_forward_proj="gated-gelu", dense_act_fn="gelu_new", is_gated_act=True, scalable_attention=True,
+                  tie_word_embeddings=False, relative_attention_num_buckets=32, relative_attention_max_distance=128,
+                  layer_norm_epsilon=1e-6, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
 WAN = {
     "tiny": {"vae": dict(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1),
              "text": dict(d_model=32, d_kv=8, d_ff=37, num_heads=4),
@@ -48,40 +69,52 @@ WAN = {
 }
 
 
-def _letter_vocab(specials):
-    vocab = {token: index for index, token in enumerate(specials)}
-    for letter in string.ascii_lowercase:
-        vocab[letter] = len(vocab)
-    return vocab
+CHARACTERS = string.ascii_lowercase + string.digits + string.punctuation
+
+
+def write_clip_vocabulary(folder):
+    """vocab.json and merges.txt of a CLIP BPE vocabulary with characters only (every word
+    splits into characters) and CLIP's own special token ids at the top of its 49408 tokens."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {character: index for index, character in enumerate(CHARACTERS)}
+    vocab.update({f"{character}</w>": len(CHARACTERS) + i for i, character in enumerate(CHARACTERS)})
+    vocab.update({"<|startoftext|>": CLIP_START, "<|endoftext|>": CLIP_END})
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    return folder / "vocab.json", folder / "merges.txt"
 
 
 def clip_tokenizer(folder):
-    """A CLIP BPE tokenizer with letters only: every word splits into characters."""
+    """CLIP's tokenizer over write_clip_vocabulary's files (SD 1.5's tokenizer_config settings)."""
     from transformers import CLIPTokenizer
 
-    folder = Path(folder)
-    vocab = _letter_vocab(["<|startoftext|>", "<|endoftext|>"])
-    vocab.update({f"{letter}</w>": len(vocab) + i for i, letter in enumerate(string.ascii_lowercase)})
-    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (folder / "merges.txt").write_text("", encoding="utf-8")
-    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77)
+    vocab, merges = write_clip_vocabulary(folder)
+    return CLIPTokenizer(str(vocab), str(merges), model_max_length=77, pad_token="<|endoftext|>")
 
 
 def t5_style_tokenizer():
-    """A fast tokenizer with T5's special tokens and one token per letter."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+    """A T5 fast tokenizer as T5's is built (Unigram pieces, Metaspace, </s> appended to every
+    prompt), with T5's special token ids and one piece per character."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import T5TokenizerFast
 
-    tokenizer = Tokenizer(models.WordLevel(_letter_vocab(["<pad>", "</s>", "<unk>"]), unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Split("", "isolated")
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>",
-                                   unk_token="<unk>", model_max_length=512)
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
+    pieces += [(character, -5.0) for character in CHARACTERS]
+    pieces += [(f"\u2581{character}", -4.0) for character in CHARACTERS]
+    tokenizer = Tokenizer(models.Unigram(pieces, unk_id=2))
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace()])
+    tokenizer.decoder = decoders.Metaspace()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
+                                                             special_tokens=[("</s>", 1)])
+    return T5TokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+                           model_max_length=512, extra_ids=0)
 
 
 def save_animatediff_models(root, size="tiny", seed=0):
     """SD-1.5-layout base, motion adapter, two ControlNets and an IP-Adapter; returns {role: folder}."""
     import torch
-    from diffusers import (AutoencoderKL, ControlNetModel, DDIMScheduler, MotionAdapter, StableDiffusionPipeline,
+    from diffusers import (AutoencoderKL, ControlNetModel, MotionAdapter, PNDMScheduler, StableDiffusionPipeline,
                            UNet2DConditionModel)
     from transformers import CLIPTextConfig, CLIPTextModel
 
@@ -94,10 +127,8 @@ def save_animatediff_models(root, size="tiny", seed=0):
                         latent_channels=4, norm_num_groups=parts["vae_groups"],
                         down_block_types=["DownEncoderBlock2D"] * len(parts["vae_blocks"]),
                         up_block_types=["UpDecoderBlock2D"] * len(parts["vae_blocks"]))
-    text_encoder = CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, vocab_size=1000,
-                                                layer_norm_eps=1e-5, **parts["clip"]))
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="linear", clip_sample=False,
-                              steps_offset=1)
+    text_encoder = CLIPTextModel(CLIPTextConfig(**{**CLIP_TEXT, **parts["clip"]}))
+    scheduler = PNDMScheduler(**SD15_SCHEDULER)
     with tempfile.TemporaryDirectory() as source:
         tokenizer = clip_tokenizer(source)
     base = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
@@ -105,8 +136,9 @@ def save_animatediff_models(root, size="tiny", seed=0):
                                    requires_safety_checker=False)
     paths = {"base": root / "sd15", "motion_adapter": root / "motion-adapter"}
     base.save_pretrained(paths["base"])
-    MotionAdapter(block_out_channels=blocks["block_out_channels"], motion_layers_per_block=2,
-                  **parts["motion"]).save_pretrained(paths["motion_adapter"])
+    # AnimateDiff v1-5-3's layout: no mid-block motion module, 32 positions.
+    MotionAdapter(block_out_channels=blocks["block_out_channels"], motion_layers_per_block=2, use_motion_mid_block=False,
+                  motion_max_seq_length=32, **parts["motion"]).save_pretrained(paths["motion_adapter"])
     for kind in ("depth", "pose"):
         paths[f"controlnet_{kind}"] = root / f"controlnet-{kind}"
         ControlNetModel(
@@ -151,21 +183,21 @@ def save_ip_adapter(folder, unet, encoder_config):
 def save_wan_vace_models(root, size="tiny", seed=0):
     """A Wan-VACE-layout pipeline folder (UMT5 text encoder); returns {"pipeline": folder}."""
     import torch
-    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanVACEPipeline, WanVACETransformer3DModel
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
     from transformers import UMT5Config, UMT5EncoderModel
 
     quiet_libraries()
     config = WAN[size]
     torch.manual_seed(seed)
     vae = AutoencoderKLWan(**config["vae"], temperal_downsample=[False, True, True])
-    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=64, num_layers=2, relative_attention_num_buckets=32,
-                                               pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+    tokenizer = t5_style_tokenizer()
+    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=len(tokenizer), num_layers=2, **UMT5_FLAGS,
                                                **config["text"]))
     transformer = WanVACETransformer3DModel(
         patch_size=(1, 2, 2), in_channels=16, out_channels=16, freq_dim=256, cross_attn_norm=True,
         qk_norm="rms_norm_across_heads", vace_in_channels=96, **config["transformer"])
-    pipe = WanVACEPipeline(tokenizer=t5_style_tokenizer(), text_encoder=text_encoder, vae=vae,
-                           scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), transformer=transformer)
+    pipe = WanVACEPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae,
+                           scheduler=UniPCMultistepScheduler(**WAN_SCHEDULER), transformer=transformer)
     folder = Path(root) / "wan-vace"
     pipe.save_pretrained(folder)
     return {"pipeline": folder}

@@ -39,6 +39,53 @@ def plan_windows(num_frames, context_length=CONTEXT_LENGTH, stride=CONTEXT_STRID
     return windows
 
 
+# Model CPU offload order: the ControlNets sit in the chain just before the UNet they feed.
+OFFLOAD_SEQUENCE = "text_encoder->image_encoder->controlnet->unet->vae"
+
+
+class AdapterSettings:
+    """What the pipelines still read of the motion adapter once the UNetMotionModel holds its
+    weights: its config (FreeNoise checks motion_max_seq_length). Kept in the adapter's place,
+    it is no torch module, so moving or offloading the pipeline no longer carries the
+    adapter's own copy of the motion modules (0.83 GB in float16 for v1-5-3)."""
+
+    def __init__(self, config):
+        self.config = config
+
+
+def disable_free_noise(pipe):
+    """diffusers' `disable_free_noise()` for every motion adapter: diffusers 0.42.1's walks the
+    UNet's mid block even when it has no motion module (AnimateDiff v1-5-3, our default) and
+    fails there, so this restores only the blocks that have motion modules, and does nothing
+    when FreeNoise is off (every shot of 16 frames or fewer that follows another such shot)."""
+    if not pipe.free_noise_enabled:
+        return
+    pipe._free_noise_context_length = None
+    unet = pipe.unet
+    for block in [*unet.down_blocks, unet.mid_block, *unet.up_blocks]:
+        if getattr(block, "motion_modules", None) is not None:
+            pipe._disable_free_noise_in_block(block)
+
+
+def swap_controlnet_with_unet(pipe):
+    """Under model CPU offload, make the ControlNets and the UNet take turns on the GPU.
+
+    In OFFLOAD_SEQUENCE the UNet's hook sends the ControlNets back to the CPU before the UNet
+    runs; this adds the other half (the ControlNets send the UNet back before they run), so
+    the GPU holds one of them at a time instead of both, at the cost of moving both every step.
+    Does nothing without offload hooks."""
+    hooks = {id(hook.model): hook for hook in getattr(pipe, "_all_hooks", None) or ()}
+    unet_hook = hooks.get(id(pipe.unet))
+    if unet_hook is None or id(pipe.controlnet) not in hooks:
+        return
+
+    def send_unet_back(_module, _args):
+        if next(pipe.unet.parameters()).device.type != "cpu":
+            unet_hook.offload()
+
+    pipe.controlnet.register_forward_pre_hook(send_unet_back)
+
+
 class AnimateDiffBackend(Backend):
     name = "animatediff"
     description = ("SD 1.5 + AnimateDiff motion adapter + MultiControlNet (depth, OpenPose); "
@@ -90,7 +137,13 @@ class AnimateDiffBackend(Backend):
             pipe.load_ip_adapter(str(models["ip_adapter"].path), subfolder=IP_ADAPTER_SUBFOLDER,
                                  weight_name=IP_ADAPTER_WEIGHTS, image_encoder_folder=IP_ADAPTER_ENCODER,
                                  local_files_only=True)
+        # Its weights now live in the UNetMotionModel: a second copy would only be moved and offloaded too.
+        pipe.register_modules(motion_adapter=AdapterSettings(adapter.config))
+        del adapter
+        # The ControlNets run beside the UNet every step; in the chain, model CPU offload swaps them in turn.
+        pipe.model_cpu_offload_seq = OFFLOAD_SEQUENCE
         self.pipe = device.place(pipe)
+        swap_controlnet_with_unet(self.pipe)
         self._video_pipe = None
         self.settings = {"dtype": str(common["dtype"]).replace("torch.", ""),
                          "scheduler": type(pipe.scheduler).__name__, "controlnets": self.control_order,
@@ -119,7 +172,7 @@ class AnimateDiffBackend(Backend):
         if request.num_frames > CONTEXT_LENGTH:
             pipe.enable_free_noise(context_length=CONTEXT_LENGTH, context_stride=CONTEXT_STRIDE)
         else:
-            pipe.disable_free_noise()
+            disable_free_noise(pipe)
 
         def on_step_end(pipeline, index, _timestep, _tensors):
             hooks.on_step(index + 1, pipeline.num_timesteps)
