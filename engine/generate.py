@@ -328,7 +328,8 @@ class Generation:
     def _device_record(self):
         device = self.device
         return DeviceRecord(kind=device.kind, name=device.name, precision=device.chosen_dtype or None,
-                            precision_reason=device.dtype_reason or None)
+                            precision_reason=device.dtype_reason or None,
+                            memory=device.plan.why_json() if device.plan else None)
 
     def _record(self, seed, steps, guidance, windows, written, preview, timings, lens_s=0.0):
         """The TakeRecord of a finished take (engine.takes names it when it commits)."""

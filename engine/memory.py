@@ -142,6 +142,9 @@ def safetensors_parameters(folder):
     return total
 
 
+WHY = ("reason", "free_gb", "needs_gb")
+
+
 @dataclass
 class MemoryPlan:
     """The switches a take runs under, with the preset asked, the one chosen and why."""
@@ -159,7 +162,13 @@ class MemoryPlan:
     needs_gb: float | None = None
 
     def to_json(self):
-        return asdict(self)
+        """What take.json's parameters keep: the preset and the switches (the same request on the same
+        kind of machine gives the same ones)."""
+        return {k: v for k, v in asdict(self).items() if k not in WHY}
+
+    def why_json(self):
+        """What take.json's device keeps: the free memory found, the need reckoned and the reason."""
+        return {k: v for k, v in asdict(self).items() if k in WHY}
 
 
 def best_attention():

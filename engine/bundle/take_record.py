@@ -202,12 +202,13 @@ class DeviceRecord(_Record):
     name: str = _key(_text, "")   # human-readable, e.g. "cpu (2 threads)"
     precision: str | None = _key(_optional(_text), None)         # the dtype chosen there, e.g. "bfloat16"
     precision_reason: str | None = _key(_optional(_text), None)  # why; both None in takes made before them
+    memory: dict | None = _key(_optional(_object), None)  # why the memory plan: reason, free_gb, needs_gb
     extra: dict = field(default_factory=dict)
 
     def to_json(self):
         """A take made before the precision was recorded writes back without it, as it was."""
         document = super().to_json()
-        for name in ("precision", "precision_reason"):
+        for name in ("precision", "precision_reason", "memory"):
             if document[name] is None:
                 del document[name]
         return document
