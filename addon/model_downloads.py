@@ -8,6 +8,7 @@ import json
 import subprocess
 import threading
 
+from ..engine.bundle.models_record import MODELS_LIST_KEY, ModelEntry, ModelProgress
 from .engine_process import EngineError
 
 LIST_TIMEOUT_S = 120
@@ -20,7 +21,7 @@ def fetch_arguments(backend, role, model_folder=None):
 
 
 def list_models(setup, model_folder=None, timeout=LIST_TIMEOUT_S):
-    """The engine's `models list --json` entries, or EngineError saying what went wrong."""
+    """The engine's `models list --json` as ModelEntry records, or EngineError saying what went wrong."""
     setup.check()
     args = ["models", "list", "--json"] + (["--model-folder", str(model_folder)] if model_folder else [])
     try:
@@ -30,22 +31,20 @@ def list_models(setup, model_folder=None, timeout=LIST_TIMEOUT_S):
         raise EngineError(f"could not run {setup.python} -m engine models list: {exc}") from exc
     if result.returncode != 0:
         raise EngineError((result.stderr.strip().splitlines() or ["models list failed"])[-1])
-    return json.loads(result.stdout)["models"]
+    return [ModelEntry.from_json(entry) for entry in json.loads(result.stdout)[MODELS_LIST_KEY]]
 
 
 def progress_line(state, event):
-    """The fetch's state after one of the engine's JSON lines: {"line", "done", "failed"}."""
-    kind = event.get("event")
-    if kind == "fetch":
-        state["line"] = f"Downloading {event['hub_id']} ({event['size_bytes'] / 1e9:.2f} GB)"
-    elif kind == "download" and event.get("total"):
-        state["line"] = f"Downloading {event['role']}: {event['done'] / 1e9:.2f} of {event['total'] / 1e9:.2f} GB"
-    elif kind == "fetched":
-        state.update(done=True, failed=not event["ok"],
-                     line=f"{event['role']} downloaded to {event['folder']}" if event["ok"]
-                     else f"{event['role']}: {'; '.join(event['problems'])}")
-    elif kind == "error":
-        state.update(done=True, failed=True, line=event["message"])
+    """The fetch's state after one of the engine's lines (a ModelProgress): {"line", "done", "failed"}."""
+    if event.event == "fetch":
+        state["line"] = f"Downloading {event.hub_id} ({(event.size_bytes or 0) / 1e9:.2f} GB)"
+    elif event.event == "download" and event.total:
+        state["line"] = f"Downloading {event.role}: {(event.done or 0) / 1e9:.2f} of {event.total / 1e9:.2f} GB"
+    elif event.event == "fetched":
+        state.update(done=True, failed=not event.ok, line=f"{event.role} downloaded to {event.folder}" if event.ok
+                     else f"{event.role}: {'; '.join(event.problems or [])}")
+    elif event.event == "error":
+        state.update(done=True, failed=True, line=event.message or "models fetch failed")
     return state
 
 
@@ -66,8 +65,8 @@ class ModelFetch:
     def _read(self):
         for line in self.process.stdout:
             try:
-                progress_line(self.state, json.loads(line))
-            except (ValueError, KeyError, TypeError):
+                progress_line(self.state, ModelProgress.from_json(json.loads(line)))
+            except (ValueError, TypeError):
                 continue  # a library's chatter, not an event
         self.errors = self.process.stderr.read().strip().splitlines()
 

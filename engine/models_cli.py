@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import backends
+from .bundle.models_record import MODELS_LIST_KEY, ModelEntry, ModelProgress
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -109,27 +110,29 @@ def roles(backend_name=None):
     return [(name, role) for name in names for role in backends.create(name).roles]
 
 
-def locate(backend, role, model_folder):
-    """Where a role's model is here: {"folder", "found_in" (model folder | cache | shipped), "revision"}."""
-    if model_folder is not None and (Path(model_folder) / backend / role.name).is_dir():
-        return {"folder": str(Path(model_folder) / backend / role.name), "found_in": "model folder", "revision": None}
-    if role.default_id not in HUB_MODELS and Path(role.default_id).is_dir():
-        return {"folder": role.default_id, "found_in": "shipped", "revision": None}
-    folder, revision = cached_folder(role.default_id)
-    if folder is not None:
-        return {"folder": str(folder), "found_in": "cache", "revision": revision}
-    return {"folder": None, "found_in": None, "revision": None}
+def locate(entry, model_folder):
+    """Fill in where the entry's model is here: the model folder, the shipped folder or the cache."""
+    local = Path(model_folder) / entry.backend / entry.role if model_folder is not None else None
+    if local is not None and local.is_dir():
+        entry.folder, entry.found_in = str(local), "model folder"
+    elif entry.hub_id not in HUB_MODELS and Path(entry.hub_id).is_dir():
+        entry.folder, entry.found_in = entry.hub_id, "shipped"
+    else:
+        folder, entry.revision = cached_folder(entry.hub_id)
+        if folder is not None:
+            entry.folder, entry.found_in = str(folder), "cache"
+    return entry
 
 
 def listing(backend_name=None, model_folder=None):
+    """A ModelEntry for every role of one backend or all."""
     entries = []
     for backend, role in roles(backend_name):
         hub = HUB_MODELS.get(role.default_id)
-        entry = {"backend": backend, "role": role.name, "hub_id": role.default_id, "description": role.description,
-                 "for_control": role.control, "size_bytes": hub.size_bytes() if hub else None,
-                 "licence": hub.licence if hub else None, "gated": hub.gated if hub else False}
-        entry.update(locate(backend, role, model_folder))
-        entries.append(entry)
+        entry = ModelEntry(backend=backend, role=role.name, hub_id=role.default_id, description=role.description,
+                           for_control=role.control, size_bytes=hub.size_bytes() if hub else None,
+                           licence=hub.licence if hub else None, gated=hub.gated if hub else False)
+        entries.append(locate(entry, model_folder))
     return entries
 
 
@@ -170,35 +173,35 @@ def verify_folder(folder, hub):
     return problems, hashed
 
 
-def emit(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
+def emit(event, **values):
+    print(json.dumps(ModelProgress(event=event, **values).to_json()), flush=True)
 
 
 def run_list(args):
     entries = listing(args.backend, args.model_folder)
     if args.json:
-        print(json.dumps({"models": entries}, indent=1))
+        print(json.dumps({MODELS_LIST_KEY: [entry.to_json() for entry in entries]}, indent=1))
         return 0
     for entry in entries:
-        size = f"{entry['size_bytes'] / 1e9:.2f} GB" if entry["size_bytes"] else "ships with Blockcast"
-        licence = f", {entry['licence']}{' (gated)' if entry['gated'] else ''}" if entry["licence"] else ""
-        where = f"{entry['found_in']}: {entry['folder']}" if entry["folder"] else "missing: models fetch --allow-network"
-        print(f"{entry['backend']} {entry['role']}: {entry['hub_id']} ({size}{licence}) — {where}")
+        size = f"{entry.size_bytes / 1e9:.2f} GB" if entry.size_bytes else "ships with Blockcast"
+        licence = f", {entry.licence}{' (gated)' if entry.gated else ''}" if entry.licence else ""
+        where = f"{entry.found_in}: {entry.folder}" if entry.folder else "missing: models fetch --allow-network"
+        print(f"{entry.backend} {entry.role}: {entry.hub_id} ({size}{licence}) — {where}")
     return 0
 
 
 def run_verify(args):
     failed = 0
     for entry in listing(args.backend, args.model_folder):
-        hub = HUB_MODELS.get(entry["hub_id"])
-        if entry["folder"] is None:
-            problems, hashed = [f"not found: run `python -m engine models fetch {entry['backend']} --allow-network`"], 0
+        hub = HUB_MODELS.get(entry.hub_id)
+        if entry.folder is None:
+            problems, hashed = [f"not found: run `python -m engine models fetch {entry.backend} --allow-network`"], 0
         elif hub is None:
             problems, hashed = [], 0
         else:
-            problems, hashed = verify_folder(entry["folder"], hub)
+            problems, hashed = verify_folder(entry.folder, hub)
         failed += bool(problems)
-        emit("verified", backend=entry["backend"], role=entry["role"], folder=entry["folder"], ok=not problems,
+        emit("verified", backend=entry.backend, role=entry.role, folder=entry.folder, ok=not problems,
              hashed=hashed, problems=problems)
     return 1 if failed else 0
 

@@ -36,17 +36,18 @@ REVISION = "0123456789abcdef0123456789abcdef01234567"
 
 def test_download_progress_reads_the_engines_fetch_lines(blockcast):
     from blockcast.addon.model_downloads import fetch_arguments, progress_line
+    from blockcast.engine.bundle.models_record import ModelProgress
 
     assert fetch_arguments("wan-vace", "pipeline", "/m") == ["models", "fetch", "wan-vace", "--role", "pipeline",
                                                              "--allow-network", "--model-folder", "/m"]
     state = {"line": "", "done": False, "failed": False}
-    progress_line(state, {"event": "fetch", "backend": "wan-vace", "role": "pipeline",
-                          "hub_id": "Wan-AI/Wan2.1-VACE-1.3B-diffusers", "size_bytes": 31_850_000_000})
+    progress_line(state, ModelProgress(event="fetch", backend="wan-vace", role="pipeline",
+                                       hub_id="Wan-AI/Wan2.1-VACE-1.3B-diffusers", size_bytes=31_850_000_000))
     assert state["line"] == "Downloading Wan-AI/Wan2.1-VACE-1.3B-diffusers (31.85 GB)"
-    progress_line(state, {"event": "download", "role": "pipeline", "done": 2_000_000_000, "total": 8_000_000_000})
+    progress_line(state, ModelProgress(event="download", role="pipeline", done=2_000_000_000, total=8_000_000_000))
     assert state["line"] == "Downloading pipeline: 2.00 of 8.00 GB" and not state["done"]
-    progress_line(state, {"event": "fetched", "role": "pipeline", "folder": "/m/wan-vace/pipeline", "ok": True,
-                          "problems": []})
+    progress_line(state, ModelProgress(event="fetched", role="pipeline", folder="/m/wan-vace/pipeline", ok=True,
+                                       problems=[]))
     assert state == {"line": "pipeline downloaded to /m/wan-vace/pipeline", "done": True, "failed": False}
 
 
@@ -64,9 +65,9 @@ def test_models_are_listed_by_the_real_engine_from_a_filled_cache(blockcast, tmp
     (tmp_path / "hub" / "models--h94--IP-Adapter" / "refs" / "main").write_text(REVISION)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     entries = list_models(EngineSetup(repo / ".venv-engine" / "bin" / "python", repo))
-    found = {(e["backend"], e["role"]): e for e in entries}
-    assert found[("animatediff", "ip_adapter")]["folder"] == str(snapshot)
-    assert found[("wan-vace", "pipeline")]["folder"] is None and found[("previz", "previz")]["found_in"] == "shipped"
+    found = {(e.backend, e.role): e for e in entries}
+    assert found[("animatediff", "ip_adapter")].folder == str(snapshot)
+    assert found[("wan-vace", "pipeline")].folder is None and found[("previz", "previz")].found_in == "shipped"
 
 
 def test_download_with_online_access_off_starts_nothing_and_shows_the_command(blockcast):

@@ -101,16 +101,15 @@ def draw_models(layout):
         row = box.row()
         row.alert = MODELS["alert"]
         row.label(text=MODELS["line"], icon="ERROR" if MODELS["alert"] else "IMPORT")
-    for entry in MODELS["entries"] or ():
+    for entry in MODELS["entries"] or ():   # engine.bundle.models_record.ModelEntry
         row = box.row()
-        size = f"{entry['size_bytes'] / 1e9:.2f} GB" if entry["size_bytes"] else "ships with Blockcast"
-        licence = f", {entry['licence']}{' (gated)' if entry['gated'] else ''}" if entry["licence"] else ""
-        where = entry["found_in"] or "missing"
-        row.label(text=f"{entry['backend']} {entry['role']}: {entry['hub_id']} ({size}{licence}) — {where}",
-                  icon="CHECKMARK" if entry["folder"] else "ERROR")
-        if not entry["folder"]:
+        size = f"{entry.size_bytes / 1e9:.2f} GB" if entry.size_bytes else "ships with Blockcast"
+        licence = f", {entry.licence}{' (gated)' if entry.gated else ''}" if entry.licence else ""
+        row.label(text=f"{entry.backend} {entry.role}: {entry.hub_id} ({size}{licence}) — {entry.found_in or 'missing'}",
+                  icon="CHECKMARK" if entry.folder else "ERROR")
+        if not entry.folder:
             button = row.operator("blockcast.download_model", icon="IMPORT")
-            button.backend, button.role = entry["backend"], entry["role"]
+            button.backend, button.role = entry.backend, entry.role
 
 
 _CLASSES = (BLOCKCAST_OT_list_models, BLOCKCAST_OT_download_model)

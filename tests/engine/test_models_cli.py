@@ -114,3 +114,12 @@ def test_fetch_is_refused_without_allow_network(cache, capsys):
 def test_an_unknown_backend_is_named(cache, capsys):
     assert main(["models", "list", "sdxl"]) == 2
     assert "unknown backend 'sdxl': choose from animatediff" in capsys.readouterr().err
+
+
+def test_the_listing_and_progress_records_round_trip_and_keep_unknown_keys(cache):
+    from engine.bundle.models_record import ModelEntry, ModelProgress
+
+    entry = ModelEntry(backend="wan-vace", role="pipeline", hub_id="Wan-AI/Wan2.1-VACE-1.3B-diffusers")
+    document = {**entry.to_json(), "newer": 1}
+    assert document["folder"] is None and ModelEntry.from_json(document).to_json() == document
+    assert ModelProgress(event="download", done=1, total=2).to_json() == {"event": "download", "done": 1, "total": 2}
