@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 ENGINE_PYTHON = REPO / ".venv-engine" / "bin" / "python"
 START_S = 90
 
-pytestmark = pytest.mark.skipif(not ENGINE_PYTHON.exists(), reason="needs the engine venv: scripts/setup_env.sh engine")
+pytestmark = [pytest.mark.skipif(not ENGINE_PYTHON.exists(), reason="needs the engine venv: scripts/setup_env.sh engine"),
+              pytest.mark.engine_roundtrip]
 
 
 def network_address():

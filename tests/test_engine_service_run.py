@@ -18,7 +18,8 @@ sr = load_bpy_free("service_run")
 events = __import__("bpy_free.engine.bundle.events", fromlist=["DoneEvent"])
 GenerateRequest = __import__("bpy_free.engine.bundle.request", fromlist=["GenerateRequest"]).GenerateRequest
 
-pytestmark = pytest.mark.skipif(not ENGINE_PYTHON.exists(), reason="needs the engine venv: scripts/setup_env.sh engine")
+pytestmark = [pytest.mark.skipif(not ENGINE_PYTHON.exists(), reason="needs the engine venv: scripts/setup_env.sh engine"),
+              pytest.mark.engine_roundtrip]
 WAIT_S = 180
 
 

@@ -137,6 +137,7 @@ def scenario(extension_zip, two_shot_blend, tmp_path):
 
 
 @needs_engine
+@pytest.mark.engine_roundtrip
 def test_generate_all_shots_makes_each_shots_takes_in_order(scenario):
     report = scenario("generate_all")
     assert report["result"] == ["FINISHED"]
@@ -147,6 +148,7 @@ def test_generate_all_shots_makes_each_shots_takes_in_order(scenario):
 
 
 @needs_engine
+@pytest.mark.engine_roundtrip
 def test_cancel_stops_the_queue_after_the_finished_take(scenario):
     report = scenario("cancel")
     assert report["index_when_cancelled"] == 0 and report["cancel"] == ["FINISHED"]

@@ -121,6 +121,7 @@ def scenario(extension_zip, tmp_path_factory):
     return json.loads(lines[0][len("REPORT "):]), result.stdout
 
 
+@pytest.mark.engine_roundtrip
 def test_an_unsaved_file_is_refused_and_nothing_is_written(scenario):
     report, _ = scenario
     assert report["unsaved_generate"] == (
@@ -129,6 +130,7 @@ def test_an_unsaved_file_is_refused_and_nothing_is_written(scenario):
     assert report["unsaved_written"] == [] and report["unsaved_project"] is None
 
 
+@pytest.mark.engine_roundtrip
 def test_seeds_never_repeat_across_generate_new_seed_generate(scenario):
     report, _ = scenario
     first, new_seed, second = (report[key] for key in ("generate_1", "new_seed", "generate_2"))
@@ -138,6 +140,7 @@ def test_seeds_never_repeat_across_generate_new_seed_generate(scenario):
     assert second[1]["takes"][-1][:2] == ["take-003-previz-s2", 2] and second[1]["seed_field"] == 3
 
 
+@pytest.mark.engine_roundtrip
 def test_an_unchanged_scene_reuses_its_bundle_and_a_moved_object_makes_a_new_one(scenario):
     report, stdout = scenario
     assert report["generate_2"][1]["takes"][-1][2] == "001"
@@ -147,6 +150,7 @@ def test_an_unchanged_scene_reuses_its_bundle_and_a_moved_object_makes_a_new_one
     assert all(hidden == [".blockcast-fingerprint"] for hidden in report["bundles"].values())
 
 
+@pytest.mark.engine_roundtrip
 def test_save_as_keeps_the_project_and_the_shots_numbering(scenario):
     report, stdout = scenario
     assert report["project"].startswith("shot-") and report["project_after_save_as"] == report["project"]

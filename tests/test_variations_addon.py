@@ -181,6 +181,7 @@ def scenario(demo_blend, tmp_path):
 
 
 @needs_engine
+@pytest.mark.engine_roundtrip
 def test_variations_show_a_sheet_whose_picked_seeds_become_takes_with_their_looks(scenario):
     report, _ = scenario("loop")
     assert report["make"] == ["FINISHED"] and report["seeds"] == [3, 4, 5, 6, 7, 8]
@@ -213,6 +214,7 @@ def test_variations_show_a_sheet_whose_picked_seeds_become_takes_with_their_look
 
 
 @needs_engine
+@pytest.mark.engine_roundtrip
 def test_cancelling_variations_leaves_nothing_half_written(scenario):
     report, _ = scenario("cancel")
     assert report["phase_when_cancelled"] not in ("finished", "failed") and report["cancel"] == ["FINISHED"]
@@ -237,6 +239,7 @@ def wan_vace_models(tmp_path_factory):
 
 
 @needs_engine
+@pytest.mark.engine_roundtrip
 def test_on_a_diffusion_backend_the_same_button_makes_full_takes_with_distinct_seeds(scenario, wan_vace_models):
     report, output = scenario("diffusion", wan_vace_models)
     assert report["make"] == ["FINISHED"] and report["take_seeds"] == [5, 6] and report["seed_after"] == 7
