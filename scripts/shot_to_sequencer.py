@@ -42,7 +42,7 @@ def build_parser():
     parser.add_argument("--seed", type=int, help="first take's seed; default: the shot's")
     parser.add_argument("--steps", type=int, help="denoising steps; default: the backend's")
     parser.add_argument("--long-side", type=int, help="generation size's long side; default: the backend's")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: the add-on's preference (auto)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default: the add-on's preference (auto)")
     parser.add_argument("--engine-python", dest="engine_python", help="the engine environment's python")
     parser.add_argument("--engine-dir", dest="engine_dir", help="the checkout holding the engine package")
     parser.add_argument("--model-folder", dest="model_folder", help="local models: FOLDER/<backend>/<role>/")
