@@ -74,7 +74,8 @@ class ModelFetch:
         """{"line", "done", "failed"}: done once the engine has exited and its output is read."""
         if self.process.poll() is not None and not self.reader.is_alive():
             if self.process.returncode != 0 and not self.state["failed"]:
-                self.state.update(failed=True, line=(self.errors or [f"models fetch exited {self.process.returncode}"])[-1])
+                last = (self.errors or [f"models fetch exited {self.process.returncode}"])[-1]
+                self.state.update(failed=True, line=last)
             self.state["done"] = True
         return self.state
 

@@ -78,7 +78,8 @@ def hub_cache():
 
 
 def cached_folder(repo_id):
-    """(snapshot folder, revision) of `repo_id` in the cache (its refs/main, else its newest snapshot), or (None, None)."""
+    """(snapshot folder, revision) of `repo_id` in the cache (its refs/main, else its newest snapshot),
+    or (None, None)."""
     repo = hub_cache() / ("models--" + repo_id.replace("/", "--"))
     ref = repo / "refs" / "main"
     revision = ref.read_text().strip() if ref.is_file() else None

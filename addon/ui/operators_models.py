@@ -56,9 +56,9 @@ class BLOCKCAST_OT_download_model(bpy.types.Operator):
             self.report({"WARNING"}, "A download is running: wait for it to finish")
             return {"CANCELLED"}
         if not bpy.app.online_access:
-            MODELS.update(alert=True, line="Online access is off (Preferences ▸ System ▸ Network): nothing downloaded. "
-                                           f"Or run: blockcast-engine models fetch {self.backend} --role {self.role} "
-                                           "--allow-network")
+            MODELS.update(alert=True, line="Online access is off (Preferences ▸ System ▸ Network): nothing "
+                                           f"downloaded. Or run: blockcast-engine models fetch {self.backend} "
+                                           f"--role {self.role} --allow-network")
             self.report({"WARNING"}, "Online access is off: turn on Allow Online Access to download")
             return {"CANCELLED"}
         try:
@@ -105,7 +105,8 @@ def draw_models(layout):
         row = box.row()
         size = f"{entry.size_bytes / 1e9:.2f} GB" if entry.size_bytes else "ships with Blockcast"
         licence = f", {entry.licence}{' (gated)' if entry.gated else ''}" if entry.licence else ""
-        row.label(text=f"{entry.backend} {entry.role}: {entry.hub_id} ({size}{licence}) — {entry.found_in or 'missing'}",
+        where = entry.found_in or "missing"
+        row.label(text=f"{entry.backend} {entry.role}: {entry.hub_id} ({size}{licence}) — {where}",
                   icon="CHECKMARK" if entry.folder else "ERROR")
         if not entry.folder:
             button = row.operator("blockcast.download_model", icon="IMPORT")

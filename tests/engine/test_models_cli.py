@@ -83,7 +83,8 @@ def test_verify_a_local_model_folder_its_files_and_fetch_metadata(cache, tmp_pat
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         (folder / relative).write_bytes(relative.encode())
     # what huggingface_hub writes beside a file fetched into a folder: commit, etag (sha256 of an LFS file), time
-    metadata = folder / ".cache" / "huggingface" / "download" / "transformer" / "diffusion_pytorch_model.safetensors.metadata"
+    metadata = (folder / ".cache" / "huggingface" / "download" / "transformer"
+                / "diffusion_pytorch_model.safetensors.metadata")
     metadata.parent.mkdir(parents=True)
     metadata.write_text(f"{REVISION}\n{hashlib.sha256(files[4].encode()).hexdigest()}\n1700000000.0\n")
     assert main(["models", "verify", "wan-vace", "--model-folder", str(tmp_path / "models")]) == 1
