@@ -123,7 +123,7 @@ def test_every_field_has_one_flag_and_the_parser_declares_them_all():
     declared = {option: action.dest for action in generate._actions for option in action.option_strings}
     assert {flag.flag: flag.field for flag in FLAGS}.items() <= declared.items()
     spelled = {flag.flag for flag in FLAGS} | {old for flag in FLAGS for old in flag.deprecated}
-    assert set(declared) - spelled == {"-h", "--help", "--out"}  # nothing but the contract's flags
+    assert set(declared) - spelled == {"-h", "--help", "--out", "--cancel-file"}  # the contract's flags, where and how to stop
 
 
 def test_the_old_negative_flag_still_works_but_is_not_offered(capsys):
@@ -178,9 +178,12 @@ def test_the_farm_spells_the_contracts_flags():
     from farm.job import FarmJob, FarmShot
     from farm.openjd import build_template
 
-    template = build_template(FarmJob(name="j", scene="S", shots=[FarmShot("a", 1, 2)]))
+    template = build_template(FarmJob(name="j", scene="S", shots=[FarmShot("a", 1, 2), FarmShot("b", 3, 4, "p", 7)]))
     (step,) = [step for step in template["steps"] if step["name"] == "GenerateTakes"]
-    assert _generate_flags(step["script"]["actions"]["onRun"]["args"]) == task_flags - {"--prompt-json"}
+    # The seed and prompt arguments are per-shot task parameters (a shot's own, else the job's).
+    per_shot = [value for parameter in step["parameterSpace"]["taskParameterDefinitions"]
+                if parameter["name"] in ("SeedArgument", "PromptArgument") for value in parameter["range"]]
+    assert _generate_flags(step["script"]["actions"]["onRun"]["args"] + per_shot) == task_flags
     script = (REPO_ROOT / "farm" / "flamenco" / "blockcast.js").read_text()
     call = script[script.index('"farm_generate.py")'):]
     call = call[:call.index("}));")]
