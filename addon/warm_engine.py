@@ -36,7 +36,7 @@ class WarmService:
             "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
         try:
             self._process = subprocess.Popen(
-                setup.command(*args), cwd=setup.engine_dir, env=setup.environment(), stdin=subprocess.DEVNULL,
+                setup.command(*args), cwd=setup.working_dir, env=setup.environment(), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
                 bufsize=1, **options)
         except OSError as exc:
