@@ -81,6 +81,15 @@ class EngineSetup:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
+    def start(self, *args):
+        """The engine running `args` as a child in its own process group (a cancel reaches it, not
+        Blender), its output as text lines, read by the caller's threads so it never stalls."""
+        options = {"start_new_session": True} if os.name == "posix" else {
+            "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+        return subprocess.Popen(self.command(*args), cwd=self.working_dir, env=self.environment(),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                encoding="utf-8", errors="replace", bufsize=1, **options)
+
     def check(self):
         """Raise EngineError unless the interpreter (and engine folder, when set) exist."""
         if not Path(self.python).is_file():
@@ -147,13 +156,8 @@ class EngineProcess:
         self._events = queue.Queue()
         self._output = deque(maxlen=60)  # stderr and non-event stdout lines, for error messages
         self._error_event = None
-        options = {"start_new_session": True} if os.name == "posix" else {
-            "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
         try:
-            self._process = subprocess.Popen(
-                setup.command(*args), cwd=setup.working_dir, env=setup.environment(), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
-                bufsize=1, **options)
+            self._process = setup.start(*args)
         except OSError as exc:
             self._remove_cancel_file()
             raise EngineError(f"could not start the engine with {setup.python}: {exc}") from exc

@@ -7,7 +7,6 @@ so a chatty service never stalls on a full pipe, and its last lines explain a fa
 """
 
 import json
-import os
 import subprocess
 import threading
 import time
@@ -32,13 +31,8 @@ class WarmService:
         self.serving = None      # the service's "serving" line, once printed
         self._ready = threading.Event()
         self._output = deque(maxlen=40)
-        options = {"start_new_session": True} if os.name == "posix" else {
-            "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
         try:
-            self._process = subprocess.Popen(
-                setup.command(*args), cwd=setup.working_dir, env=setup.environment(), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
-                bufsize=1, **options)
+            self._process = setup.start(*args)
         except OSError as exc:
             raise ServiceError(f"could not start the engine service with {setup.python}: {exc}") from exc
         for stream, reader in ((self._process.stdout, self._read_stdout), (self._process.stderr, self._read_lines)):

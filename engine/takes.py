@@ -96,9 +96,22 @@ def _disk_full(exc, folder):
         return False
 
 
-def _next_number(takes_dir):
-    numbers = [int(m.group(1)) for m in map(_NUMBERED.match, os.listdir(takes_dir)) if m]
-    return max(numbers, default=0) + 1
+def reserve_numbered(folder, numbered, name_for, unwritable):
+    """(name, hidden partial folder) for the next free number in `folder`: `numbered` matches the
+    names already there (partial ones too) with the number as group 1, `name_for(number)` names the
+    next one. Making the partial folder reserves the number, so two writers never take the same
+    one (another may take it between tries); `unwritable(exc)` is raised when it cannot be made."""
+    while True:
+        numbers = [int(m.group(1)) for m in map(numbered.match, os.listdir(folder)) if m]
+        name = name_for(max(numbers, default=0) + 1)
+        partial = Path(folder) / f".{name}.partial"
+        try:
+            partial.mkdir()
+            return name, partial
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise unwritable(exc) from exc
 
 
 class TakeWriter:
@@ -106,16 +119,8 @@ class TakeWriter:
 
     def __init__(self, takes_dir, label):
         self.takes_dir = Path(takes_dir)
-        while True:  # reserve the next number; another engine may take it between tries
-            self.take_id = f"take-{_next_number(self.takes_dir):03d}-{label}"
-            self.partial = self.takes_dir / f".{self.take_id}.partial"
-            try:
-                self.partial.mkdir()
-                break
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise _unwritable(self.takes_dir, exc) from exc
+        self.take_id, self.partial = reserve_numbered(self.takes_dir, _NUMBERED, lambda n: f"take-{n:03d}-{label}",
+                                                      lambda exc: _unwritable(self.takes_dir, exc))
         self._hold_lock()
         self.final = self.takes_dir / self.take_id
         self.frames = []

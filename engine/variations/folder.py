@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from ..bundle.variations_record import TILES_DIR, VARIATIONS_RECORD
-from ..takes import TakeError, check_takes_dir
+from ..takes import TakeError, check_takes_dir, reserve_numbered
 
 _NUMBERED = re.compile(r"^\.?variations-(\d+)-")
 
@@ -28,18 +28,10 @@ class VariationsWriter:
 
     def __init__(self, out_dir, first_seed):
         self.out_dir = Path(out_dir)
-        while True:  # reserve the next number; another run may take it between tries
-            numbers = [int(m.group(1)) for m in map(_NUMBERED.match, os.listdir(self.out_dir)) if m]
-            self.name = f"variations-{max(numbers, default=0) + 1:03d}-s{first_seed}"
-            self.partial = self.out_dir / f".{self.name}.partial"
-            try:
-                self.partial.mkdir()
-                break
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise TakeError(f"cannot write variations to {self.out_dir} ({exc.strerror or exc}): choose an "
-                                "--out folder you can write to") from exc
+        self.name, self.partial = reserve_numbered(
+            self.out_dir, _NUMBERED, lambda n: f"variations-{n:03d}-s{first_seed}",
+            lambda exc: TakeError(f"cannot write variations to {self.out_dir} ({exc.strerror or exc}): choose an "
+                                  "--out folder you can write to"))
         (self.partial / TILES_DIR).mkdir()
         self.final = self.out_dir / self.name
         self.committed = False
