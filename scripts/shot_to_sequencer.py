@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from blockcast_import import import_blockcast  # noqa: E402
 from export_passes import script_args  # noqa: E402
 
-PREFERENCE_OPTIONS = ("engine_python", "engine_dir", "model_folder", "takes_folder", "device")
+PREFERENCE_OPTIONS = ("engine_python", "engine_dir", "model_folder", "takes_folder", "device", "memory")
 _REGISTERED = []  # the settings classes this script registered
 
 
@@ -43,6 +43,8 @@ def build_parser():
     parser.add_argument("--steps", type=int, help="denoising steps; default: the backend's")
     parser.add_argument("--long-side", type=int, help="generation size's long side; default: the backend's")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default: the add-on's preference (auto)")
+    parser.add_argument("--memory", choices=("auto", "high", "balanced", "low"),
+                        help="GPU memory preset; default: the add-on's preference (auto)")
     parser.add_argument("--engine-python", dest="engine_python", help="the engine environment's python")
     parser.add_argument("--engine-dir", dest="engine_dir", help="the checkout holding the engine package")
     parser.add_argument("--model-folder", dest="model_folder", help="local models: FOLDER/<backend>/<role>/")

@@ -77,6 +77,9 @@ def _reopen(tmp_path):
 
 SIGINT_IN_CYCLES = """
 import os, signal, bpy
+# Ctrl-C as a terminal delivers it, even where the tests were started as a background job (which
+# starts with SIGINT ignored, and Python then installs no KeyboardInterrupt handler).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 @bpy.app.handlers.persistent
 def ctrl_c_in_cycles(scene, *_):
     # Python code Blender calls during a Cycles render, as Cycles' own render callback is:
