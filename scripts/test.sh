@@ -7,7 +7,8 @@
 # Scenarios marked `engine_roundtrip` (the real engine driven end to end from Blender: minutes each)
 # run on Blender 5.0 only: the engine does not depend on Blender's version, and the add-on's 4.2
 # differences (its `sequences`, its text strips, its preferences) are covered by every other test,
-# which runs on both. BLOCKCAST_SKIP_SLOW=1 leaves the slow step out.
+# which runs on both. BLOCKCAST_SLOW=skip leaves the slow step out (.ci/run: CI's 30 minutes), and
+# BLOCKCAST_SLOW=only runs nothing else (.ci/run-slow, CI's own job for them).
 # Extra arguments go to every pytest run (e.g. -x, -k NAME).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,15 +27,18 @@ run() {  # run LABEL PYTHON PYTEST_ARGS...
   echo "== $label: $((SECONDS - started)) s"
 }
 blender_tests=(tests --ignore=tests/engine --ignore=tests/farm)
-run "Blender 5.0 (bpy 5.0.1)" .venv/bin/python "${blender_tests[@]}" -m "not slow" "$@"
-run "Blender 4.2 LTS (bpy 4.2.23)" .venv-blender42/bin/python "${blender_tests[@]}" -m "not slow and not engine_roundtrip" "$@"
-if [[ " ${environments[*]} " == *" engine "* ]]; then
-  run "engine" .venv-engine/bin/python tests/engine -m "not slow" "$@"
+slow="${BLOCKCAST_SLOW:-include}"
+if [[ "$slow" != only ]]; then
+  run "Blender 5.0 (bpy 5.0.1)" .venv/bin/python "${blender_tests[@]}" -m "not slow" "$@"
+  run "Blender 4.2 LTS (bpy 4.2.23)" .venv-blender42/bin/python "${blender_tests[@]}" -m "not slow and not engine_roundtrip" "$@"
+  if [[ " ${environments[*]} " == *" engine "* ]]; then
+    run "engine" .venv-engine/bin/python tests/engine -m "not slow" "$@"
+  fi
+  if [[ " ${environments[*]} " == *" farm "* ]]; then
+    run "farm" .venv-farm/bin/python tests/farm "$@"
+  fi
 fi
-if [[ " ${environments[*]} " == *" farm "* ]]; then
-  run "farm" .venv-farm/bin/python tests/farm "$@"
-fi
-if [[ "${BLOCKCAST_SKIP_SLOW:-0}" != 1 ]]; then
+if [[ "$slow" != skip ]]; then
   run "slow checks (Blender 5.0)" .venv/bin/python "${blender_tests[@]}" -m slow "$@"
   if [[ " ${environments[*]} " == *" engine "* ]]; then
     run "slow checks (engine)" .venv-engine/bin/python tests/engine -m slow "$@"
