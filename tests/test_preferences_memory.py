@@ -70,17 +70,39 @@ def test_models_are_listed_by_the_real_engine_from_a_filled_cache(blockcast, tmp
     assert found[("wan-vace", "pipeline")].folder is None and found[("previz", "previz")].found_in == "shipped"
 
 
-def test_download_with_online_access_off_starts_nothing_and_shows_the_command(blockcast):
-    import bpy
+DOWNLOAD_OFFLINE = r"""
+import json, os, sys
+sys.path[:0] = sys.argv[1:3]
+from blockcast_import import import_blockcast
+blockcast = import_blockcast()
+import bpy
+from blockcast.addon.ui import operators_models
+bpy.ops.wm.read_factory_settings(use_empty=True)
+blockcast.register()
+report = {"online": bpy.app.online_access,
+          "result": sorted(bpy.ops.blockcast.download_model(backend="wan-vace", role="pipeline")),
+          "fetch": operators_models.MODELS["fetch"], "alert": bool(operators_models.MODELS["alert"]),
+          "line": operators_models.MODELS["line"]}
+blockcast.unregister()
+print("REPORT " + json.dumps(report), flush=True)
+os._exit(0)  # bpy 4.2 as a module crashes on exit once the add-on was registered
+"""
 
-    from blockcast.addon.ui import operators_models
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    blockcast.register()
-    try:
-        assert not bpy.app.online_access
-        assert bpy.ops.blockcast.download_model(backend="wan-vace", role="pipeline") == {"CANCELLED"}
-        assert operators_models.MODELS["fetch"] is None and operators_models.MODELS["alert"]
-        assert operators_models.MODELS["line"].endswith("models fetch wan-vace --role pipeline --allow-network")
-    finally:
-        blockcast.unregister()
+def test_download_with_online_access_off_starts_nothing_and_shows_the_command(blockcast, tmp_path):
+    """In a fresh process: the add-on registered in the test run's own process would crash bpy 4.2 at exit."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", DOWNLOAD_OFFLINE, str(repo / "scripts"), str(repo)],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
+    assert result.returncode == 0 and lines, result.stdout[-2000:] + result.stderr[-2000:]
+    report = json.loads(lines[0][len("REPORT "):])
+    assert not report["online"]
+    assert report["result"] == ["CANCELLED"]
+    assert report["fetch"] is None and report["alert"]
+    assert report["line"].endswith("models fetch wan-vace --role pipeline --allow-network")
