@@ -32,6 +32,9 @@ from engine.backends.models import ResolvedModel
 from engine.backends.wan_vace import WanVaceBackend
 from real_checkpoints import REAL_CONFIGS, meta_device, write_hub_folder
 
+# Real-size checks (minutes of meta-device loads): the slow step runs them (scripts/test.sh, .ci/run-slow).
+pytestmark = pytest.mark.slow
+
 SD15, ADAPTER = "stable-diffusion-v1-5", "animatediff-motion-adapter-v1-5-3"
 DEPTH, POSE, WAN = "control_v11f1p_sd15_depth", "control_v11p_sd15_openpose", "Wan2.1-VACE-1.3B-diffusers"
 # Published parameter counts, in millions (shared/reference/real-size/README.md).
