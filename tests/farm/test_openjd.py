@@ -143,7 +143,10 @@ def test_a_task_killed_midway_and_retried_gives_the_uninterrupted_result(finishe
     shutil.copytree(job_dir, copy)
     shot_takes = copy / "output" / "takes" / "sh_020"
     shutil.rmtree(shot_takes)
-    task = ["--step", "GenerateTakes", "--task-param", "ShotFolder=sh_020", "--task-param", "FirstTake=1"]
+    _, tasks = tasks_of(copy)  # every parameter of the task, as the farm evaluates them (the per-shot seed, prompt)
+    (chosen,) = [t for t in tasks["GenerateTakes"] if t["ShotFolder"] == "sh_020" and t["FirstTake"] == "1"]
+    task = ["--step", "GenerateTakes", *[arg for name, value in chosen.items()
+                                         for arg in ("--task-param", f"{name}={value}")]]
     process = subprocess.Popen([str(OPENJD), "run", "template.json", "-p", "file://parameters.json", *task], cwd=copy,
                                env=farm_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in process.stdout:  # a hard kill (a worker dying) in the middle of denoising
