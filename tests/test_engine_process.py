@@ -17,20 +17,12 @@ import types
 from pathlib import Path
 
 import pytest
+from bpy_free_modules import load_bpy_free
 
 REPO = Path(__file__).resolve().parents[1]
 ENGINE_PYTHON = REPO / ".venv-engine" / "bin" / "python"
 
 
-def load_bpy_free(name):
-    """An add-on module imported without bpy and without the add-on's package (whose __init__
-    registers the UI): only the bpy-free modules and engine.bundle contracts it imports load with it."""
-    for dotted, folder in (("bpy_free", REPO), ("bpy_free.addon", REPO / "addon")):
-        if dotted not in sys.modules:
-            package = types.ModuleType(dotted)
-            package.__path__ = [str(folder)]
-            sys.modules[dotted] = package
-    return importlib.import_module(f"bpy_free.addon.{name}")
 
 
 ep = load_bpy_free("engine_process")

@@ -13,23 +13,15 @@ import json
 import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
+from bpy_free_modules import load_bpy_free
 
 REPO = Path(__file__).resolve().parents[1]
 ENGINE_PYTHON = REPO / ".venv-engine" / "bin" / "python"
 
 
-def load_bpy_free(name):
-    """An add-on module imported without bpy (as tests/test_engine_process.py loads them)."""
-    for dotted, folder in (("bpy_free", REPO), ("bpy_free.addon", REPO / "addon")):
-        if dotted not in sys.modules:
-            package = types.ModuleType(dotted)
-            package.__path__ = [str(folder)]
-            sys.modules[dotted] = package
-    return importlib.import_module(f"bpy_free.addon.{name}")
 
 
 var = load_bpy_free("variations")
