@@ -18,7 +18,7 @@ from . import __version__, backends  # noqa: E402
 from .backends.models import ModelError, cached_snapshot, download_hint, looks_like_path  # noqa: E402
 from .bundle import BundleError, read_bundle, validate_bundle  # noqa: E402
 from .bundle.request import GenerateRequest, RequestUsageError, add_arguments  # noqa: E402
-from .controls import CONTROL_KINDS, needed_pass  # noqa: E402  (numpy and PIL only, which previz loads anyway)
+from .controls import CONTROL_KINDS, needed_passes  # noqa: E402  (numpy and PIL only, which previz loads anyway)
 
 
 def build_parser():
@@ -99,8 +99,9 @@ def backend_report():
             present, download = model_presence(role)
             models.append({"role": role.name, "default": role.default_id, "description": role.description,
                            "for_control": role.control, "present": present, "download": download})
-        passes = list(dict.fromkeys(needed_pass(kind) for kind in backend.required_controls))
-        reference_passes = list(dict.fromkeys(needed_pass(kind) for kind in backend.reference_controls))
+        passes = list(dict.fromkeys(name for kind in backend.required_controls for name in needed_passes(kind)))
+        reference_passes = list(dict.fromkeys(name for kind in backend.reference_controls
+                                              for name in needed_passes(kind)))
         report.append({"name": name, "default": name == backends.DEFAULT_BACKEND, "description": backend.description,
                        "controls": list(backend.controls), "passes": passes,
                        "reference_passes": reference_passes,

@@ -7,7 +7,12 @@
 - camera: Plücker ray embeddings (CameraCtrl's `ray_condition`), relative to the first frame;
 - shading: the clay render, as an init video or (previz) the light to put colour on;
 - normal: the bundle's camera-space normal preview (x right = R, y up = G, facing = B);
-- objects: the bundle's 16-bit object ids, resized nearest-neighbour so ids never blend.
+- objects: the bundle's 16-bit object ids, resized nearest-neighbour so ids never blend;
+- edges: white 1-pixel lines where the object changes or depth steps (engine.edges), made at
+  the generation size from the depth and objects passes, the Canny-style input of LTX-2,
+  VACE and Cosmos-Transfer;
+- tracking: the bundle's 3D tracking pass (each surface point coloured by where it was at the
+  shot's first frame, Diffusion-as-Shader's form) as 8-bit RGB.
 
 Every control is produced at the generation size with the same cover-and-crop mapping
 (engine.imaging), and can be written back into BUNDLE/controls/ for the artist to review.
@@ -23,15 +28,21 @@ from PIL import Image
 from .bundle import BundleError
 from .bundle import png
 from .bundle.depth import CONTROL_MAX
-from .bundle.schema import CONTROLS_DIR
+from .bundle.schema import CONTROL_KINDS, CONTROLS_DIR
+from .edges import edge_map
 from .imaging import cover_fit, resize_cover
 
-CONTROL_KINDS = ("depth", "pose", "camera", "shading", "normal", "objects")
-_NEEDED_PASS = {kind: kind for kind in CONTROL_KINDS}
+_NEEDED_PASSES = {**{kind: (kind,) for kind in CONTROL_KINDS}, "edges": ("depth", "objects")}
 
 
-def needed_pass(control):
-    return _NEEDED_PASS[control]
+def needed_passes(control):
+    """The bundle passes a control is made from (most read the pass of their name)."""
+    return _NEEDED_PASSES[control]
+
+
+def missing_passes(bundle, control):
+    """The passes `control` needs that `bundle` lacks (empty: the control can be made)."""
+    return [name for name in needed_passes(control) if not bundle.has(name)]
 
 
 def depth_frames(bundle, width, height):
@@ -105,6 +116,34 @@ def objects_frames(bundle, width, height):
                          resample=Image.NEAREST) for frame in bundle.frames]
 
 
+def _nearest(array, width, height):
+    """A float or id array at (width, height) by cover-and-crop, nearest-neighbour (no blending)."""
+    mode = "F" if array.dtype.kind == "f" else None
+    image = Image.fromarray(array.astype(np.float32) if mode else array.astype(np.uint16))
+    return np.asarray(resize_cover(image, width, height, resample=Image.NEAREST))
+
+
+def edges_frames(bundle, width, height):
+    """RGB edge controls at (width, height): depth and object ids taken to the generation size
+    nearest-neighbour, then engine.edges, so lines stay 1 pixel wide at the size the model sees."""
+    frames = []
+    for frame in bundle.frames:
+        edges = edge_map(_nearest(bundle.depth(frame), width, height),
+                         _nearest(bundle.object_index(frame), width, height))
+        frames.append(Image.fromarray(np.repeat(edges[:, :, None], 3, axis=2)))
+    return frames
+
+
+def tracking_frames(bundle, width, height):
+    """RGB tracking controls at (width, height): the 16-bit tracking image as 8-bit per channel."""
+    frames = []
+    for frame in bundle.frames:
+        pixels = bundle.tracking_control(frame).astype(np.float32) * (255.0 / CONTROL_MAX)
+        channels = [np.asarray(resize_cover(Image.fromarray(pixels[:, :, c]), width, height)) for c in range(3)]
+        frames.append(Image.fromarray(np.clip(np.rint(np.stack(channels, axis=-1)), 0, 255).astype(np.uint8)))
+    return frames
+
+
 def plucker_embeddings(bundle, width, height):
     """(F, 6, height, width) float32 Plücker rays [o x d, d], OpenCV axes, poses relative
     to the first frame (frame 0 = identity), as CameraCtrl's `ray_condition` builds them."""
@@ -130,12 +169,14 @@ def build_controls(bundle, kinds, width, height):
     """{kind: frames} for the requested control kinds; frames are PIL images, except
     camera: {"plucker": array, "re10k": the bundle's RealEstate10K text, passed through}."""
     builders = {"depth": depth_frames, "pose": pose_frames, "shading": shading_frames,
-                "normal": normal_frames, "objects": objects_frames}
+                "normal": normal_frames, "objects": objects_frames, "edges": edges_frames,
+                "tracking": tracking_frames}
     controls = {}
     for kind in kinds:
-        if not bundle.has(needed_pass(kind)):
-            raise BundleError(f"bundle {bundle.root} has no {needed_pass(kind)} pass, which the {kind} control needs: "
-                              f"re-export with --passes including {needed_pass(kind)}")
+        missing = missing_passes(bundle, kind)
+        if missing:
+            raise BundleError(f"bundle {bundle.root} has no {' or '.join(missing)} pass, which the {kind} control "
+                              f"needs: re-export with --passes including {','.join(needed_passes(kind))}")
         if kind == "camera":
             text = bundle.path("camera", "re10k").read_text(encoding="utf-8")
             controls[kind] = {"plucker": plucker_embeddings(bundle, width, height), "re10k": text}

@@ -24,6 +24,7 @@ from .backends.device import pick_device
 from .backends.models import ModelError, model_specs, resolve_model
 from .bundle import BundleError, events, read_bundle, validate_bundle
 from .bundle.schema import CONTROLS_DIR
+from .carry_over import CarryOverError, carry_over_files, read_carry_over
 from .bundle.take_record import (SHOT_REFERENCE_FILE, DeviceRecord, ShotReference, TakeBundle, TakeLens,
                                  TakeParameters, TakeRecord, TakeTimings)
 from .imaging import resize_cover
@@ -62,10 +63,15 @@ def open_bundle(path):
     return read_bundle(path)
 
 
+def _passes_of(kinds):
+    """The bundle passes the controls `kinds` are made from, each once."""
+    return list(dict.fromkeys(name for kind in kinds for name in controls.needed_passes(kind)))
+
+
 def choose_weights(backend, bundle, requested):
     """The controls this take uses, with their weights (0 drops a control)."""
     if requested is None:
-        weights = {kind: w for kind, w in backend.default_weights.items() if bundle.has(controls.needed_pass(kind))}
+        weights = {kind: w for kind, w in backend.default_weights.items() if not controls.missing_passes(bundle, kind)}
     else:
         unknown = sorted(set(requested) - set(backend.controls))
         if unknown:
@@ -78,17 +84,18 @@ def choose_weights(backend, bundle, requested):
                                f"drops a control: give {', '.join(zeroed)} a weight above 0 (e.g. "
                                f"--control {zeroed[0]}=1.0), or leave --control out for {backend.name}'s defaults")
         for kind in weights:
-            if not bundle.has(controls.needed_pass(kind)):
-                raise RequestError(f"the {kind} control needs the bundle's {controls.needed_pass(kind)} pass, which "
+            lacking = controls.missing_passes(bundle, kind)
+            if lacking:
+                raise RequestError(f"the {kind} control needs the bundle's {' and '.join(lacking)} pass, which "
                                    f"{bundle.root} lacks: re-export with it or drop --control {kind}")
     missing = [kind for kind in backend.required_controls if kind not in weights]
-    if missing and all(bundle.has(controls.needed_pass(kind)) for kind in missing):
+    if missing and not any(controls.missing_passes(bundle, kind) for kind in missing):
         raise RequestError(f"{backend.name} needs the {', '.join(missing)} control(s) too: add them to --control, "
                            f"or leave --control out for {backend.name}'s defaults")
     if missing:
-        passes = ",".join(controls.needed_pass(kind) for kind in backend.required_controls)
+        passes = ",".join(_passes_of(backend.required_controls))
         raise RequestError(f"{backend.name} needs the {', '.join(missing)} control(s), from the bundle's "
-                           f"{', '.join(controls.needed_pass(kind) for kind in missing)} pass(es): re-export "
+                           f"{', '.join(_passes_of(missing))} pass(es): re-export "
                            f"{bundle.root} with --passes including {passes} (or pick another --backend)")
     if not weights:
         raise RequestError(f"no control to use: {backend.name} takes {', '.join(backend.controls)}, "
@@ -163,6 +170,10 @@ class Generation:
         self.backend = backends.create(request.backend_name)
         self.weights = choose_weights(self.backend, self.bundle, request.controls)
         self.size = generation_size(self.backend, self.bundle, request.size)
+        problem = self.backend.bundle_problem(self.bundle, self.weights)
+        if problem:
+            raise RequestError(problem)
+        self.carry_over_files = self.checked_carry_over(request.continue_from)
         self.prompt = compose_prompt(request.prompt, self.bundle.actors if request.actor_prompts and not
                                      getattr(self.backend, "reads_cast", False) else [])
         self.cast_inputs = read_cast_inputs_or_refuse(self.bundle, request.reference)
@@ -180,6 +191,18 @@ class Generation:
         needed = self.backend.required_roles(list(self.weights) + (["references"] if self.has_references() else []))
         self.models = {role.name: resolve_model(role.name, specs[role.name]) for role in needed}
 
+    def checked_carry_over(self, take):
+        """The frame files of the --continue-from take the backend keeps, checked now (RequestError)."""
+        if not take:
+            return []
+        if not self.backend.carry_frames:
+            raise RequestError(f"--continue-from: {self.backend.name} cannot continue a take: leave it out, or "
+                               "pick a backend that can (e.g. wan-vace)")
+        try:
+            return carry_over_files(take, self.backend.carry_frames)
+        except CarryOverError as exc:
+            raise RequestError(str(exc)) from None
+
     def has_references(self):
         inputs = self.cast_inputs
         return any(inputs.references.values()) or inputs.shot_reference is not None
@@ -190,7 +213,7 @@ class Generation:
         if not any(self.cast_inputs.references.values()):
             return []
         return [kind for kind in self.backend.reference_controls
-                if kind not in self.weights and self.bundle.has(controls.needed_pass(kind))]
+                if kind not in self.weights and not controls.missing_passes(self.bundle, kind)]
 
     def run(self):
         """Generate every take; returns their folders. Raises Cancelled after cleaning up."""
@@ -208,6 +231,8 @@ class Generation:
         started = time.perf_counter()
         width, height = self.size
         built = controls.build_controls(bundle, list(self.weights) + self.reference_controls(), width, height)
+        built.update(backend.derived_controls(bundle, built, width, height))
+        self.carry_over = read_carry_over(self.carry_over_files, width, height)
         init = controls.shading_frames(bundle, width, height) if request.init_video else None
         self.controls_s = time.perf_counter() - started
         try:
@@ -273,7 +298,7 @@ class Generation:
             weights=self.weights, controls=built, num_frames=frames, width=width, height=height, init_video=init,
             strength=request.strength, cast=bundle.cast, object_names=inputs.object_names,
             references=inputs.references, shot_reference=inputs.shot_reference,
-            lens=self.backend_lens if self.backend_lens.active else None)
+            lens=self.backend_lens if self.backend_lens.active else None, carry_over=self.carry_over)
         started = time.perf_counter()
         video = backend.generate(take_inputs, Hooks(on_step=on_step, check_cancel=self.cancel.check))
         generate_s = time.perf_counter() - started

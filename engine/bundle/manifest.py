@@ -23,6 +23,9 @@ DEPTH_CONTROL = "disparity: 1/depth linear, near=65535, far=1, no hit=0 (16-bit 
 POSE_KEYPOINTS = "coco18"
 MASK_ENCODING = "uint8 index: 0 = background, k = actors[k-1]"
 OBJECTS_ENCODING = "uint16 index: 0 = background, k = objects[k-1]"
+TRACKING_CONTROL = ("each surface point at its place in reference_frame: R = x / width, G = y / height (pixel "
+                    "edges, y down), B = 1/depth from inverse_depth_low (0) to inverse_depth_high (1), clipped; "
+                    "no hit = 0 (16-bit RGB PNG)")
 _BOOKKEEPING = ("extra", "absent")
 
 
@@ -222,7 +225,18 @@ class ObjectsPass(PassEntry):
     objects: list = _field(_list_of(_text, "a list of object names"), factory=list)  # index k = objects[k-1]
 
 
-PASS_TYPES = {"depth": DepthPass, "pose": PosePass, "mask": MaskPass, "objects": ObjectsPass}
+@dataclass(kw_only=True)
+class TrackingPass(PassEntry):
+    """The 3D tracking pass (1.5): where each visible surface point was at the reference frame."""
+    reference_frame: int = _field(_whole)         # the frame the colours are fixed at: the shot's first
+    inverse_depth_low: float = _field(_positive)  # 1/metres at B = 0 and B = 1: the reference frame's
+    inverse_depth_high: float = _field(_positive)  # 2nd and 98th percentiles of 1/depth over its hits
+    control: str = _field(_text, TRACKING_CONTROL)
+    untracked: list = _field(_list_of(_text, "a list of object names"), factory=list)  # topology changed: 0
+
+
+PASS_TYPES = {"depth": DepthPass, "pose": PosePass, "mask": MaskPass, "objects": ObjectsPass,
+              "tracking": TrackingPass}
 
 
 def pass_entry(name, **values):

@@ -1,8 +1,8 @@
 """Minimal, deterministic PNG encode/decode with zlib and numpy.
 
 Blender's Python has no Pillow, and the bundle must be byte-identical when exported
-twice, so the add-on and the engine share this small encoder (8-bit gray/RGB/RGBA and
-16-bit gray: what the bundle's control images use). Reading uses Pillow where it is
+twice, so the add-on and the engine share this small encoder (8-bit gray/RGB/RGBA, 16-bit
+gray and 16-bit RGB: what the bundle's control images use). Reading uses Pillow where it is
 importable (the engine: about 1000x faster on PNGs other tools filtered) and the pure
 decoder below otherwise (Blender); both accept the same files and return the same arrays,
 and every malformed file is a ValueError naming it.
@@ -29,14 +29,14 @@ def _chunk(kind, data):
 
 
 def encode_png(pixels):
-    """PNG bytes for an (H, W) or (H, W, C) uint8 array, or an (H, W) uint16 array."""
+    """PNG bytes for an (H, W) or (H, W, C) uint8 array, or an (H, W) or (H, W, 3) uint16 array."""
     array = np.asarray(pixels)
     if array.dtype not in (np.uint8, np.uint16):
         raise TypeError(f"PNG pixels must be uint8 or uint16, not {array.dtype}")
     if array.ndim == 2:
         array = array[:, :, None]
     height, width, channels = array.shape
-    if channels not in _COLOR_TYPES or (array.dtype == np.uint16 and channels != 1):
+    if channels not in _COLOR_TYPES or (array.dtype == np.uint16 and channels not in (1, 3)):
         raise ValueError(f"unsupported PNG layout {array.shape} {array.dtype}")
     bit_depth = 16 if array.dtype == np.uint16 else 8
     rows = array.astype(">u2" if bit_depth == 16 else np.uint8).reshape(height, -1).view(np.uint8)
@@ -174,7 +174,7 @@ def read_png(path):
     try:
         chunks = _chunks(data)
         width, height, bit_depth, channels = _header(chunks)
-        # Pillow reads 16-bit colour as 8-bit: those (which Blockcast never writes) stay pure.
+        # Pillow reads 16-bit colour as 8-bit: those (the tracking pass) are decoded here.
         if _Image is not None and (bit_depth == 8 or channels == 1):
             pixels = _decode_pillow(data, width, height, bit_depth, channels)
         else:

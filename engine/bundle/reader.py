@@ -25,7 +25,7 @@ from .storage import BundleError
 # What the engine's controls take from each PNG: (dtype, channel counts allowed).
 _PNG_LAYOUT = {("depth", "control"): (np.uint16, (1,)), ("objects", "index"): (None, (1,)),
                ("mask", "actors"): (np.uint8, (1,)), ("shading", "image"): (np.uint8, (1, 3, 4)),
-               ("normal", "preview"): (np.uint8, (1, 3, 4))}
+               ("normal", "preview"): (np.uint8, (1, 3, 4)), ("tracking", "control"): (np.uint16, (3,))}
 
 
 def _number(value):
@@ -175,6 +175,12 @@ class Bundle:
     def object_index(self, frame):
         return self._png("objects", "index", frame)
 
+    def tracking_control(self, frame):
+        return self._png("tracking", "control", frame)
+
+    def tracking_first_frame(self, frame):
+        return self._npy("tracking", "first_frame", frame)
+
 
 def read_bundle(root):
     return Bundle(root)
@@ -301,6 +307,9 @@ def validate_bundle(root):
         _check_pose(bundle, problems)
     if "camera" in set(bundle.passes) - broken:
         _check_camera(bundle, problems)
+    tracking = bundle.passes.get("tracking")
+    if tracking is not None and not (tracking.inverse_depth_low < tracking.inverse_depth_high):
+        problems.append("tracking pass inverse_depth_low/high range is empty or inverted")
     depth = bundle.passes.get("depth")
     if depth is not None and not (depth.near is not None and depth.far is not None and 0 < depth.near <= depth.far):
         problems.append("depth pass near/far range is missing or inverted")

@@ -1,7 +1,7 @@
 """The pass bundle's manifest: names, versions and file layout (see docs/bundle.md)."""
 
 SCHEMA_NAME = "blockcast.bundle"
-SCHEMA_VERSION = "1.4"  # major.minor: readers accept any minor of their major
+SCHEMA_VERSION = "1.5"  # major.minor: readers accept any minor of their major
 BLOCKCAST_VERSION = "0.1.0"  # stamped into every bundle's generator; engine.__version__ is this
 MANIFEST_NAME = "bundle.json"
 
@@ -15,9 +15,13 @@ PASS_FILES = {
     "flow": {"forward": "flow/{frame:04d}.npy"},
     "mask": {"actors": "mask/{frame:04d}.png"},
     "objects": {"index": "objects/{frame:04d}.png"},
+    "tracking": {"control": "tracking/{frame:04d}.png", "first_frame": "tracking/{frame:04d}.npy"},  # 1.5
 }
 PASSES = tuple(PASS_FILES)
 DEFAULT_PASSES = ("depth", "pose", "camera")
+# What the engine makes from a bundle (engine/controls.py): edges from depth and objects, the rest
+# from the pass of their name. Here, stdlib only, so the add-on offers a weight for each.
+CONTROL_KINDS = ("depth", "pose", "camera", "shading", "normal", "objects", "edges", "tracking")
 CONTROLS_DIR = "controls"  # written by the engine for review, never by the exporter
 
 
