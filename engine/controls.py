@@ -167,7 +167,8 @@ def plucker_embeddings(bundle, width, height):
 
 def build_controls(bundle, kinds, width, height):
     """{kind: frames} for the requested control kinds; frames are PIL images, except
-    camera: {"plucker": array, "re10k": the bundle's RealEstate10K text, passed through}."""
+    camera: {"plucker": array, "re10k": the bundle's RealEstate10K text, passed through, "cameras": the
+    cameras.json frame records and "export_size": their (width, height), for backends that take the path itself}."""
     builders = {"depth": depth_frames, "pose": pose_frames, "shading": shading_frames,
                 "normal": normal_frames, "objects": objects_frames, "edges": edges_frames,
                 "tracking": tracking_frames}
@@ -179,7 +180,8 @@ def build_controls(bundle, kinds, width, height):
                               f"needs: re-export with --passes including {','.join(needed_passes(kind))}")
         if kind == "camera":
             text = bundle.path("camera", "re10k").read_text(encoding="utf-8")
-            controls[kind] = {"plucker": plucker_embeddings(bundle, width, height), "re10k": text}
+            controls[kind] = {"plucker": plucker_embeddings(bundle, width, height), "re10k": text,
+                              "cameras": bundle.cameras(), "export_size": (bundle.width, bundle.height)}
         else:
             controls[kind] = builders[kind](bundle, width, height)
     return controls
