@@ -89,7 +89,7 @@ class BackendNeeds:
         return 2 * group + self.weight_bytes(dtype, "decode") + max(self.denoise_bytes, self.decode_tiled_bytes)
 
 
-# Parameter counts: scripts/count_parameters.py over /work/shared/reference/real-size (the published configs).
+# Parameter counts: scripts/count_parameters.py over ../shared/reference/real-size (the published configs).
 # Activations: estimated from the largest tensors alive at the default size, not measured.
 NEEDS = {
     "animatediff": BackendNeeds(

@@ -86,7 +86,7 @@ def main():
     parser.add_argument("--bundle", type=Path)
     parser.add_argument("--sample-looks", action="store_true",
                         help="keep the exported shot's looks open, so each job samples colours with the previz UNet "
-                             "(about 13 s a job on the loaded 2-core CPU); default: every look locked")
+                             "(slower: docs/benchmarks.md has measured figures); default: every look locked")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before the clients give up")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as temp:
