@@ -163,3 +163,21 @@ def engine_main_module():
 
     with contextlib.redirect_stdout(buffer):
         yield _in_process(read)
+
+
+@pytest.fixture(scope="session")
+def bundle_actors(demo_blend, tmp_path_factory):
+    """Frames 3-8 (6: 4k+1 backends pad them) with the actors' silhouettes (mask, objects) beside
+    depth and pose, for the VACE depth+pose composite."""
+    out = tmp_path_factory.mktemp("bundles") / "shot_actors"
+    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out, "--frames", "3-8",
+          "--passes", "depth,pose,camera,mask,objects", "--quiet"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def wan22_models(tmp_path_factory):
+    """The tiny two-expert Wan 2.2 VACE pipeline folder (engine/random_models_wan22.py)."""
+    from engine.random_models_wan22 import save_wan22_vace_models
+
+    return save_wan22_vace_models(tmp_path_factory.mktemp("models-wan22"))["pipeline"]
