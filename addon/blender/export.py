@@ -17,6 +17,7 @@ from ...engine.bundle import DEFAULT_PASSES, BundleError, BundleWriter, parse_pa
 from ...engine.bundle import camera as camera_math
 from ...engine.bundle import depth as depth_math
 from ...engine.bundle import pose as pose_math
+from ...engine.bundle import tracking as tracking_math
 from ...engine.bundle.finish import finish_shot
 from ...engine.bundle.manifest import ActorRecord, BundleManifest, Resolution, Shot, Source, pass_entry
 from ...engine.bundle.png import read_png
@@ -25,6 +26,7 @@ from ..cast import CastInputError
 from ..coverage import sample_frames
 from ..lighting import lighting_record, shot_lighting
 from . import actors as actor_rigs
+from . import tracking as tracking_glue
 from .cast import scene_cast
 from .camera import camera_frame_record, check_camera
 from .lens import motion_blur_record
@@ -173,7 +175,7 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
                 _object_pass_indices(scene, actors) as (object_names, actor_of_index):
             _copy_references(writer, reference_copies)
             _check_actors(actors)
-            depth_range, cameras, joint_frames = None, [], []
+            depth_range, cameras, joint_frames, tracking = None, [], [], None
             for done, frame in enumerate(frames):
                 renderer.set_frame(frame)
                 depth = renderer.render_depth()
@@ -188,16 +190,32 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
                     writer.write_json(_frame_file("pose", "openpose", frame),
                                       pose_math.openpose_frame(people, width, height))
                     joint_frames.append({"frame": frame, "actors": joints})
+                if "tracking" in passes:
+                    tracking = _write_tracking(writer, renderer, tracking, record, depth, frame)
                 if cycles_passes:
                     _write_cycles_passes(writer, renderer.render_cycles(), record, frame, passes, actor_of_index)
                 yield done + 1, len(frames)
             near, far = depth_range or (camera.data.clip_start, camera.data.clip_end)
             manifest = _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast,
-                                 source)
+                                 source, tracking)
             _measure_lighting(writer, manifest, passes, joint_frames, actor_of_index)
             return finish_shot(writer, manifest, _written_depth(writer), cameras, joint_frames)
     finally:
         scene.frame_set(source_frame)
+
+
+def _write_tracking(writer, renderer, reference, record, depth, frame):
+    """One frame of the tracking pass; the shot's first frame becomes the reference (returned)."""
+    triangles = renderer.evaluate(tracking_glue.scene_triangles)
+    if reference is None:
+        reference = tracking_glue.TrackingReference(triangles, record, frame)
+    positions = reference.positions(triangles, record, depth)
+    if reference.inverse_depth is None:
+        reference.inverse_depth = tracking_math.inverse_depth_range(positions, record["clip_start"], record["clip_end"])
+    writer.write_npy(_frame_file("tracking", "first_frame", frame), positions)
+    writer.write_png(_frame_file("tracking", "control", frame), tracking_math.tracking_control(
+        positions, *reference.inverse_depth))
+    return reference
 
 
 def _written_depth(writer):
@@ -287,9 +305,11 @@ def source_record(scene):
                   blender_version=bpy.app.version_string)
 
 
-def _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast, source=None):
+def _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast, source=None,
+              tracking=None):
     """The shot's BundleManifest from the values gathered here (the format is the record's)."""
     pass_fields = {"depth": dict(near=near, far=far),
+                   "tracking": tracking.manifest_fields() if tracking is not None else {},
                    "pose": dict(occlusion_margin_m=pose_math.DEFAULT_OCCLUSION_MARGIN_M,
                                 confidence=pose_math.CONFIDENCE),
                    "objects": dict(objects=object_names)}

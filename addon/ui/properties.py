@@ -28,6 +28,8 @@ _PASS_HELP = {
     "flow": "Forward optical flow in pixels from the vector pass (Cycles)",
     "mask": "Per-actor index mask (Cycles)",
     "objects": "Per-object index: which object each pixel shows (Cycles)",
+    "tracking": "3D tracking: each surface point coloured by where it was at the shot's first frame (screen x, y, "
+                "inverse depth), exact from the scene",
 }
 
 _shot_items_cache = []  # Blender needs the enum items kept alive while they are shown

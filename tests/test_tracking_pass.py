@@ -1,0 +1,212 @@
+"""The 3D tracking pass and the edges control on analytic scenes, in real bpy (nothing mocked):
+a plane and a box moving by known amounts under a moving camera. Every hit pixel's first-frame
+position must equal the analytic one (its ray meets the known surface at frame t; the same local
+point at frame 1, projected by bpy_extras' world_to_camera_view), so a surface point keeps its
+colour however it moves; edges lie on the projected silhouette and on a depth step."""
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from engine.bundle import read_bundle, validate_bundle
+from engine.bundle.png import read_png
+from engine.bundle.tracking import tracking_control
+from engine.edges import edge_map
+
+SIZE = (64, 36)
+FRAMES = (1, 3)
+BOX = {1: ((0.3, 0.0, 1.0), 0.0), 2: ((-0.1, 0.3, 1.05), 12.0), 3: ((-0.4, 0.5, 1.1), 25.0)}  # location, z°
+PLANE = {1: (-1.1, -1.0, 1.3), 2: (-0.9, -1.0, 1.2), 3: (-0.7, -1.1, 1.1)}
+CAMERA_X = {1: 0.0, 2: 0.15, 3: 0.3}
+
+
+def _mesh_object(scene, name, vertices, faces):
+    import bpy
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata(vertices, [], faces)
+    obj = bpy.data.objects.new(name, mesh)
+    scene.collection.objects.link(obj)
+    return obj
+
+
+def _moving_scene(scene):
+    """Camera 6 m back looking along +Y, sliding right; a unit box moving and turning; a plane
+    (1.2 x 0.8 m, facing the camera, tilted 30° about x) sliding. Keys on every frame: exact values."""
+    import bpy
+    camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+    camera.rotation_euler = (math.radians(90), 0, 0)
+    scene.collection.objects.link(camera)
+    scene.camera = camera
+    scene.render.resolution_x, scene.render.resolution_y = SIZE
+    scene.render.resolution_percentage = 100
+    scene.frame_start, scene.frame_end = FRAMES
+    corners = [(x, y, z) for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)]
+    box = _mesh_object(scene, "Box", corners, [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6),
+                                               (0, 2, 6, 4), (1, 5, 7, 3)])
+    plane = _mesh_object(scene, "Plane", [(-0.6, 0, -0.4), (0.6, 0, -0.4), (0.6, 0, 0.4), (-0.6, 0, 0.4)],
+                         [(0, 1, 2, 3)])
+    plane.rotation_euler = (math.radians(30), 0, 0)
+    for frame in range(FRAMES[0], FRAMES[1] + 1):
+        camera.location = (CAMERA_X[frame], -6.0, 1.0)
+        camera.keyframe_insert("location", frame=frame)
+        box.location, box.rotation_euler = BOX[frame][0], (0, 0, math.radians(BOX[frame][1]))
+        box.keyframe_insert("location", frame=frame)
+        box.keyframe_insert("rotation_euler", frame=frame)
+        plane.location = PLANE[frame]
+        plane.keyframe_insert("location", frame=frame)
+    return camera, {"Box": box, "Plane": plane}
+
+
+def _local_hit(name, origin, direction):
+    """Ray parameter and local point where a local-space ray meets the analytic surface (None: misses)."""
+    if name == "Plane":  # the quad y = 0, |x| <= 0.6, |z| <= 0.4
+        if abs(direction[1]) < 1e-12:
+            return None
+        t = -origin[1] / direction[1]
+        point = origin + t * direction
+        return (t, point) if t > 0 and abs(point[0]) <= 0.6 and abs(point[2]) <= 0.4 else None
+    with np.errstate(divide="ignore", invalid="ignore"):  # slabs of the unit box
+        near, far = (-0.5 - origin) / direction, (0.5 - origin) / direction
+    t_in, t_out = np.max(np.minimum(near, far)), np.min(np.maximum(near, far))
+    return (t_in, origin + t_in * direction) if 0 < t_in <= t_out else None
+
+
+def _analytic_first_frame(scene, camera, objects, record, row, column):
+    """(screen x, screen y down, depth) at frame 1 of the surface point the pixel's ray meets first
+    at the scene's current frame, from the known transforms; None where the ray misses."""
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+    w2c = np.array(record["w2c_opencv"])
+    ray = np.array([(column - record["cx"]) / record["fx"], (row - record["cy"]) / record["fy"], 1.0])
+    origin, direction = -w2c[:3, :3].T @ w2c[:3, 3], w2c[:3, :3].T @ ray
+    hits = []
+    for name, obj in objects.items():
+        inverse = np.linalg.inv(np.array(obj.matrix_world))
+        hit = _local_hit(name, inverse[:3, :3] @ origin + inverse[:3, 3], inverse[:3, :3] @ direction)
+        if hit is not None:
+            hits.append((hit[0], name, hit[1]))
+    if not hits:
+        return None
+    _, name, local = min(hits, key=lambda h: h[0])
+    frame = scene.frame_current
+    scene.frame_set(FRAMES[0])
+    view = world_to_camera_view(scene, camera, objects[name].matrix_world @ Vector(local))
+    scene.frame_set(frame)
+    return name, np.array([view.x, 1.0 - view.y, view.z])
+
+
+@pytest.fixture
+def tracked(glue, empty_scene, tmp_path):
+    camera, objects = _moving_scene(empty_scene)
+    shot = glue.shots.resolve_shot(empty_scene)
+    path = glue.export.export_shot(empty_scene, shot, tmp_path / "shot", "depth,camera,objects,tracking")
+    return empty_scene, camera, objects, read_bundle(path)
+
+
+def test_every_hit_pixel_carries_its_surface_points_analytic_first_frame_position(tracked):
+    scene, camera, objects, bundle = tracked
+    width, height = SIZE
+    records = bundle.cameras()
+    worst, compared = 0.0, 0
+    for frame, record in zip(bundle.frames, records):
+        scene.frame_set(frame)
+        positions = bundle.tracking_first_frame(frame)
+        screen = np.stack([(positions[..., 0] + 0.5) / width, (positions[..., 1] + 0.5) / height,
+                           positions[..., 2]], axis=-1)
+        seen = set()
+        for row, column in zip(*np.nonzero(np.isfinite(positions[..., 2]))):
+            expected = _analytic_first_frame(scene, camera, objects, record, row, column)
+            if expected is None:  # a silhouette pixel the rasteriser gave the surface, the ray not
+                continue
+            seen.add(expected[0])
+            error = np.abs(screen[row, column] - expected[1])
+            worst = max(worst, error[0], error[1], error[2] / expected[1][2])
+            compared += 1
+        assert seen == {"Box", "Plane"}
+    assert compared > 0.2 * width * height * len(bundle.frames)
+    print(f"tracking: {compared} pixels, worst error {worst:.2e}")
+    assert worst < 1e-5, worst  # screen units (0..1) and relative depth: float32 storage, no estimate
+
+
+def test_the_first_frame_is_its_own_gradient_and_colours_follow_the_format(tracked):
+    _, _, _, bundle = tracked
+    entry, first = bundle.passes["tracking"], bundle.frames[0]
+    positions, depth = bundle.tracking_first_frame(first), bundle.depth(first)
+    hit = np.isfinite(depth)
+    assert np.array_equal(np.isfinite(positions[..., 2]), hit)
+    rows, columns = np.nonzero(hit)
+    assert np.abs(positions[rows, columns, 0] - columns).max() < 1e-3  # at frame 1 a pixel is where it was
+    assert np.abs(positions[rows, columns, 1] - rows).max() < 1e-3
+    assert np.allclose(positions[hit, 2], depth[hit], rtol=1e-5)  # the depth pass's own planar depth
+    low, high = np.percentile(1.0 / depth[hit].astype(np.float64), [2, 98])
+    assert entry.reference_frame == first and entry.untracked == []
+    assert entry.inverse_depth_low == pytest.approx(low, rel=1e-5)
+    assert entry.inverse_depth_high == pytest.approx(high, rel=1e-5)
+    for frame in bundle.frames:
+        control = bundle.tracking_control(frame)
+        assert control.dtype == np.uint16 and control.shape == (SIZE[1], SIZE[0], 3)
+        assert np.array_equal(control, tracking_control(bundle.tracking_first_frame(frame), entry.inverse_depth_low,
+                                                        entry.inverse_depth_high))
+        assert not control[~np.isfinite(bundle.depth(frame))].any()  # background 0
+
+
+def test_the_tracking_pass_round_trips_and_a_1_4_bundle_still_reads(tracked, tmp_path):
+    _, _, _, bundle = tracked
+    assert validate_bundle(bundle.root) == []
+    assert bundle.record.schema_version == "1.5"
+    assert bundle.record.to_json() == bundle.manifest
+    old = json.loads((bundle.root / "bundle.json").read_text(encoding="utf-8"))
+    old["schema_version"] = "1.4"
+    del old["passes"]["tracking"]
+    folder = tmp_path / "as_1_4"
+    folder.mkdir()
+    for name in ("depth", "objects"):
+        shutil.copytree(bundle.root / name, folder / name)
+    for name in ("cameras.json", "camera_re10k.txt"):
+        (folder / name).write_bytes((bundle.root / name).read_bytes())
+    (folder / "bundle.json").write_text(json.dumps(old), encoding="utf-8")
+    assert validate_bundle(folder) == [] and not read_bundle(folder).has("tracking")
+
+
+def test_edges_lie_on_the_projected_silhouette_and_on_a_depth_step(glue, empty_scene, tmp_path):
+    """A card at 4 m and, in the same object, a card 2 m behind it: the near card's outline is
+    an object edge where it meets background and a depth step where it covers the far card."""
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+    _moving_scene(empty_scene)
+    for obj in list(empty_scene.objects):
+        if obj.type == "MESH":
+            empty_scene.collection.objects.unlink(obj)
+    near = [(-0.5, -2.0, 0.6), (0.5, -2.0, 0.6), (0.5, -2.0, 1.4), (-0.5, -2.0, 1.4)]
+    far = [(x * 2.0, 0.0, z * 1.6 - 0.4) for x, _, z in near]
+    _mesh_object(empty_scene, "Cards", near + far, [(0, 1, 2, 3), (4, 5, 6, 7)])
+    empty_scene.frame_end = 1
+    path = glue.export.export_shot(empty_scene, glue.shots.resolve_shot(empty_scene), tmp_path / "b", "depth,objects")
+    bundle = read_bundle(path)
+    depth, ids = bundle.depth(1), bundle.object_index(1)
+    edges = edge_map(depth, ids)
+    empty_scene.frame_set(1)
+    width, height = SIZE
+
+    def pixel_box(corners):
+        points = [world_to_camera_view(empty_scene, empty_scene.camera, Vector(c)) for c in corners]
+        xs, ys = [p.x * width for p in points], [(1 - p.y) * height for p in points]
+        return min(xs), max(xs), min(ys), max(ys)
+
+    left, right, top, bottom = pixel_box(near)
+    rows, columns = np.nonzero(edges)
+    x, y = columns + 0.5, rows + 0.5
+    on_near = (x > left) & (x < right) & (y > top) & (y < bottom)
+    distance = np.minimum.reduce([x - left, right - x, y - top, bottom - y])
+    near_edges = on_near & (distance < 1.0)  # the near card's outline, inside it, within a pixel
+    assert np.all(near_edges | ~on_near)
+    assert np.allclose(depth[rows[on_near], columns[on_near]], depth[rows[on_near], columns[on_near]].min(), rtol=0.01)
+    assert len(set(ids[ids > 0].tolist())) == 1  # one object: the near card's outline is a depth step
+    f_left, f_right, f_top, f_bottom = pixel_box(far)
+    far_edges = ~on_near
+    far_distance = np.minimum.reduce([x - f_left, f_right - x, y - f_top, f_bottom - y])
+    assert np.all(np.abs(far_distance[far_edges]) < 1.0)  # the far card's outline against background
+    assert near_edges.sum() >= 2 * (right - left + bottom - top) - 8 and far_edges.any()
