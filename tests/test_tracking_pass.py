@@ -210,3 +210,65 @@ def test_edges_lie_on_the_projected_silhouette_and_on_a_depth_step(glue, empty_s
     far_distance = np.minimum.reduce([x - f_left, f_right - x, y - f_top, f_bottom - y])
     assert np.all(np.abs(far_distance[far_edges]) < 1.0)  # the far card's outline against background
     assert near_edges.sum() >= 2 * (right - left + bottom - top) - 8 and far_edges.any()
+
+
+PANELS = r"""
+import json, os, sys
+sys.path[:0] = [sys.argv[1], os.path.join(sys.argv[1], "..", "scripts"), os.path.join(sys.argv[1], "..")]
+from blockcast_import import import_blockcast
+blockcast = import_blockcast()
+import bpy
+bpy.ops.wm.read_factory_settings(use_empty=True)
+blockcast.register()
+scene = bpy.context.scene
+scene.camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+scene.collection.objects.link(scene.camera)
+drawn = []
+
+class Layout:  # records the properties a panel draws; each must exist on the real data
+    active = enabled = True
+    def __getattr__(self, name):
+        if name in ("row", "column", "box", "split", "grid_flow"):
+            return lambda *a, **k: Layout()
+        raise AttributeError(name)
+    def prop(self, data, name, **kwargs):
+        assert name in data.bl_rna.properties, name
+        drawn.append(name)
+    def operator(self, *a, **k): return type("Properties", (), {})()
+    def label(self, **k): pass
+
+preferences = sys.modules["blockcast.addon.ui.preferences"]
+report = {}
+for backend, controls in (("ic", ["depth", "edges", "tracking"]), ("camera-path", ["camera"])):
+    preferences.ENGINE_CHECK["report"] = {"backends": [
+        {"name": backend, "default": True, "controls": controls, "passes": [], "models": [], "ignores": []}]}
+    scene.blockcast.shot = scene.name
+    scene.blockcast.shot_generation_settings(scene.name, create=True).use_custom_weights = True
+    drawn.clear()
+    bpy.types.BLOCKCAST_PT_generate.draw(type("Panel", (), {"layout": Layout()})(), bpy.context)
+    report[backend] = sorted(name for name in drawn if name.startswith("weight_"))
+drawn.clear()
+bpy.types.BLOCKCAST_PT_shots.draw(type("Panel", (), {"layout": Layout()})(), bpy.context)
+report["shots"] = [name for name in drawn if name.startswith("pass_")]
+report["tooltip"] = scene.blockcast.bl_rna.properties["pass_tracking"].description
+print("REPORT " + json.dumps(report), flush=True)
+os._exit(0)  # bpy 4.2 as a module crashes on exit once the add-on was registered
+"""
+
+
+def test_the_panels_offer_the_tracking_pass_and_a_weight_for_each_control_the_backend_takes(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = tmp_path / "panels.py"
+    script.write_text(PANELS)
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "blender_user"))
+    result = subprocess.run([sys.executable, str(script), str(Path(__file__).parent)], capture_output=True,
+                            text=True, env=env, timeout=120)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("REPORT ")]
+    assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(lines[0][len("REPORT "):])
+    assert report["ic"] == ["weight_depth", "weight_edges", "weight_tracking"]
+    assert report["camera-path"] == ["weight_camera"]
+    assert "pass_tracking" in report["shots"] and "first frame" in report["tooltip"]

@@ -102,7 +102,13 @@ def draw_control_weights(layout, context, shot):
     (previz needs every control it takes)."""
     report, backend = _shot_backend(context, shot)
     weighted = weighted_controls(CONTROL_KINDS, report, backend)
-    if weighted:
+    if len(weighted) > 2:  # edges, tracking, camera...: a grid under the checkbox, not one crowded row
+        layout.prop(shot, "use_custom_weights")
+        grid = layout.grid_flow(columns=2, align=True)
+        grid.active = shot.use_custom_weights
+        for kind in weighted:
+            grid.prop(shot, weight_property_name(kind))
+    elif weighted:
         _toggled_row(layout, shot, "use_custom_weights", *map(weight_property_name, weighted))
     else:
         layout.label(text=no_weights_note(report, backend), icon="INFO")

@@ -11,6 +11,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 from bpy.types import PropertyGroup
 
 from ...engine.bundle.camera import render_size
+from ...engine.bundle.schema import CONTROL_KINDS as ENGINE_CONTROL_KINDS
 from ...engine.bundle.schema import DEFAULT_PASSES, PASSES
 from ..blender.actors import actor_name, is_actor
 from ..blender.export import GEOMETRY_TYPES
@@ -49,10 +50,11 @@ def pass_property_name(pass_name):
     return f"pass_{pass_name}"
 
 
-# The controls a shot can weigh: the optional ones of the diffusion backends. Generate sends only
-# those the shot's backend accepts (engine_report.control_weights); previz, which needs all of
-# its controls, gets none.
-CONTROL_KINDS = ("depth", "pose")
+# The controls a shot can weigh: every kind the engine makes (edges, tracking, camera for the
+# camera-path backend...). The Generate panel shows and Generate sends only those the shot's
+# backend accepts (engine_report.weighted_controls / control_weights); previz, which needs all
+# of its controls, gets none.
+CONTROL_KINDS = ENGINE_CONTROL_KINDS
 
 
 def weight_property_name(kind):

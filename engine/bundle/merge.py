@@ -26,6 +26,9 @@ def _check_chunks(bundles):
         if set(bundle.passes) != set(first.passes):
             raise BundleError(f"{bundle.root} has passes {sorted(bundle.passes)}, {first.root} has "
                               f"{sorted(first.passes)}: export every chunk with the same --passes")
+    if "tracking" in first.passes and len(bundles) > 1:
+        raise BundleError(f"the tracking pass is fixed at each chunk's first frame ({first.root} and the others): "
+                          "export a shot with the tracking pass in one task, not in frame chunks")
     for before, after in zip(bundles, bundles[1:]):
         if after.frames[0] != before.frames[-1] + 1:
             raise BundleError(f"chunks {before.root} (frames {before.frames[0]}-{before.frames[-1]}) and "
