@@ -171,6 +171,54 @@ def test_the_tracking_pass_round_trips_and_a_1_4_bundle_still_reads(tracked, tmp
     assert validate_bundle(folder) == [] and not read_bundle(folder).has("tracking")
 
 
+def _surface_tree(scene):
+    """A BVH of every mesh surface of `scene` at its current frame, in world space."""
+    import bpy
+    from mathutils.bvhtree import BVHTree
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    vertices, triangles = [], []
+    for obj in scene.objects:
+        if obj.type != "MESH":
+            continue
+        evaluated = obj.evaluated_get(depsgraph)
+        mesh = evaluated.to_mesh()
+        mesh.calc_loop_triangles()
+        base = len(vertices)
+        vertices += [tuple(evaluated.matrix_world @ v.co) for v in mesh.vertices]
+        triangles += [tuple(base + i for i in tri.vertices) for tri in mesh.loop_triangles]
+        evaluated.to_mesh_clear()
+    return BVHTree.FromPolygons(vertices, triangles, all_triangles=True)
+
+
+def test_an_armature_deformed_actor_is_tracked_on_its_own_first_frame_surface(glue, empty_scene, tmp_path):
+    """Each pixel's first-frame point, unprojected from the pass, lies on the scene's frame-1 surface
+    (the mannequin's arm swings 70° between frames 1 and 3, so its points come from elsewhere)."""
+    from mathutils import Vector
+    _moving_scene(empty_scene)
+    rig = glue.actors.add_proxy_actor(empty_scene, "Ana", location=(0.9, 0.8, -0.3))
+    bone = rig.pose.bones["upper_arm.R"]
+    bone.rotation_mode = "XYZ"
+    for frame, angle in ((1, 0), (2, 35), (3, 70)):
+        bone.rotation_euler = (0, 0, math.radians(angle))
+        bone.keyframe_insert("rotation_euler", frame=frame)
+    bundle = read_bundle(glue.export.export_shot(empty_scene, glue.shots.resolve_shot(empty_scene), tmp_path / "b",
+                                                 "depth,camera,tracking"))
+    assert bundle.passes["tracking"].untracked == []
+    reference = bundle.cameras()[0]
+    K = np.array([[reference["fx"], 0, reference["cx"]], [0, reference["fy"], reference["cy"]], [0, 0, 1]])
+    c2w = np.linalg.inv(np.array(reference["w2c_opencv"]))
+    empty_scene.frame_set(1)
+    tree = _surface_tree(empty_scene)
+    positions = bundle.tracking_first_frame(3)
+    hit = np.isfinite(positions[..., 2])
+    x, y, z = (positions[hit][:, k].astype(np.float64) for k in range(3))
+    camera_points = (np.stack([x, y, np.ones_like(x)], axis=-1) @ np.linalg.inv(K).T) * z[:, None]
+    world = camera_points @ c2w[:3, :3].T + c2w[:3, 3]
+    distances = [tree.find_nearest(Vector(point))[3] for point in world]
+    print(f"armature: {len(distances)} pixels, farthest {max(distances):.2e} m from the frame-1 surface")
+    assert len(distances) > 200 and max(distances) < 1e-4, max(distances)  # metres, from float32 storage
+
+
 def test_edges_lie_on_the_projected_silhouette_and_on_a_depth_step(glue, empty_scene, tmp_path):
     """A card at 4 m and, in the same object, a card 2 m behind it: the near card's outline is
     an object edge where it meets background and a depth step where it covers the far card."""
