@@ -58,3 +58,57 @@ def test_no_depth_hit_is_background_whatever_the_index_says():
 def test_mismatched_shapes_are_refused():
     with pytest.raises(ValueError, match="one size"):
         edge_map(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+@pytest.fixture(scope="module")
+def demo_edges_bundle(demo_blend, tmp_path_factory):
+    """Two frames of the demo scene (actors, table, walls) with depth, objects and tracking, 128x72."""
+    from conftest import BLENDER_PYTHON, _run
+    out = tmp_path_factory.mktemp("bundles") / "edges"
+    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out, "--frames", "1-2",
+          "--passes", "depth,objects,tracking", "--quiet"])
+    return out
+
+
+def test_edges_and_tracking_controls_of_an_exported_scene(demo_edges_bundle):
+    from PIL import Image
+
+    from engine import controls
+    from engine.bundle import read_bundle
+    from engine.bundle.depth import CONTROL_MAX
+    from engine.imaging import resize_cover
+
+    bundle = read_bundle(demo_edges_bundle)
+    native = controls.build_controls(bundle, ["edges", "tracking"], bundle.width, bundle.height)
+    for frame, edges, tracking in zip(bundle.frames, native["edges"], native["tracking"]):
+        exact = edge_map(bundle.depth(frame), bundle.object_index(frame))
+        assert np.array_equal(np.asarray(edges), np.repeat(exact[:, :, None], 3, axis=2))
+        assert 0 < exact.mean() / 255 < 0.25  # lines, not areas
+        expected = np.rint(bundle.tracking_control(frame) * (255.0 / CONTROL_MAX)).astype(np.uint8)
+        assert np.array_equal(np.asarray(tracking), expected)
+    width, height = 96, 64  # another aspect: cover-and-crop, as every control
+    resized = controls.build_controls(bundle, ["edges", "tracking"], width, height)
+    depth = np.asarray(resize_cover(Image.fromarray(bundle.depth(1)), width, height, resample=Image.NEAREST))
+    ids = np.asarray(resize_cover(Image.fromarray(bundle.object_index(1).astype(np.uint16)), width, height,
+                                  resample=Image.NEAREST))
+    assert np.array_equal(np.asarray(resized["edges"][0])[:, :, 0], edge_map(depth, ids))
+    assert np.asarray(resized["tracking"][0]).shape == (height, width, 3)
+    review = controls.write_review(bundle, resized)
+    assert sorted(p.name for p in (review / "edges").iterdir()) == ["0001.png", "0002.png"]
+
+
+def test_the_edges_control_names_both_passes_it_needs(demo_edges_bundle, tmp_path):
+    import json
+    import shutil
+
+    from engine import controls
+    from engine.bundle import BundleError, read_bundle
+
+    copy = tmp_path / "no_objects"
+    shutil.copytree(demo_edges_bundle, copy)
+    manifest = json.loads((copy / "bundle.json").read_text(encoding="utf-8"))
+    del manifest["passes"]["objects"]
+    (copy / "bundle.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(BundleError, match=r"no objects pass, which the edges control needs: re-export with "
+                                          r"--passes including depth,objects"):
+        controls.build_controls(read_bundle(copy), ["edges"], 64, 64)
