@@ -32,7 +32,8 @@ OUTPUT_DRAIN_S = 2.0  # after exit, how long to wait for output held open by a g
 class ExportJob:
     """What the child exports (its JOB.json): the scene of the copy, the shot (shots.Shot's
     fields), the bundle folder, passes and size, the artist's file as the bundle's source (a
-    manifest Source's JSON) and the artist's Cycles devices (CyclesDevices' JSON)."""
+    manifest Source's JSON), the artist's Cycles devices (CyclesDevices' JSON) and whether a
+    bundle already there is replaced (Shot Export's Replace Existing)."""
 
     scene: str
     shot: dict
@@ -41,6 +42,7 @@ class ExportJob:
     size: list | None
     source: dict
     cycles: dict
+    overwrite: bool = False
 
     def to_json(self):
         return asdict(self)

@@ -66,12 +66,15 @@ def run(steps, on_step=None):
 
 
 def test_without_a_blender_to_run_the_export_stays_in_process_and_says_so(opened, monkeypatch, tmp_path):
+    """Headless (the bpy module, blender -b) nothing is held, so the note says only where it runs;
+    in the UI it says that Blender is held, and why."""
     background_export, scene, shot = opened
     monkeypatch.delenv("BLOCKCAST_BLENDER", raising=False)
     steps = background_export.export_steps(scene, shot, tmp_path / "b", PASSES)
-    assert not steps.in_background and steps.note.startswith("Blender held: no Blender executable")
-    assert steps.note.endswith("Cycles on CPU")
+    assert not steps.in_background and steps.note == "in this process, Cycles on CPU"
     steps.close()
+    assert background_export.in_process_note("CPU", headless=False) == (
+        "Blender held: no Blender executable to export in the background (set BLOCKCAST_BLENDER); Cycles on CPU")
 
 
 def test_background_export_writes_the_in_process_bundle_and_leaves_the_file_alone(opened, blender, demo_blend,
@@ -111,3 +114,22 @@ def test_a_failing_background_export_says_why_in_the_exporters_words(opened, ble
     with pytest.raises(background_export.ExportError, match="camera"):
         run(steps)
     assert not (tmp_path / "b").exists() and not steps.process.work_dir.exists()
+
+
+def test_export_passes_in_the_background_keeps_or_replaces_a_bundle_as_replace_existing_says(opened, blender,
+                                                                                          tmp_path):
+    """Shot Export's Export Passes runs this export: a bundle already there is refused in the panel's
+    words before any Blender starts, and replaced when Replace Existing is ticked."""
+    from blockcast.addon.ui.operators import _panel_message
+    from blockcast.engine.bundle.storage import OutputFolderError
+
+    background_export, scene, shot = opened
+    out, quick = tmp_path / "bundle", ["depth", "pose", "camera"]
+    run(background_export.export_steps(scene, shot, out, quick))
+    with pytest.raises(OutputFolderError) as refused:
+        background_export.export_steps(scene, shot, out, quick)
+    assert _panel_message(refused.value).endswith("tick Replace Existing to replace it")
+    steps = background_export.export_steps(scene, shot, out, quick, overwrite=True)
+    assert steps.in_background
+    path, seen = run(steps)
+    assert path == out and seen[-1] == (2, 2) and (out / "bundle.json").is_file()

@@ -12,9 +12,10 @@ source, so it is the bundle an in-process export of that moment writes.
 
 Where no Blender executable can be run (the bpy module has no binary: `bpy.app.binary_path`
 is empty; BLOCKCAST_BLENDER names one), the export runs in this process as before, a frame
-per timer tick with input held, and the status line says so. Both kinds are iterators of
-(frames done, total) returning the bundle's path, closed to cancel, which is what
-GenerationJob runs.
+per timer tick, and the status line says so: in the UI that input is held meanwhile, in a
+headless script (`blender -b`, the bpy module: nothing to hold) only that it runs here. Both
+kinds are iterators of (frames done, total) returning the bundle's path, closed to cancel,
+which is what GenerationJob and Shot Export's Export Passes run.
 """
 
 import json
@@ -26,22 +27,29 @@ from pathlib import Path
 import bpy
 
 from ..cycles_device import device_label
+from ...engine.bundle.storage import check_output_dir
 from ..export_process import ExportJob, ExportProcess, ExportProcessError, blender_command, find_blender
 from .export import ExportError, iter_export_shot, source_record
 from .render import cycles_devices
 
 ENTRY = Path(__file__).with_name("background_export_entry.py")
 HELD_NOTE = "Blender held: no Blender executable to export in the background (set BLOCKCAST_BLENDER)"
+HEADLESS_NOTE = "in this process"  # blender -b or the bpy module: no UI whose input could be held
+
+
+def in_process_note(device, headless):
+    """The status line's note for an export in this process: 'held' only where a UI is held."""
+    return f"{HEADLESS_NOTE}, Cycles on {device}" if headless else f"{HELD_NOTE}; Cycles on {device}"
 
 
 class InProcessExport:
-    """Today's export in this process: each step renders a frame while input is held."""
+    """The export in this process: each step renders a frame (in the UI, while input is held)."""
 
     in_background = False
 
     def __init__(self, steps, device):
         self._steps = steps
-        self.note = f"{HELD_NOTE}; Cycles on {device}"
+        self.note = in_process_note(device, bpy.app.background)
 
     def __iter__(self):
         return self
@@ -58,7 +66,8 @@ class BackgroundExport:
 
     in_background = True
 
-    def __init__(self, scene, shot, bundle_dir, passes, size, blender):
+    def __init__(self, scene, shot, bundle_dir, passes, size, blender, overwrite=False):
+        check_output_dir(bundle_dir, overwrite)  # refused here, in the caller's words, before Blender starts
         devices = cycles_devices()
         self.note = f"in the background, Cycles on {device_label(devices)}"
         self._frames = len(shot.frames)
@@ -70,7 +79,7 @@ class BackgroundExport:
             shutil.rmtree(work, ignore_errors=True)
             raise ExportError(f"could not save a copy of the file for the background export: {exc}") from None
         job = ExportJob(scene.name, asdict(shot), str(Path(bundle_dir).absolute()), list(passes),
-                        list(size) if size else None, source_record(scene).to_json(), devices.to_json())
+                        list(size) if size else None, source_record(scene).to_json(), devices.to_json(), overwrite)
         job_file = work / "job.json"
         job_file.write_text(json.dumps(job.to_json()), encoding="utf-8")
         auto_run = bpy.context.preferences.filepaths.use_scripts_auto_execute
@@ -98,10 +107,11 @@ class BackgroundExport:
         self.process.stop()
 
 
-def export_steps(scene, shot, bundle_dir, passes, size=None):
-    """The shot's export for GenerationJob: in a background Blender where one can run, else here."""
+def export_steps(scene, shot, bundle_dir, passes, size=None, overwrite=False):
+    """The shot's export (GenerationJob's, Export Passes'): in a background Blender where one can
+    run, else here. `overwrite` replaces a bundle already there (Shot Export's Replace Existing)."""
     blender = find_blender(bpy.app.binary_path)
     if blender is None:
-        steps = iter_export_shot(scene, shot, bundle_dir, passes, size)
+        steps = iter_export_shot(scene, shot, bundle_dir, passes, size, overwrite)
         return InProcessExport(steps, device_label(cycles_devices()))
-    return BackgroundExport(scene, shot, bundle_dir, passes, size, blender)
+    return BackgroundExport(scene, shot, bundle_dir, passes, size, blender, overwrite)

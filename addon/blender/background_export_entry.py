@@ -40,7 +40,7 @@ def export(job):
     if scene is None:
         raise exporter.ExportError(f"the saved copy has no scene {job.scene!r}")
     size = tuple(job.size) if job.size else None
-    steps = exporter.iter_export_shot(scene, shots.Shot(**job.shot), job.bundle, job.passes, size,
+    steps = exporter.iter_export_shot(scene, shots.Shot(**job.shot), job.bundle, job.passes, size, job.overwrite,
                                       source=manifest.Source.from_json(job.source))
     try:
         while True:

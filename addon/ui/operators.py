@@ -8,9 +8,13 @@ from bpy.props import StringProperty
 from ...engine.bundle.storage import OutputFolderError
 from ..blender import errors
 from ..blender.actors import add_proxy_actor, make_actor_from_rig
-from ..blender.export import export_shot, iter_export_shot
+from ..blender.background_export import export_steps
+from ..blender.export import export_shot
 from ..blender.shots import resolve_shot
 from ..take_folders import output_folder_problem
+
+BACKGROUND_TICK_S = 0.05  # a background export is polled; one in this process renders a frame per tick
+IN_PROCESS_TICK_S = 0.01
 
 
 def _export_request(context):
@@ -75,7 +79,8 @@ class BLOCKCAST_OT_make_actor_from_rig(bpy.types.Operator):
 
 
 class BLOCKCAST_OT_export_passes(bpy.types.Operator):
-    """Export the chosen shot's passes as a pass bundle (Esc cancels; nothing half-written stays)"""
+    """Export the chosen shot's passes as a pass bundle, in a background Blender while you keep working (Esc
+    cancels; nothing half-written stays)"""
 
     bl_idname = "blockcast.export_passes"
     bl_label = "Export Passes"
@@ -84,6 +89,7 @@ class BLOCKCAST_OT_export_passes(bpy.types.Operator):
     _timer = None
 
     def execute(self, context):
+        """From a script: the export in this process, to the end."""
         try:
             shot, out_dir, passes, size, overwrite = _export_request(context)
             path = export_shot(context.scene, shot, out_dir, passes, size, overwrite)
@@ -94,46 +100,56 @@ class BLOCKCAST_OT_export_passes(bpy.types.Operator):
         return {"FINISHED"}
 
     def invoke(self, context, event):
+        """From the panel: Generate's export (a background Blender where one can run, else here with
+        input held, as its note says), a step per timer tick, with progress and Esc."""
+        if context.window is None:
+            return self.execute(context)
         try:
             shot, out_dir, passes, size, overwrite = _export_request(context)
+            self._steps = export_steps(context.scene, shot, out_dir, passes, size, overwrite)
         except errors.USER_ERRORS as exc:
             self.report({"ERROR"}, _panel_message(exc))
             return {"CANCELLED"}
         self._shot = shot
-        self._steps = iter_export_shot(context.scene, shot, out_dir, passes, size, overwrite)
         context.window_manager.progress_begin(0, len(shot.frames))
-        self._timer = context.window_manager.event_timer_add(0.01, window=context.window)
+        tick_s = BACKGROUND_TICK_S if self._steps.in_background else IN_PROCESS_TICK_S
+        self._timer = context.window_manager.event_timer_add(tick_s, window=context.window)
         context.window_manager.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
     def _finish(self, context):
         context.window_manager.event_timer_remove(self._timer)
         context.window_manager.progress_end()
-        if context.area is not None:
-            context.area.header_text_set(None)
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+
+    def cancel(self, context):
+        """Blender ends the operator (a file is loaded, the window closes): stop the export now."""
+        self._steps.close()
+        self._finish(context)
 
     def modal(self, context, event):
-        if event.type == "ESC":
-            self._steps.close()
-            self._finish(context)
+        if event.type == "ESC" and event.value == "PRESS":
+            self.cancel(context)
             self.report({"WARNING"}, f"Export of {self._shot.name} cancelled; nothing was written")
             return {"CANCELLED"}
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
+        if event.type != "TIMER":  # the artist keeps working unless this Blender renders the passes itself
+            return {"PASS_THROUGH"} if self._steps.in_background else {"RUNNING_MODAL"}
         try:
             done, total = next(self._steps)
         except StopIteration as finished:
             self._finish(context)
-            self.report({"INFO"}, f"Wrote {finished.value}")
+            self.report({"INFO"}, f"Wrote {finished.value} ({self._steps.note})")
             return {"FINISHED"}
         except errors.USER_ERRORS as exc:
             self._finish(context)
             self.report({"ERROR"}, _panel_message(exc))
             return {"CANCELLED"}
         context.window_manager.progress_update(done)
-        if context.area is not None:
-            context.area.header_text_set(f"Blockcast: exporting {self._shot.name}, frame {done}/{total} (Esc to cancel)")
-        return {"RUNNING_MODAL"}
+        if context.workspace is not None:
+            context.workspace.status_text_set(f"Blockcast: exporting {self._shot.name}, frame {done}/{total} "
+                                              f"({self._steps.note}) (Esc to cancel)")
+        return {"PASS_THROUGH"}
 
 
 class BLOCKCAST_OT_add_demo_scene(bpy.types.Operator):
