@@ -29,6 +29,7 @@ class GenerationProgress:
         self.detail = ""
         self.exported, self.export_total = 0, 0
         self.export_note = ""  # where and on what the passes render (background_export's note)
+        self.bundle_note = ""  # shot_jobs': "passes unchanged: reusing bundles/003", said until the engine generates
         self.take, self.takes_done = None, []
         self.step, self.steps = 0, 0
         self.frame = None
@@ -103,6 +104,12 @@ class GenerationProgress:
         return min(len(self.takes_done) + 1, self.takes_total)
 
     def status_line(self):
+        line = self._phase_line()
+        if self.bundle_note and self.phase in ("starting", "launching", "loading", "controls"):
+            return f"{line} ({self.bundle_note})"
+        return line
+
+    def _phase_line(self):
         takes = f"take {self.take_number()}/{self.takes_total}"
         if self.phase == "starting":
             return f"{self.shot}: starting"

@@ -357,6 +357,17 @@ def test_progress_folds_engine_events_into_a_status_and_time_left():
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(0.55)
 
 
+def test_a_reused_bundle_is_said_in_the_status_line_until_the_engine_generates():
+    progress = gp.GenerationProgress("sc01", takes=1)
+    progress.bundle_note = "passes unchanged: reusing bundles/003"
+    progress.engine_started()
+    assert progress.status_line() == "sc01: starting the engine (passes unchanged: reusing bundles/003)"
+    progress.apply(_event("load", 0.5, backend="previz", device="cpu"))
+    assert progress.status_line().endswith("(passes unchanged: reusing bundles/003)")
+    progress.apply(_event("start", 1.0, take="take-001", steps=4))
+    assert "reusing" not in progress.status_line()
+
+
 def test_progress_after_a_cancel_counts_the_takes_kept():
     progress = gp.GenerationProgress("sc01", takes=3)
     progress.apply(_event("done", 1.0, take="take-001", path="/t/take-001"))

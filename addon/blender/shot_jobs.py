@@ -136,6 +136,7 @@ def shot_job(scene, shot, prefs, passes, size=None, make_job=GenerationJob):
     if reused is not None:
         job = make_job(scene, shot.name, request, setup, takes_dir, reused, None)
         notes.insert(0, f"passes unchanged: reusing {BUNDLES}/{reused.name}")
+        job.progress.bundle_note = notes[0]  # the live status line says so too, not only the final report
         job.reports += [("INFO", f"{shot.name}: {note}") for note in notes]
         return job
     bundle_dir = new_bundle_dir(takes_dir)
