@@ -16,6 +16,7 @@ from ..bundle.request import DEFAULT_BACKEND
 from .animatediff import AnimateDiffBackend
 from .base import Backend, Hooks, ModelRole, Request
 from .previz import PrevizBackend
+from .sana_wm import SanaWMBackend
 from .wan_vace import WanVaceBackend
 
 _REGISTRY = {}
@@ -75,5 +76,6 @@ def create(name):
 register(AnimateDiffBackend)
 register(PrevizBackend)
 register(WanVaceBackend)
+register(SanaWMBackend)
 
 __all__ = ["Backend", "DEFAULT_BACKEND", "ENTRY_POINT_GROUP", "Hooks", "ModelRole", "Request", "create", "names", "register"]

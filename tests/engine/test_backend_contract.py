@@ -158,6 +158,18 @@ class TestWanVaceContract(BackendContract):
     size = (64, 36)
 
 
+class TestSanaWMContract(BackendContract):
+    backend_name = "sana-wm"
+    size = (128, 72)  # snapped to 128x64 (multiples of 32); the real model's is 1280x704
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def models(cls, tmp_path_factory):
+        from engine.random_models_sana import save_sana_wm_models
+
+        return {"pipeline": str(save_sana_wm_models(tmp_path_factory.mktemp("sana-wm"))["pipeline"])}
+
+
 class TestPluginContract(BackendContract):
     backend_name = "flat-grey"
 
@@ -166,7 +178,8 @@ class TestPluginContract(BackendContract):
         return plugin_path
 
 
-CONTRACT_CLASSES = [TestPrevizContract, TestAnimateDiffContract, TestWanVaceContract, TestPluginContract]
+CONTRACT_CLASSES = [TestPrevizContract, TestAnimateDiffContract, TestWanVaceContract, TestPluginContract,
+                    TestSanaWMContract]
 
 
 def test_every_registered_backend_runs_the_contract(plugin_path):
