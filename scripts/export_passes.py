@@ -35,7 +35,7 @@ def build_parser():
     parser.add_argument("--scene", help="scene name; default: the file's active scene")
     parser.add_argument("--frames", help="frame range A-B; default: the shot's range")
     parser.add_argument("--passes", default="depth,pose,camera",
-                        help="comma-separated: depth,pose,camera,shading,normal,flow,mask,objects (default: %(default)s)")
+                        help="comma-separated: depth,pose,camera,shading,normal,flow,mask,objects,tracking (default: %(default)s)")
     parser.add_argument("--size", type=parse_size, help="render size WxH; default: the scene's output size")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing bundle at --out")
     parser.add_argument("--skip-done", action="store_true",
