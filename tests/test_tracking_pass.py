@@ -98,16 +98,27 @@ def _analytic_first_frame(scene, camera, objects, record, row, column):
     return name, np.array([view.x, 1.0 - view.y, view.z])
 
 
-@pytest.fixture
-def tracked(glue, empty_scene, tmp_path):
-    camera, objects = _moving_scene(empty_scene)
-    shot = glue.shots.resolve_shot(empty_scene)
-    path = glue.export.export_shot(empty_scene, shot, tmp_path / "shot", "depth,camera,objects,tracking")
-    return empty_scene, camera, objects, read_bundle(path)
+@pytest.fixture(scope="module")
+def tracked(blockcast, tmp_path_factory):
+    """The moving scene exported once for the tests below: (its saved .blend, the bundle)."""
+    import bpy
+
+    from blockcast.addon.blender.export import export_shot
+    from blockcast.addon.blender.shots import resolve_shot
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene, folder = bpy.context.scene, tmp_path_factory.mktemp("tracked")
+    _moving_scene(scene)
+    bpy.ops.wm.save_as_mainfile(filepath=str(folder / "moving.blend"))
+    path = export_shot(scene, resolve_shot(scene), folder / "shot", "depth,camera,objects,tracking")
+    return folder / "moving.blend", read_bundle(path)
 
 
 def test_every_hit_pixel_carries_its_surface_points_analytic_first_frame_position(tracked):
-    scene, camera, objects, bundle = tracked
+    import bpy
+    blend, bundle = tracked
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    scene = bpy.context.scene
+    camera, objects = scene.camera, {name: bpy.data.objects[name] for name in ("Box", "Plane")}
     width, height = SIZE
     records = bundle.cameras()
     worst, compared = 0.0, 0
@@ -132,7 +143,7 @@ def test_every_hit_pixel_carries_its_surface_points_analytic_first_frame_positio
 
 
 def test_the_first_frame_is_its_own_gradient_and_colours_follow_the_format(tracked):
-    _, _, _, bundle = tracked
+    _, bundle = tracked
     entry, first = bundle.passes["tracking"], bundle.frames[0]
     positions, depth = bundle.tracking_first_frame(first), bundle.depth(first)
     hit = np.isfinite(depth)
@@ -154,7 +165,7 @@ def test_the_first_frame_is_its_own_gradient_and_colours_follow_the_format(track
 
 
 def test_the_tracking_pass_round_trips_and_a_1_4_bundle_still_reads(tracked, tmp_path):
-    _, _, _, bundle = tracked
+    _, bundle = tracked
     assert validate_bundle(bundle.root) == []
     assert bundle.record.schema_version == "1.5"
     assert bundle.record.to_json() == bundle.manifest
@@ -320,3 +331,20 @@ def test_the_panels_offer_the_tracking_pass_and_a_weight_for_each_control_the_ba
     assert report["ic"] == ["weight_depth", "weight_edges", "weight_tracking"]
     assert report["camera-path"] == ["weight_camera"]
     assert "pass_tracking" in report["shots"] and "first frame" in report["tooltip"]
+
+
+def test_off_screen_and_behind_the_camera_clip_in_the_control_and_ranges_fall_back():
+    from engine.bundle.tracking import inverse_depth_range, tracking_colours
+    positions = np.full((1, 4, 3), np.nan, np.float32)
+    positions[0, 0] = (-10.0, 2.0, 5.0)   # left of the frame at the first frame
+    positions[0, 1] = (1.5, 9.0, -1.0)    # below it, and behind the camera
+    positions[0, 2] = (3.5, 0.5, 2.0)     # the right edge pixel's centre, at 2 m
+    colours = tracking_colours(positions, 0.25, 0.5, width=4, height=2)
+    assert colours[0, 0].tolist() == [0.0, 1.0, 0.0]  # x < 0 clipped; 1/5 m is under low: B clipped to 0
+    assert colours[0, 1].tolist() == [0.5, 1.0, 0.0]
+    assert colours[0, 2].tolist() == [1.0, 0.5, 1.0]
+    assert colours[0, 3].tolist() == [0.0, 0.0, 0.0]  # background
+    assert inverse_depth_range(np.full((2, 2, 3), np.nan), 0.1, 100.0) == (0.01, 10.0)  # no hit: clip range
+    wall = np.zeros((2, 2, 3))
+    wall[..., 2] = 4.0
+    assert inverse_depth_range(wall, 0.1, 100.0) == (0.125, 0.5)  # one depth: 1/4 halved and doubled
