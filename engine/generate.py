@@ -168,12 +168,12 @@ class Generation:
         self.current_take = None  # the take being made, for error and cancel reports
         self.bundle = open_bundle(bundle)
         self.backend = backends.create(request.backend_name)
+        self.carry_over_files = self.checked_carry_over(request.continue_from)
         self.weights = choose_weights(self.backend, self.bundle, request.controls)
         self.size = generation_size(self.backend, self.bundle, request.size)
         problem = self.backend.bundle_problem(self.bundle, self.weights)
         if problem:
             raise RequestError(problem)
-        self.carry_over_files = self.checked_carry_over(request.continue_from)
         self.prompt = compose_prompt(request.prompt, self.bundle.actors if request.actor_prompts and not
                                      getattr(self.backend, "reads_cast", False) else [])
         self.cast_inputs = read_cast_inputs_or_refuse(self.bundle, request.reference)
@@ -298,7 +298,8 @@ class Generation:
             weights=self.weights, controls=built, num_frames=frames, width=width, height=height, init_video=init,
             strength=request.strength, cast=bundle.cast, object_names=inputs.object_names,
             references=inputs.references, shot_reference=inputs.shot_reference,
-            lens=self.backend_lens if self.backend_lens.active else None, carry_over=self.carry_over)
+            lens=self.backend_lens if self.backend_lens.active else None, carry_over=self.carry_over,
+            fps=bundle.fps)
         started = time.perf_counter()
         video = backend.generate(take_inputs, Hooks(on_step=on_step, check_cancel=self.cancel.check))
         generate_s = time.perf_counter() - started

@@ -15,8 +15,10 @@ from importlib.metadata import entry_points
 from ..bundle.request import DEFAULT_BACKEND
 from .animatediff import AnimateDiffBackend
 from .base import Backend, Hooks, ModelRole, Request
+from .ltx2_ic import Ltx2IcBackend
 from .previz import PrevizBackend
 from .sana_wm import SanaWMBackend
+from .wan22_vace import Wan22VaceBackend
 from .wan_vace import WanVaceBackend
 
 _REGISTRY = {}
@@ -76,6 +78,8 @@ def create(name):
 register(AnimateDiffBackend)
 register(PrevizBackend)
 register(WanVaceBackend)
+register(Ltx2IcBackend)
 register(SanaWMBackend)
+register(Wan22VaceBackend)
 
 __all__ = ["Backend", "DEFAULT_BACKEND", "ENTRY_POINT_GROUP", "Hooks", "ModelRole", "Request", "create", "names", "register"]

@@ -58,6 +58,12 @@ class Request:
     # The blocking's lens for the effects in the backend's lens_controls (engine/lens/take.py
     # TakeLensPlan: depth_of_field, shutter, frame_record(frame) per shot frame), None when none applies.
     lens: object = None
+    # The last frames of the previous shot's take (PIL RGB, at the generation size) that this take
+    # continues from (--continue-from), for backends with carry_frames; empty when none.
+    carry_over: list = field(default_factory=list)
+    # The shot's frame rate (bundle.json shot.fps), for models whose positions are in seconds (LTX-2);
+    # None from callers that do not know it.
+    fps: float | None = None
 
 
 def snap(value, multiple):
@@ -87,6 +93,7 @@ class Backend:
                                   # objects pass that places each member's reference
     lens_controls = ()            # lens effects it applies itself from Request.lens instead of the engine's
                                   # post-process: "depth_of_field", "motion_blur" (engine/lens/take.py LENS_EFFECTS)
+    carry_frames = 0              # how many last frames of a --continue-from take it keeps (0: takes none)
 
     def size_rule(self):
         return f"width and height multiples of {self.size_multiple}; default long side {self.default_long_side}"
@@ -107,6 +114,16 @@ class Backend:
         """Roles needed for these control kinds; the pseudo-control "references" stands for a
         take with cast or shot reference images (e.g. an IP-Adapter loads only then)."""
         return [role for role in self.roles if role.control is None or role.control in controls]
+
+    def bundle_problem(self, bundle, weights):
+        """What this bundle lacks for these controls beyond their own passes (one line saying what
+        to do), or None; asked before any model loads."""
+        return None
+
+    def derived_controls(self, bundle, built, width, height):
+        """{kind: frames} the backend makes from the `built` controls and the bundle, written for
+        review with them (BUNDLE/controls/<kind>/); none here."""
+        return {}
 
     def windows(self, num_frames):
         """[(start, end)] frame windows the model processes; one window unless overridden."""

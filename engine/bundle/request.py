@@ -60,6 +60,7 @@ class GenerateRequest:
     actor_prompts: bool = True         # append each actor's description from the bundle to the prompt
     depth_of_field: str = "camera"     # "off": no defocus even when the camera has Depth of Field on
     motion_blur: str = "scene"         # "off": no motion blur even when Render ▸ Motion Blur is on
+    continue_from: str | None = None   # a take folder (the previous shot's): its last frames lead into this shot
 
     @property
     def backend_name(self):
@@ -252,6 +253,8 @@ FLAGS = (
          "(default); off: keep the takes sharp", choices=DEPTH_OF_FIELD),
     Flag("motion_blur", "--motion-blur", "scene: blur along the flow pass as Render ▸ Motion Blur sets it "
          "(default); off: no motion blur", choices=MOTION_BLUR),
+    Flag("continue_from", "--continue-from", "a take folder of the previous shot: its last frames come first, "
+         "kept, so this shot continues it (backends that take them, e.g. wan-vace)", metavar="TAKE"),
 )
 
 
@@ -262,6 +265,7 @@ _JSON_TYPES = {
     "device": (str,), "models": (dict,), "reference": (str, _NONE), "init_video": (str, _NONE),
     "strength": (float,), "offload": (bool,), "vae_tiling": (bool,), "vae_slicing": (bool,),
     "memory": (str,), "actor_prompts": (bool,), "depth_of_field": (str,), "motion_blur": (str,),
+    "continue_from": (str, _NONE),
 }
 
 

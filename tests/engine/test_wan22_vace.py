@@ -1,0 +1,167 @@
+"""wan22-vace end to end on the tiny two-expert pipeline: both experts across the boundary, the
+low-noise guidance, the depth+pose composite, cast references, carried-over keep frames and the
+4k+1 rule mapped back to the shot. (Progress and cancel: test_backend_contract.py.)"""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import read_frames
+from PIL import Image
+
+from engine.backends import create
+from engine.backends.device import Device
+from engine.backends.models import ResolvedModel
+from engine.bundle.cast import Cast, CastMember
+from engine.bundle.request import GenerateRequest
+from engine.generate import Generation, RequestError
+from test_backend_contract import Recorder
+
+
+class Loaded(dict):
+    """A warm service's loaded backends, holding one backend loaded beforehand (so hooks can be put on it)."""
+
+    def __init__(self, backend):
+        super().__init__()
+        self.backend = backend
+
+    def get(self, key):
+        return self.backend
+
+
+@pytest.fixture(scope="module")
+def loaded_backends(wan22_models):
+    """{controls: loaded backend}: one for depth alone, one for the depth+pose composite."""
+    def load(controls):
+        backend = create("wan22-vace")
+        backend.load({"pipeline": ResolvedModel("pipeline", str(wan22_models), wan22_models)}, controls,
+                     Device("cpu", "cpu"))
+        backend.folder = wan22_models
+        return backend
+
+    return {"depth": load(["depth"]), "composite": load(["depth", "pose"])}
+
+
+def take(bundle, out, backend, **fields):
+    """One take through the engine's Generation with `backend`, already loaded (its models' folder)."""
+    request = GenerateRequest(backend="wan22-vace", prompt="two people", steps=2, size=(64, 36), seed=4,
+                              models={"pipeline": str(backend.folder)}, **fields)
+    recorder = Recorder()
+    (path,) = Generation(request, bundle, out, recorder, recorder, loaded_backends=Loaded(backend)).run()
+    return path, json.loads((path / "take.json").read_text()), recorder
+
+
+def test_frame_rule_and_what_it_declares():
+    backend = create("wan22-vace")
+    assert [backend.model_frames(n) for n in (1, 6, 11, 13, 81)] == [1, 9, 13, 13, 81]
+    assert backend.max_controls == 2 and backend.carry_frames == 5 and backend.size_multiple == 16
+    assert backend.roles[0].default_id == "linoyts/Wan2.2-VACE-Fun-14B-diffusers"
+
+
+@pytest.fixture(scope="module")
+def first_take(bundle_actors, loaded_backends, tmp_path_factory):
+    """A take on depth alone with both experts counted by forward hooks."""
+    backend = loaded_backends["depth"]
+    calls = {"transformer": 0, "transformer_2": 0}
+    hooks = [getattr(backend.pipe, name).register_forward_hook(
+        lambda _module, _args, _out, name=name: calls.__setitem__(name, calls[name] + 1)) for name in calls]
+    try:
+        path, record, _ = take(bundle_actors, tmp_path_factory.mktemp("takes"), backend, guidance=4.0)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return path, record, calls, backend
+
+
+def test_both_experts_run_across_the_boundary_with_their_own_guidance(first_take, bundle_actors):
+    path, record, calls, backend = first_take
+    settings = record["parameters"]["backend_settings"]
+    # 2 steps, flow shift 3: t = 1000 (>= 875: high noise), then 750 (low noise); guidance > 1 runs each twice.
+    assert calls == {"transformer": 2, "transformer_2": 2}
+    assert settings["expert_steps"] == {"transformer": 1, "transformer_2": 1} and settings["boundary_ratio"] == 0.875
+    assert backend.pipe._guidance_scale == 4.0 and backend.pipe._guidance_scale_2 == settings["guidance_scale_2"] == 3.0
+    frames = read_frames(path)
+    assert list(frames) == [f"{n:04d}.png" for n in range(3, 9)] and {f.shape for f in frames.values()} == {(72, 128, 3)}
+    assert record["parameters"]["model_frames"] == 9 and settings["video_frames"] == 9
+    assert record["parameters"]["generation_size"] == [64, 32]
+
+
+def with_reference(source, bundle):
+    """A copy of `source` whose cast gives the first actor (its body objects) a reference image."""
+    shutil.copytree(source, bundle, ignore=shutil.ignore_patterns("controls"))
+    (bundle / "cast").mkdir()
+    Image.new("RGB", (40, 60), (200, 30, 30)).save(bundle / "cast" / "a.png")
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    actor = manifest["actors"][0]
+    body = tuple(name for name in manifest["passes"]["objects"]["objects"] if name.startswith(actor["object"]))
+    manifest["cast"] = Cast(members=(CastMember(actor["name"], "actor", body, "", ("cast/a.png",)),)).to_json()
+    (bundle / "bundle.json").write_text(json.dumps(manifest))
+    return actor["name"]
+
+
+def test_the_composite_control_with_the_casts_reference(bundle_actors, loaded_backends, tmp_path):
+    """Depth and pose become one composite video (kept for review); the cast's reference reaches
+    the pipeline's reference_images, as in wan-vace."""
+    bundle = tmp_path / "bundle"
+    actor = with_reference(bundle_actors, bundle)
+    path, record, recorder = take(bundle, tmp_path / "takes", loaded_backends["composite"],
+                                  controls={"depth": 1.0, "pose": 0.5})
+    settings = record["parameters"]["backend_settings"]
+    assert settings["control"] == "composite" and settings["conditioning_scale"] == 1.0
+    assert record["parameters"]["controls"] == {"depth": 1.0, "pose": 0.5}
+    assert any("one weight, the larger (1.0)" in line for line in record["ignored"])
+    review = sorted((bundle / "controls" / "composite").iterdir())
+    assert [p.name for p in review] == [f"{n:04d}.png" for n in range(3, 9)]
+    pixels = np.asarray(Image.open(review[0]))
+    assert (pixels.max(axis=2) != pixels.min(axis=2)).any()  # colour: skeletons over grey depth
+    assert "composite" in next(e for e in recorder.events if e["event"] == "controls")["kinds"]
+    assert settings["references"] == {actor: 1} and settings["reference_latent_frames"] == 1
+    assert record["references"] == {actor: ["cast/a.png"]}
+
+
+def test_depth_and_pose_without_silhouettes_are_refused_before_loading(bundle10, wan22_models, tmp_path):
+    request = GenerateRequest(backend="wan22-vace", controls={"depth": 1.0, "pose": 1.0},
+                              models={"pipeline": str(wan22_models)})
+    with pytest.raises(RequestError, match="--passes including mask"):
+        Generation(request, bundle10, tmp_path / "takes", Recorder(), Recorder())
+
+
+def test_the_previous_take_carries_over_as_kept_frames(first_take, bundle_actors, loaded_backends, tmp_path):
+    previous, _, _, backend = first_take
+    path, record, _ = take(bundle_actors, tmp_path, backend, continue_from=str(previous))
+    settings = record["parameters"]["backend_settings"]
+    assert settings["carried_over_frames"] == 5 and settings["video_frames"] == 13  # 5 + 6 -> 4k+1
+    assert list(read_frames(path)) == [f"{n:04d}.png" for n in range(3, 9)]      # the shot's frames, no more
+
+
+def test_keep_frames_go_first_with_a_black_mask():
+    backend = create("wan22-vace")
+    backend.control = "depth"
+    carried = [Image.new("RGB", (32, 16), (i, 0, 0)) for i in range(5)]
+    controls = [Image.new("RGB", (32, 16), (0, 0, i)) for i in range(6)]
+    request = type("R", (), dict(controls={"depth": controls}, carry_over=carried, num_frames=6, width=32,
+                                 height=16))()
+    video, mask, kept = backend.video_and_mask(request)
+    assert kept == 5 and len(video) == len(mask) == 13
+    assert video[:5] == carried and video[5:11] == controls and video[11:] == [controls[-1]] * 2
+    assert [np.asarray(m).max() for m in mask] == [0] * 5 + [255] * 8
+
+
+def test_continue_from_is_checked_before_loading(bundle_actors, first_take, wan22_models, tmp_path):
+    previous = first_take[0]
+    cases = [("wan22-vace", tmp_path / "nowhere", "not a take folder"),
+             ("previz", previous, "previz cannot continue a take")]
+    damaged = tmp_path / "damaged"
+    shutil.copytree(previous, damaged)
+    record = json.loads((damaged / "take.json").read_text())
+    record["frames"][-1] = "../../outside.png"
+    (damaged / "take.json").write_text(json.dumps(record))
+    cases.append(("wan22-vace", damaged, "not a file inside the take folder"))
+    for backend, folder, words in cases:
+        models = {"pipeline": str(wan22_models)} if backend == "wan22-vace" else {}
+        request = GenerateRequest(backend=backend, continue_from=str(folder), models=models)
+        recorder = Recorder()
+        with pytest.raises(RequestError, match=words):
+            Generation(request, bundle_actors, tmp_path / "takes", recorder, recorder)
+        assert recorder.events == []
