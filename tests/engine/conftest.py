@@ -85,6 +85,15 @@ def tiny_models(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def ltx2_models(tmp_path_factory):
+    """Tiny LTX-2.3 pipeline and IC-LoRA folders (engine/random_models_ltx2.py): {"pipeline", "ic_lora"}."""
+    pytest.importorskip("peft", reason="the ltx2-ic IC-LoRA loads through PEFT: install requirements-engine.txt")
+    from engine.random_models_ltx2 import save_ltx2_models
+
+    return save_ltx2_models(tmp_path_factory.mktemp("ltx2-models"))
+
+
+@pytest.fixture(scope="session")
 def animatediff_models(tiny_models):
     roles = ("base", "motion_adapter", "controlnet_depth", "controlnet_pose")
     return ["--backend", "animatediff"] + [arg for role in roles for arg in ("--model", f"{role}={tiny_models[role]}")]
