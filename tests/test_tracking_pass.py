@@ -351,3 +351,14 @@ def test_off_screen_and_behind_the_camera_clip_in_the_control_and_ranges_fall_ba
     wall = np.zeros((2, 2, 3))
     wall[..., 2] = 4.0
     assert inverse_depth_range(wall, 0.1, 100.0) == (0.125, 0.5)  # one depth: 1/4 halved and doubled
+
+
+def test_an_object_whose_triangles_changed_or_that_was_not_there_is_untracked():
+    from engine.bundle.tracking import paired_triangles
+    one, two = np.ones((1, 3, 3)), np.ones((2, 3, 3))
+    reference = {("Box",): ("Box", two), ("Blob",): ("Blob", one)}
+    current = {("Box",): ("Box", two * 2), ("Blob",): ("Blob", two), ("New",): ("New", one)}
+    triangles, before, paired, untracked = paired_triangles(reference, current)
+    assert triangles.shape == before.shape == (5, 3, 3) and paired.tolist() == [True, True, False, False, False]
+    assert np.array_equal(before[:2], two) and np.isnan(before[2:]).all() and untracked == {"Blob", "New"}
+    assert paired_triangles(reference, {})[0].shape == (0, 3, 3)

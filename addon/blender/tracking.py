@@ -62,22 +62,12 @@ class TrackingReference:
     def positions(self, triangles, record, depth):
         """(H, W, 3) float32 reference-frame (x, y, z) of each depth-hit pixel at this frame."""
         height, width = depth.shape
-        pieces, reference, tracked = [], [], []
-        for key, (name, current) in triangles.items():
-            known = self.triangles.get(key)
-            same = known is not None and known[1].shape == current.shape
-            if not same:
-                self.untracked.add(name)
-            pieces.append(current)
-            reference.append(known[1] if same else np.full(current.shape, np.nan))
-            tracked.append(np.full(len(current), same))
+        current, reference, paired, untracked = tracking_math.paired_triangles(self.triangles, triangles)
+        self.untracked |= untracked
         rows, columns = np.nonzero(depth_math.hit_mask(depth))
-        if not pieces or not len(rows):
-            return tracking_math.first_frame_positions(record, self.record, rows[:0], columns[:0], [], [],
-                                                       width, height)
-        current, reference, tracked = np.concatenate(pieces), np.concatenate(reference), np.concatenate(tracked)
-        hit = _ray_hits(current, record, rows, columns)
-        keep = (hit >= 0) & tracked[np.maximum(hit, 0)]
+        hit = _ray_hits(current, record, rows, columns) if len(current) and len(rows) else np.full(len(rows), -1)
+        keep = hit >= 0
+        keep[keep] = paired[hit[keep]]  # a pixel of an untracked object stays background
         return tracking_math.first_frame_positions(record, self.record, rows[keep], columns[keep],
                                                    current[hit[keep]], reference[hit[keep]], width, height)
 

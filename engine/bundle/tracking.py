@@ -49,6 +49,25 @@ def barycentrics(origin, directions, triangles):
     return np.stack([1.0 - u - v, u, v], axis=-1)
 
 
+def paired_triangles(reference, current):
+    """Frame t's triangles beside the reference frame's. Both map an object or instance key to
+    (object name, (T, 3, 3) world triangles); a key pairs when its triangle count is unchanged.
+    Returns (triangles (N, 3, 3), reference triangles (NaN where unpaired), paired (N,) bool,
+    names of the unpaired objects)."""
+    pieces, before, paired, untracked = [], [], [], set()
+    for key, (name, triangles) in current.items():
+        known = reference.get(key)
+        same = known is not None and known[1].shape == triangles.shape
+        if not same:
+            untracked.add(name)
+        pieces.append(triangles)
+        before.append(known[1] if same else np.full(triangles.shape, np.nan))
+        paired.append(np.full(len(triangles), same))
+    if not pieces:
+        return np.zeros((0, 3, 3)), np.zeros((0, 3, 3)), np.zeros(0, bool), untracked
+    return np.concatenate(pieces), np.concatenate(before), np.concatenate(paired), untracked
+
+
 def reference_points(weights, reference_triangles):
     """The surface points with `weights` (N, 3) on the same triangles at the reference frame."""
     return np.einsum("nk,nkj->nj", weights, np.asarray(reference_triangles, np.float64))
