@@ -83,9 +83,10 @@ class BackendNeeds:
             stages = [self.weight_bytes(dtype, "text"), self.weight_bytes(dtype, "denoise") + self.denoise_bytes,
                       self.weight_bytes(dtype, "decode") + self.decode_tiled_bytes]
             return max(stages)
-        # low: two groups of the largest model resident (one computing, one arriving on the stream)
+        # low: two groups of the largest offloaded model resident (one computing, one arriving on the stream);
+        # the VAE is not group-offloaded (apply_plan excludes it) and counts whole below
         group = max(part.parameters * BYTES[part.dtype or ("float8_e4m3fn" if part.name in DENOISERS else dtype)]
-                    / part.blocks for part in self.components)
+                    / part.blocks for part in self.components if part.stage != "decode")
         return 2 * group + self.weight_bytes(dtype, "decode") + max(self.denoise_bytes, self.decode_tiled_bytes)
 
 
@@ -112,6 +113,19 @@ NEEDS = {
         # 32,760 tokens x 1536 wide, feed-forward 8960 wide, one pass per guidance branch; the float32 VAE
         # decodes 81 frames four at a time with its causal cache.
         denoise_bytes=2.0 * GB, decode_bytes=6.0 * GB, decode_tiled_bytes=1.5 * GB, attention_dispatch=True),
+    "sana-wm": BackendNeeds(
+        "sana-wm",
+        # tests/engine/test_real_configs_sana.py over the reconstructed SANA-WM configs (Gemma-2-2B, the
+        # 2.66 B DiT, the LTX-2 VAE); not scripts/count_parameters.py's published files, which are not here.
+        (Component("text_encoder", 2_614_341_888, "text", blocks=26),
+         Component("transformer", 2_661_800_448, "denoise", blocks=20),
+         Component("vae", 1_222_479_601, "decode")),
+        # Trained in bfloat16; untried on Apple GPUs, where float32 is the safe choice.
+        half="bfloat16", mps_dtype="float32", default_size="1280x704, 161 frames",
+        # 21 latent frames x 40x22 = 18,480 tokens x 2240 wide, attention in float32, GLU feed-forward 6720
+        # wide, two guidance branches; the LTX-2 VAE's last level is 128 channels at 1280x704 for 161 frames
+        # (~37 GB in bfloat16 at once), a few GB in its spatial and temporal tiles. Estimates, not measured.
+        denoise_bytes=3.0 * GB, decode_bytes=30.0 * GB, decode_tiled_bytes=2.5 * GB),
 }
 
 

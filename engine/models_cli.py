@@ -62,6 +62,13 @@ HUB_MODELS = {
         ("model_index.json", "scheduler/*", "tokenizer/*", "transformer/*.json", "transformer/*.safetensors",
          "vae/config.json", "vae/*.safetensors", "text_encoder/*.json", "text_encoder/*.safetensors"),
         2_153_972_032 + 126_892_531 + 5_680_910_336, "float32", "apache-2.0"),
+    # SanaWMPipeline's example and the model card's Diffusers snippet name this repository; the licence
+    # (Apache-2.0, not gated) is the SANA-WM_bidirectional model card's. The stored dtype is not
+    # confirmed (the card lists the original DiT as 10 GB, i.e. float32); parameters: engine/memory.py.
+    "Efficient-Large-Model/SANA-WM_bidirectional-diffusers": HubModel(
+        ("model_index.json", "scheduler/*", "tokenizer/*", "transformer/*.json", "transformer/*.safetensors",
+         "vae/config.json", "vae/*.safetensors", "text_encoder/*.json", "text_encoder/*.safetensors"),
+        2_661_800_448 + 1_222_479_601 + 2_614_341_888, "float32", "apache-2.0"),
 }
 
 

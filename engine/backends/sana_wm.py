@@ -23,6 +23,7 @@ from .base import Backend, ModelRole, snap
 TEMPORAL_FACTOR = 8
 SPATIAL_FACTOR = 32
 TRAINED_SIZE = (1280, 704)   # width, height: cam_utils.TARGET_WIDTH, TARGET_HEIGHT
+CAMERA, SHADING = "camera", "shading"   # the control kinds it takes
 
 
 def first_frame(request):
@@ -33,8 +34,8 @@ def first_frame(request):
         member = next((name for name, images in request.references.items() if images), None)
         if member is not None:
             source, image = f"cast reference of {member}", request.references[member][0]
-        elif request.controls.get("shading"):
-            source, image = "shading pass, first frame", request.controls["shading"][0]
+        elif request.controls.get(SHADING):
+            source, image = "shading pass, first frame", request.controls[SHADING][0]
         else:
             raise ValueError("sana-wm needs a first frame: give the shot a reference image (--reference), a cast "
                              "member a reference, or re-export the bundle with --passes including shading")
@@ -44,11 +45,11 @@ def first_frame(request):
 class SanaWMBackend(Backend):
     name = "sana-wm"
     description = "SANA-WM 2.6B: a first frame moved along the shot's exact camera path (6-DoF, metric)"
-    controls = ("camera", "shading")
+    controls = (CAMERA, SHADING)
     # camera: the path (its weight only switches it on: the pipeline has no camera strength);
     # shading: its first frame is the first frame when no reference is given (weight 0 drops it).
-    default_weights = {"camera": 1.0, "shading": 1.0}
-    required_controls = ("camera",)
+    default_weights = {CAMERA: 1.0, SHADING: 1.0}
+    required_controls = (CAMERA,)
     roles = (
         ModelRole("pipeline", "Efficient-Large-Model/SANA-WM_bidirectional-diffusers",
                   "SANA-WM bidirectional: SanaWMTransformer3DModel, LTX-2 VAE, Gemma-2 text encoder, tokenizer, "
@@ -87,7 +88,7 @@ class SanaWMBackend(Backend):
         pipe.set_progress_bar_config(disable=True)
         self.pipe = device.place(pipe)
         self.settings = {"dtype": str(dtype).replace("torch.", ""), "scheduler": type(pipe.scheduler).__name__,
-                         "camera": "c2w relative to the first frame, OpenCV axes, metres (engine/camera_path.py)"}
+                         "camera_path": "c2w relative to the first frame, OpenCV axes, metres (engine/camera_path.py)"}
 
     notes = TakeNotes()
 
@@ -98,7 +99,7 @@ class SanaWMBackend(Backend):
         """The SanaWMPipeline arguments of a take (first frame, camera path, prompt, sizes), and
         what its take record says of them."""
         source, image = first_frame(request)
-        camera = request.controls["camera"]
+        camera = request.controls[CAMERA]
         model_frames = self.model_frames(request.num_frames)
         path = sana_camera_path(camera["cameras"], *camera["export_size"], request.width, request.height, model_frames)
         unused = [name for name, images in request.references.items() if images and source != f"cast reference of {name}"]
