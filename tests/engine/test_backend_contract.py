@@ -170,6 +170,24 @@ class TestSanaWMContract(BackendContract):
         return {"pipeline": str(save_sana_wm_models(tmp_path_factory.mktemp("sana-wm"))["pipeline"])}
 
 
+class TestWan22VaceContract(BackendContract):
+    backend_name = "wan22-vace"
+    size = (64, 36)
+
+    @pytest.fixture
+    def models(self, wan22_models):
+        return {"pipeline": str(wan22_models)}
+
+
+class TestLtx2IcContract(BackendContract):
+    backend_name = "ltx2-ic"
+    size = (64, 36)  # snapped to 64x64 (multiples of 64: the control goes in at half size)
+
+    @pytest.fixture
+    def models(self, ltx2_models):
+        return {role: str(path) for role, path in ltx2_models.items()}
+
+
 class TestPluginContract(BackendContract):
     backend_name = "flat-grey"
 
@@ -179,7 +197,7 @@ class TestPluginContract(BackendContract):
 
 
 CONTRACT_CLASSES = [TestPrevizContract, TestAnimateDiffContract, TestWanVaceContract, TestPluginContract,
-                    TestSanaWMContract]
+                    TestSanaWMContract, TestWan22VaceContract, TestLtx2IcContract]
 
 
 def test_every_registered_backend_runs_the_contract(plugin_path):
