@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TORCH_PINS = ("torch==2.14.1", "torchvision==0.29.1")  # requirements-engine.txt's (a test checks)
+# The indexes PyTorch's own install pages give per release (pytorch.org/get-started/locally and
+# /get-started/previous-versions; their data: pytorch/pytorch.github.io published_versions.json).
+# cu130: CUDA 13.0, listed since torch 2.9 and the build PyPI's Linux torch 2.14.1 is; cpu: the CPU
+# index. rocm7.1 is not confirmed there for 2.14.1: check those pages whenever TORCH_PINS move.
 PYTORCH_INDEX = "https://download.pytorch.org/whl/"
 TORCH_INDEX_TAGS = {"cuda": "cu130", "rocm": "rocm7.1", "cpu": "cpu"}  # mps: the default index's wheels
 PYTHON_VERSIONS = ("3.11", "3.12", "3.10")  # the engine's supported Pythons, preferred first
