@@ -25,7 +25,7 @@ def settings(job, blendfile, output_root):
         "output_root": str(output_root), "chunk_size": job.chunk_size, "takes": job.takes,
         "takes_per_task": job.takes_per_task, "seed": job.seed, "backend": job.backend, "passes": job.export_passes,
         "prompt": job.prompt, "steps": job.steps, "generation_size": job.generation_size,
-        "models": ";".join(job.models), "device": job.device,
+        "models": ";".join(job.models), "device": job.device, "memory": job.memory,
         "gpu_task_type": "misc" if job.cpu_generation else GPU_TASK_TYPE,
     }
 

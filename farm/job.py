@@ -14,11 +14,11 @@ from .layout import LayoutError, chunk_ranges, format_range, shot_folder
 # needs none, or is a plug-in: its generation task then says which passes the bundle lacks.
 if __package__ == "farm":  # the checkout's farm/, imported by scripts with the repository on sys.path
     from engine.bundle.backend_passes import BACKEND_PASSES
-    from engine.bundle.request import DEFAULT_BACKEND
+    from engine.bundle.request import DEFAULT_BACKEND, MEMORY_PRESETS
     from engine.bundle.schema import DEFAULT_PASSES as _BUNDLE_PASSES
 else:  # the add-on's copy (`blockcast.farm`), beside the extension's engine/bundle/
     from ..engine.bundle.backend_passes import BACKEND_PASSES
-    from ..engine.bundle.request import DEFAULT_BACKEND
+    from ..engine.bundle.request import DEFAULT_BACKEND, MEMORY_PRESETS
     from ..engine.bundle.schema import DEFAULT_PASSES as _BUNDLE_PASSES
 
 DEFAULT_PASSES = ",".join(_BUNDLE_PASSES)  # the artist's choice, as --passes text; a job adds its backend's
@@ -77,6 +77,7 @@ class FarmJob:
     generation_size: str = ""       # "": the backend's default
     models: list = field(default_factory=list)  # ["ROLE=ID_OR_PATH", ...]
     allow_cpu_generation: bool = False
+    memory: str = "auto"            # the engine's --memory (MEMORY_PRESETS); auto: what each worker's GPU allows
 
     def __post_init__(self):
         if not self.shots:
@@ -90,6 +91,8 @@ class FarmJob:
                               (self.takes_per_task, "takes per task")):
             if number < 1:
                 raise LayoutError(f"{label} must be at least 1, not {number}")
+        if self.memory not in MEMORY_PRESETS:
+            raise LayoutError(f"memory {self.memory!r} is not one of {', '.join(MEMORY_PRESETS)}")
         for model in self.models:  # the farms carry the overrides as one ';'-separated value
             if ";" in model:
                 raise LayoutError(f"model override {model!r} contains ';', which separates overrides on the farm: "

@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from . import layout, literal
+from .job import MEMORY_PRESETS
 
 SPEC = "jobtemplate-2023-09"
 TEMPLATE, PARAMETERS, DEADLINE_PARAMETERS = "template.json", "parameters.json", "parameter_values.json"
@@ -55,6 +56,9 @@ def _parameters(job):
         _param("Models", "STRING", "Model overrides ROLE=ID_OR_PATH, separated by ';' (site paths: in the "
                "parameter values).", default=""),
         _param("Device", "STRING", "Generation device.", default=job.device, allowedValues=["auto", "cuda", "cpu"]),
+        _param("Memory", "STRING", "The engine's memory preset (--memory): high, balanced (model offload), low "
+               "(group offload, float8 weights); auto picks from each worker's free GPU memory.", default=job.memory,
+               allowedValues=list(MEMORY_PRESETS)),
     ]
 
 
@@ -142,7 +146,7 @@ def build_template(job):
         "--first-take", "{{Task.Param.FirstTake}}", "--takes-per-task", "{{Param.TakesPerTask}}",
         "--takes", "{{Param.Takes}}", "{{Task.Param.SeedArgument}}", "--backend={{Param.Backend}}",
         "{{Task.Param.PromptArgument}}", "--steps={{Param.Steps}}", "--size={{Param.GenerationSize}}",
-        "--models={{Param.Models}}", "--device={{Param.Device}}"], {
+        "--models={{Param.Models}}", "--device={{Param.Device}}", "--memory={{Param.Memory}}"], {
         "taskParameterDefinitions": [_strings("ShotFolder", folders),
                                      _strings("SeedArgument", [_seed_argument(s) for s in job.shots]),
                                      _strings("PromptArgument", [_prompt_argument(s) for s in job.shots]),

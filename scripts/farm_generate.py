@@ -2,7 +2,7 @@
 
     python scripts/farm_generate.py BUNDLE --out OUTPUT/takes/SHOT --first-take F --takes-per-task N --takes K
         [--seed S] [--backend NAME] [--prompt P | --prompt-json '"P"'] [--steps N] [--size WxH]
-        [--models 'ROLE=PATH;...'] [--device D]
+        [--models 'ROLE=PATH;...'] [--device D] [--memory auto|high|balanced|low]
 
 Runs in the engine venv and calls the engine's command line in-process. Take t uses seed S+t-1.
 A take counts as made when a take under OUTPUT/takes/SHOT (any batch) has that seed and was
@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 from engine import backends  # noqa: E402
 from engine.bundle import BundleError  # noqa: E402
-from engine.bundle.request import DEVICES, GenerateRequest, parse_model, parse_size  # noqa: E402
+from engine.bundle.request import DEVICES, MEMORY_PRESETS, GenerateRequest, parse_model, parse_size  # noqa: E402
 from engine.bundle.take_record import TAKE_RECORD, TakeRecordError, read_take  # noqa: E402
 from engine.cli import main as engine_main  # noqa: E402
 from engine.generate import bundle_hash, open_bundle  # noqa: E402
@@ -48,6 +48,8 @@ def build_parser():
     parser.add_argument("--size", default="", help="generation size WxH; empty: the backend's default")
     parser.add_argument("--models", default="", help="ROLE=ID_OR_PATH overrides separated by ';'")
     parser.add_argument("--device", default="auto", choices=DEVICES)
+    parser.add_argument("--memory", default="auto", choices=MEMORY_PRESETS,
+                        help="the engine's memory preset; like --device, not part of what makes a take count as made")
     return parser
 
 
@@ -96,7 +98,7 @@ def engine_args(args, out, seeds):
     """The engine's command line for `seeds` (consecutive), written by the request contract."""
     request = GenerateRequest(backend=args.backend, prompt=args.prompt, seed=seeds[0], takes=len(seeds),
                               steps=args.steps or None, size=parse_size(args.size) if args.size else None,
-                              device=args.device, models=model_overrides(args.models))
+                              device=args.device, memory=args.memory, models=model_overrides(args.models))
     return request.to_arguments(args.bundle.absolute(), out)
 
 

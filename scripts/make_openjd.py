@@ -18,7 +18,7 @@ from export_passes import script_args  # noqa: E402
 
 sys.path.insert(0, str(REPO_ROOT))
 from farm import openjd  # noqa: E402
-from farm.job import DEFAULT_BACKEND, DEFAULT_PASSES, FarmJob, FarmShot, select_shots  # noqa: E402
+from farm.job import DEFAULT_BACKEND, DEFAULT_PASSES, MEMORY_PRESETS, FarmJob, FarmShot, select_shots  # noqa: E402
 from farm.layout import LayoutError  # noqa: E402
 
 
@@ -43,6 +43,9 @@ def build_parser():
     parser.add_argument("--model", action="append", default=[], metavar="ROLE=ID_OR_PATH", help="model override")
     parser.add_argument("--allow-cpu-generation", action="store_true",
                         help="let generation run on workers without a GPU (small tests)")
+    parser.add_argument("--memory", default="auto", choices=MEMORY_PRESETS,
+                        help="the engine's memory preset on the workers (default: %(default)s, from each one's free "
+                             "GPU memory)")
     parser.add_argument("--output-dir", type=Path, help="where the tasks write (default: JOB_DIR/output)")
     parser.add_argument("--blockcast-dir", type=Path, default=REPO_ROOT,
                         help="the Blockcast checkout the workers use (default: this one)")
@@ -64,7 +67,7 @@ def farm_job(scene, blend_path, args):
                    chunk_size=args.chunk, takes=args.takes, takes_per_task=args.takes_per_task, seed=args.seed,
                    backend=args.backend, passes=args.passes, prompt=args.prompt, steps=args.steps,
                    generation_size=args.generation_size, models=args.model,
-                   allow_cpu_generation=args.allow_cpu_generation)
+                   allow_cpu_generation=args.allow_cpu_generation, memory=args.memory)
 
 
 def main(argv=None):

@@ -28,6 +28,8 @@ except RuntimeError as exc:  # operators that report ERROR raise in background m
     report["unsaved"] = str(exc)
 bpy.ops.wm.save_as_mainfile(filepath=blend)
 settings.shots, settings.takes, settings.takes_per_task, settings.chunk_size = "sh 020", 3, 2, 10
+report["defaults"].append(settings.memory)
+settings.memory = "balanced"
 settings.job_dir, settings.blockcast_dir = job_dir, sys.argv[1]
 report["shots"] = json.loads(settings.shots_json)
 report["write"] = sorted(bpy.ops.blockcast.write_farm_job())
@@ -59,7 +61,7 @@ def test_write_farm_job_writes_openjd_and_flamenco_jobs_for_the_chosen_shots(tmp
     assert result.returncode == 0 and lines, result.stdout + result.stderr
     report = json.loads(lines[0][len("REPORT "):])
     assert report["panel"]
-    assert report["defaults"] == ["previz", "depth,pose,camera"]  # the job adds the passes previz needs
+    assert report["defaults"] == ["previz", "depth,pose,camera", "auto"]  # the job adds the passes previz needs
     assert report["all_shots"] == [["sh010", 1, 29], ["sh 020", 30, 48]]
     assert "save the .blend first" in report["unsaved"]
     assert report["shots"] == [["sh 020", 30, 48]] and report["write"] == ["FINISHED"]
@@ -73,7 +75,8 @@ def test_write_farm_job_writes_openjd_and_flamenco_jobs_for_the_chosen_shots(tmp
     assert [p["range"] for p in export_space] == [['"sh 020"'] * 2, ["sh_020"] * 2, ["30-39", "40-48"]]  # JSON
     assert "hostRequirements" not in steps["GenerateTakes"]  # previz runs on any worker
     defaults = {p["name"]: p.get("default") for p in template["parameterDefinitions"]}
-    assert (defaults["Takes"], defaults["TakesPerTask"], defaults["Device"]) == (3, 2, "auto")
+    assert (defaults["Takes"], defaults["TakesPerTask"], defaults["Device"], defaults["Memory"]) == (3, 2, "auto",
+                                                                                                   "balanced")
     assert (defaults["Backend"], defaults["Passes"]) == ("previz", "depth,pose,camera,shading,normal,objects")
     values = json.loads((job_dir / "parameters.json").read_text())
     assert (job_dir / values["BlendFile"]).resolve() == (tmp_path / "shots.blend").resolve()
@@ -83,4 +86,5 @@ def test_write_farm_job_writes_openjd_and_flamenco_jobs_for_the_chosen_shots(tmp
     assert flamenco["type"] == "blockcast" and flamenco["settings"]["blendfile"] == str(tmp_path / "shots.blend")
     assert json.loads(flamenco["settings"]["shots"]) == [["sh 020", 30, 48]]
     assert (flamenco["settings"]["takes"], flamenco["settings"]["gpu_task_type"]) == (3, "misc")
+    assert flamenco["settings"]["memory"] == "balanced"
     assert flamenco["settings"]["passes"] == "depth,pose,camera,shading,normal,objects"

@@ -26,7 +26,7 @@ def farm_job(scene, settings):
     return FarmJob(name=Path(bpy.data.filepath).stem, scene=scene.name, shots=chosen_shots(scene, settings.shots),
                    chunk_size=settings.chunk_size, takes=settings.takes, takes_per_task=settings.takes_per_task,
                    seed=settings.seed, backend=settings.backend, passes=settings.passes, prompt=settings.prompt,
-                   allow_cpu_generation=settings.allow_cpu_generation)
+                   allow_cpu_generation=settings.allow_cpu_generation, memory=settings.memory)
 
 
 def write_farm_job(scene, settings):

@@ -27,7 +27,7 @@ class BLOCKCAST_PT_farm(bpy.types.Panel):
         except LayoutError as exc:
             layout.label(text=str(exc), icon="ERROR")
         column = layout.column(align=True)
-        for name in ("chunk_size", "takes", "takes_per_task", "seed", "backend", "passes", "prompt"):
+        for name in ("chunk_size", "takes", "takes_per_task", "seed", "backend", "passes", "prompt", "memory"):
             column.prop(settings, name)
         added = added_passes(settings.passes, settings.backend)
         if added:

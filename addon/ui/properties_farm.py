@@ -4,12 +4,13 @@ Kept apart from the other scene settings so the farm job writer owns its own sta
 """
 
 import bpy
-from bpy.props import BoolProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 
 from ...farm.flamenco_job import shots_json
 from ...farm.job import DEFAULT_BACKEND, DEFAULT_PASSES, FarmShot, select_shots
 from ...farm.layout import LayoutError
 from ..blender.shots import scene_shots
+from .preferences import MEMORY
 
 
 def farm_shot(scene, shot):
@@ -58,6 +59,9 @@ class BlockcastFarmSettings(bpy.types.PropertyGroup):
                                              "shading, normal, objects, rendered with Cycles: a slower export)"),
         "prompt": StringProperty(name="Prompt",
                                  description="Prompt of shots without their own (Generate ▸ Set Up Shot)"),
+        "memory": EnumProperty(name="Memory", items=MEMORY, default="auto",
+                               description="The engine's memory preset on the workers (--memory), as Preferences ▸ "
+                                           "Memory is for this machine; Auto: from each worker's free GPU memory"),
         "allow_cpu_generation": BoolProperty(name="Allow CPU Generation", default=False,
                                              description="Let generation run on workers without a GPU (small tests)"),
         "blockcast_dir": StringProperty(name="Blockcast on Farm", subtype="DIR_PATH",

@@ -45,6 +45,8 @@ const JOB_TYPE = {
           description: "Model overrides ROLE=ID_OR_PATH separated by ';'" },
         { key: "device", type: "string", default: "cuda", choices: ["cuda", "auto", "cpu"], visible: "submission",
           description: "Generation device ('auto' or 'cpu' for a farm without GPUs)" },
+        { key: "memory", type: "string", default: "auto", choices: ["auto", "high", "balanced", "low"], visible: "submission",
+          description: "The engine's memory preset (--memory); auto picks from each worker's free GPU memory" },
         { key: "gpu_task_type", type: "string", default: "blockcast-gpu", visible: "submission",
           description: "Task type of generation tasks: only workers listing it in task_types run them; 'misc' lets any worker" },
         { key: "blockcast", type: "string", default: "{blockcast}", visible: "web",
@@ -122,7 +124,8 @@ function generateTasks(settings, shot, merge) {
                    "--takes", String(settings.takes), `--seed=${own(shot.seed, settings.seed)}`,
                    `--backend=${settings.backend}`, `--prompt-json=${literal(own(shot.prompt, settings.prompt))}`,
                    `--steps=${settings.steps}`,
-                   `--size=${settings.generation_size}`, `--models=${settings.models}`, `--device=${settings.device}`],
+                   `--size=${settings.generation_size}`, `--models=${settings.models}`, `--device=${settings.device}`,
+                   `--memory=${settings.memory}`],
         }));
         task.addDependency(merge);
         tasks.push(task);

@@ -10,7 +10,8 @@ import pytest
 from conftest import BPY_BLENDER, ENGINE_PYTHON, REPO_ROOT, check, run, take_records
 
 from farm import flamenco_job  # conftest put the repository on sys.path
-from farm.job import BACKEND_PASSES, DEFAULT_BACKEND, DEFAULT_PASSES, FarmJob, FarmShot, passes_for_backend
+from farm.job import (BACKEND_PASSES, DEFAULT_BACKEND, DEFAULT_PASSES, MEMORY_PRESETS, FarmJob, FarmShot,
+                      passes_for_backend)
 from farm.layout import chunk_ranges, format_range, shot_folder
 
 JOB_TYPE = REPO_ROOT / "farm" / "flamenco" / "blockcast.js"
@@ -154,3 +155,14 @@ def test_a_shot_with_its_own_prompt_and_seed_keeps_them_on_the_farm():
     assert json.loads(_option(own, "--prompt-json")) == "dusk {{Param.X}}, rain"
     assert "{" not in _option(own, "--prompt-json")  # braces travel escaped
     assert json.loads(_option(default, "--prompt-json")) == "day"
+
+
+def test_the_memory_setting_reaches_every_generation_task():
+    """The job's Memory (the engine's --memory, as the panel's Generate passes Preferences ▸ Memory)
+    is a submission setting, default auto, that every generation task passes on."""
+    settings = flamenco_job.settings(tiny_job([FarmShot("sh010", 1, 2)], memory="low", takes=2), "/s/d.blend", "/s/o")
+    compiled = compile_job(settings)
+    (memory,) = [s for s in compiled["settings"] if s["key"] == "memory"]
+    assert memory["default"] == "auto" and tuple(memory["choices"]) == MEMORY_PRESETS
+    generate = [t["commands"][0]["parameters"]["args"] for t in compiled["tasks"] if t["name"].startswith("generate-")]
+    assert len(generate) == 2 and {_option(args, "--memory") for args in generate} == {"low"}

@@ -6,9 +6,11 @@ import json
 import sys
 import textwrap
 
+import pytest
 from conftest import ENGINE_PYTHON, REPO_ROOT, check, run
 
 from farm.job import BACKEND_PASSES, DEFAULT_BACKEND, FarmJob, FarmShot, added_passes, passes_for_backend
+from farm.layout import LayoutError
 
 
 def test_the_backend_table_is_the_engines_report(venvs):
@@ -46,3 +48,10 @@ def test_a_job_exports_its_passes_plus_those_its_backend_needs():
     assert added_passes("depth,shading,normal,objects", "previz") == []
     assert passes_for_backend("depth,pose,camera", "animatediff") == "depth,pose,camera"
     assert passes_for_backend("depth", "a-plug-in") == "depth"  # unknown here: its generation says what it lacks
+
+
+def test_a_job_takes_the_engines_memory_presets_only():
+    shots = [FarmShot("sh010", 1, 2)]
+    assert FarmJob(name="demo", scene="Scene", shots=shots).memory == "auto"
+    with pytest.raises(LayoutError, match="memory 'lots' is not one of auto, high, balanced, low"):
+        FarmJob(name="demo", scene="Scene", shots=shots, memory="lots")

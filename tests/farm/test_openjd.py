@@ -204,3 +204,24 @@ def test_a_shot_with_its_own_prompt_and_seed_keeps_them(tmp_path):
     assert by_shot["sh010"]["SeedArgument"] == "--seed=7"
     assert by_shot["sh010"]["PromptArgument"] == '--prompt-json="dusk \\u007b\\u007bParam.Seed\\u007d\\u007d, rain"'
     assert by_shot["sh020"]["SeedArgument"] == "--seed=100" and by_shot["sh020"]["PromptArgument"] == "--prompt=day"
+
+
+def test_the_memory_parameter_reaches_the_engine(finished_job, farm_env, tmp_path):
+    """Memory (the engine's --memory, default auto, as the panel's Generate passes Preferences ▸
+    Memory) is a job parameter the generation task hands to the engine: its take.json records it."""
+    job_dir, _ = finished_job
+    template = json.loads((job_dir / "template.json").read_text())
+    (memory,) = [p for p in template["parameterDefinitions"] if p["name"] == "Memory"]
+    assert memory["default"] == "auto" and tuple(memory["allowedValues"]) == ("auto", "high", "balanced", "low")
+    copy = tmp_path / "job"
+    shutil.copytree(job_dir, copy)
+    shutil.rmtree(copy / "output" / "takes" / "sh010")
+    _, tasks = tasks_of(copy)
+    (chosen,) = [t for t in tasks["GenerateTakes"] if t["ShotFolder"] == "sh010"]
+    task = ["--step", "GenerateTakes", "-p", "Memory=balanced",
+            *[arg for name, value in chosen.items() for arg in ("--task-param", f"{name}={value}")]]
+    check(openjd_run(copy, farm_env, *task))
+    (record,) = [json.loads(p.read_text()) for p in (copy / "output" / "takes" / "sh010").glob("*/take-*/take.json")]
+    assert record["parameters"]["memory"] == "balanced"
+    refused = openjd_run(copy, farm_env, "--step", "GenerateTakes", "-p", "Memory=lots")
+    assert refused.returncode != 0 and "Memory" in refused.stdout + refused.stderr
