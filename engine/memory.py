@@ -115,8 +115,8 @@ NEEDS = {
         denoise_bytes=2.0 * GB, decode_bytes=6.0 * GB, decode_tiled_bytes=1.5 * GB, attention_dispatch=True),
     "sana-wm": BackendNeeds(
         "sana-wm",
-        # tests/engine/test_real_configs_sana.py over the reconstructed SANA-WM configs (Gemma-2-2B, the
-        # 2.66 B DiT, the LTX-2 VAE); not scripts/count_parameters.py's published files, which are not here.
+        # scripts/count_parameters.py over the SANA-WM configs reconstructed in tests/engine/real_configs/
+        # (Gemma-2-2B, the 2.66 B DiT, the LTX-2 VAE): the published files could not be read here.
         (Component("text_encoder", 2_614_341_888, "text", blocks=26),
          Component("transformer", 2_661_800_448, "denoise", blocks=20),
          Component("vae", 1_222_479_601, "decode")),

@@ -23,6 +23,23 @@ def count_umt5(model):
     return count(model) - (model.encoder.embed_tokens.weight.numel() if separate else 0)
 
 
+SANA_WM = Path(__file__).resolve().parents[1] / "tests" / "engine" / "real_configs" / "SANA-WM_bidirectional-diffusers"
+
+
+def count_sana_wm(folder=SANA_WM):
+    """SANA-WM's models from the configs reconstructed in the repository (their SOURCES.md: the hub's
+    files could not be read), on the meta device."""
+    from accelerate import init_empty_weights
+    from diffusers import AutoencoderKLLTX2Video, SanaWMTransformer3DModel
+    from transformers import Gemma2Config, Gemma2Model
+
+    with init_empty_weights():
+        return {"transformer": count(SanaWMTransformer3DModel.from_config(
+                    SanaWMTransformer3DModel.load_config(folder / "transformer"))),
+                "vae": count(AutoencoderKLLTX2Video.from_config(AutoencoderKLLTX2Video.load_config(folder / "vae"))),
+                "text_encoder": count(Gemma2Model(Gemma2Config.from_pretrained(folder / "text_encoder")))}
+
+
 def main(argv=None):
     from accelerate import init_empty_weights
     from diffusers import (AutoencoderKL, AutoencoderKLWan, ControlNetModel, MotionAdapter, UNet2DConditionModel,
@@ -50,6 +67,7 @@ def main(argv=None):
             "vae": count(AutoencoderKLWan.from_config(AutoencoderKLWan.load_config(wan / "vae"))),
             "text_encoder": count_umt5(UMT5EncoderModel(UMT5Config(**umt5))),
         }
+    counts["sana-wm"] = count_sana_wm()
     print(json.dumps(counts, indent=1))
     return 0
 
