@@ -45,6 +45,7 @@ def _manifest():
     passes = {name: {"files": dict(files)} for name, files in PASS_FILES.items()}
     passes["depth"].update(near=1.0, far=10.0, units="metres")
     passes["objects"]["objects"] = ["Ana_body", "Crate"]
+    passes["tracking"].update(reference_frame=1, inverse_depth_low=0.1, inverse_depth_high=1.0)
     return {"schema": "blockcast.bundle", "schema_version": "1.2",
             "shot": {"name": "Fuzz", "camera": "Camera", "frame_start": 1, "frame_end": 2, "frames": FRAMES,
                      "fps": 24.0},
@@ -84,7 +85,9 @@ def _files():
                       f"normal/{name}.png": png.encode_png(rgb),
                       f"flow/{name}.npy": npy(np.zeros((HEIGHT, WIDTH, 2), np.float32)),
                       f"mask/{name}.png": png.encode_png(np.zeros((HEIGHT, WIDTH), np.uint8)),
-                      f"objects/{name}.png": png.encode_png(gray16 % 3)})
+                      f"objects/{name}.png": png.encode_png(gray16 % 3),
+                      f"tracking/{name}.npy": npy(np.ones((HEIGHT, WIDTH, 3), np.float32)),
+                      f"tracking/{name}.png": png.encode_png(np.repeat(gray16[:, :, None], 3, axis=2))})
     return files
 
 
@@ -177,7 +180,7 @@ def _read_everything(bundle):
     """Call every reader on every frame; each returns or raises BundleError."""
     readers = {"depth": ["depth", "depth_control"], "pose": ["openpose"], "shading": ["shading"],
                "normal": ["normal", "normal_preview"], "flow": ["flow"], "mask": ["actor_mask"],
-               "objects": ["object_index"]}
+               "objects": ["object_index"], "tracking": ["tracking_control", "tracking_first_frame"]}
     once = {"pose": ["joints"], "camera": ["cameras", "re10k"]}
     bundle.object_names()
     for pass_name in bundle.passes:
