@@ -185,6 +185,15 @@ def test_the_tracking_pass_round_trips_and_a_1_4_bundle_still_reads(tracked, tmp
     assert validate_bundle(folder) == [] and not read_bundle(folder).has("tracking")
 
 
+def test_chunks_with_a_tracking_pass_are_not_merged(tracked, tmp_path):
+    from engine.bundle import BundleError
+    from engine.bundle.merge import merge_bundles
+    _, bundle = tracked
+    with pytest.raises(BundleError, match="fixed at each chunk's first frame.*in one task"):
+        merge_bundles([bundle.root, bundle.root], tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()
+
+
 def _surface_tree(scene):
     """A BVH of every mesh surface of `scene` at its current frame, in world space."""
     import bpy
