@@ -126,6 +126,25 @@ NEEDS = {
         # wide, two guidance branches; the LTX-2 VAE's last level is 128 channels at 1280x704 for 161 frames
         # (~37 GB in bfloat16 at once), a few GB in its spatial and temporal tiles. Estimates, not measured.
         denoise_bytes=3.0 * GB, decode_bytes=30.0 * GB, decode_tiled_bytes=2.5 * GB),
+    "ltx2-ic": BackendNeeds(
+        "ltx2-ic",
+        # Counted on the meta device from the LTX-2.3 configs reconstructed in tests/engine/real_configs/
+        # (diffusers' conversion script, version 2.3): Gemma 3 12B (lm_head tied), the 19.0 B transformer, its
+        # 3.2 B text connectors (22.2 B together: the "22b"), the rank-64 IC-LoRA on its 48 video blocks.
+        # The audio VAE and vocoder are loaded but never run (the soundtrack is not decoded).
+        (Component("text_encoder", 12_187_325_040, "text", blocks=48),
+         Component("connectors", 3_172_227_584, "text", blocks=8),
+         Component("transformer", 18_988_838_144 + 327_155_712, "denoise", blocks=48),
+         Component("vae", 726_105_969, "decode"),
+         Component("audio_vae", 53_248_146, "audio"),
+         Component("vocoder", 128_537_448, "audio")),
+        # Published in bfloat16; untried on Apple GPUs (float32 would need 140 GB), so bfloat16 there too.
+        half="bfloat16", mps_dtype="bfloat16", default_size="768x448, 121 frames",
+        # 16 latent frames x 14x24 = 5,376 tokens plus the half-size control's 1,344, 4096 wide, feed-forward
+        # 16,384 wide, two guidance branches and the STG and modality passes in turn; the VAE decodes 121
+        # frames at 768x448 with 256 channels at a quarter of that size (~1.3 GB a tensor in bfloat16), a
+        # few hundred MB in tiles. Estimates, not measured.
+        denoise_bytes=3.0 * GB, decode_bytes=8.0 * GB, decode_tiled_bytes=1.5 * GB, attention_dispatch=True),
 }
 
 

@@ -69,6 +69,20 @@ HUB_MODELS = {
         ("model_index.json", "scheduler/*", "tokenizer/*", "transformer/*.json", "transformer/*.safetensors",
          "vae/config.json", "vae/*.safetensors", "text_encoder/*.json", "text_encoder/*.safetensors"),
         2_661_800_448 + 1_222_479_601 + 2_614_341_888, "float32", "apache-2.0"),
+    # LTX2InContextPipeline's own example loads this repository; its layout is diffusers' conversion script's
+    # (LTX2Pipeline, bfloat16). Licence: the LTX-2 Community License (free below USD 10 M annual revenue, a
+    # paid licence above), as Lightricks' LTX-2 cards give it; gating not confirmed (the hub was not reachable).
+    "diffusers/LTX-2.3-Diffusers": HubModel(
+        ("model_index.json", "scheduler/*", "tokenizer/*", "transformer/*.json", "transformer/*.safetensors",
+         "connectors/*.json", "connectors/*.safetensors", "vae/config.json", "vae/*.safetensors",
+         "audio_vae/config.json", "audio_vae/*.safetensors", "vocoder/config.json", "vocoder/*.safetensors",
+         "text_encoder/*.json", "text_encoder/*.safetensors"),
+        35_256_282_331, "bfloat16", "ltx-2-community-license (paid above USD 10M revenue)"),
+    # The IC-LoRA file: rank 64 on the 48 video blocks' attention and feed-forward layers, which in bfloat16 is
+    # the published file's 654 MB (the rank and layers are inferred from that size, not read from the file).
+    "Lightricks/LTX-2.3-22b-IC-LoRA-Union-Control": HubModel(
+        ("ltx-2.3-22b-ic-lora-union-control-ref0.5.safetensors",), 327_155_712, "bfloat16",
+        "ltx-2-community-license (paid above USD 10M revenue)"),
 }
 
 
