@@ -1,8 +1,8 @@
 """The sana-wm camera path checked against Blender's own projection (real bpy, nothing mocked).
 
-A moving, panning camera with lens shift renders a 4:3 shot; its per-frame records (what the
-bundle's cameras.json holds) go through engine.camera_path to SanaWMPipeline's c2w and
-intrinsics at 1280x704 (the 4:3 frame is cropped top and bottom). Known world points, projected
+A moving, panning camera with lens shift renders a 4:3 or a 2.4:1 shot; its per-frame records
+(what the bundle's cameras.json holds) go through engine.camera_path to SanaWMPipeline's c2w and
+intrinsics at 1280x704 (the 4:3 frame is cropped top and bottom, the 2.4:1 one at the sides). Known world points, projected
 as the pipeline reads the path (relative to the first frame, composed back), must land where
 `world_to_camera_view` puts them, mapped through the same cover-and-crop, within 0.01 px.
 """
@@ -46,17 +46,18 @@ def _world_points(rng, count=40):
     return np.column_stack([rng.uniform(-3, 6, count), rng.uniform(2, 9, count), rng.uniform(0, 3, count)])
 
 
-@pytest.mark.parametrize("shift", [(0.0, 0.0), (0.08, -0.05)])
-def test_projection_through_the_sana_path_matches_blender(glue, empty_scene, shift):
+@pytest.mark.parametrize("shift, size", [((0.0, 0.0), (640, 480)), ((0.08, -0.05), (640, 480)),
+                                         ((-0.04, 0.06), (960, 400))])
+def test_projection_through_the_sana_path_matches_blender(glue, empty_scene, shift, size):
     import bpy
     from bpy_extras.object_utils import world_to_camera_view
     from mathutils import Vector
 
     scene = empty_scene
-    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 640, 480, 100
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = *size, 100
     scene.frame_start, scene.frame_end = 1, 9
     cam = _moving_camera(bpy, scene, shift)
-    src_w, src_h = camera.render_size(640, 480, 100)
+    src_w, src_h = camera.render_size(*size, 100)
     records = []
     for frame in range(1, 10):
         scene.frame_set(frame)
@@ -65,7 +66,7 @@ def test_projection_through_the_sana_path_matches_blender(glue, empty_scene, shi
     np.testing.assert_allclose(path["c2w"][0], np.eye(4), atol=1e-12)  # relative to the first frame
 
     scale, crop_x, crop_y = cover_fit(src_w, src_h, *GENERATION)
-    assert crop_y > 0  # the crop matters: 4:3 onto 1280x704
+    assert crop_x > 0 or crop_y > 0  # the crop matters: 4:3 (top and bottom) or 2.4:1 (sides) onto 1280x704
     points = _world_points(np.random.default_rng(7))
     worst = 0.0
     for index, frame in enumerate(range(1, 10)):
@@ -78,5 +79,5 @@ def test_projection_through_the_sana_path_matches_blender(glue, empty_scene, shi
         expected = np.column_stack([view[:, 0] * src_w * scale - crop_x - 0.5,
                                     (1 - view[:, 1]) * src_h * scale - crop_y - 0.5])
         worst = max(worst, float(np.abs(got - expected).max()))
-    print(f"sana-wm camera path, shift {shift}: worst reprojection error {worst:.2e} px over 9 frames")
+    print(f"sana-wm camera path, {size[0]}x{size[1]}, shift {shift}: worst reprojection error {worst:.2e} px over 9 frames")
     assert worst < TOLERANCE_PX, f"worst reprojection error {worst:.5f} px"
