@@ -172,7 +172,7 @@ class TestSanaWMContract(BackendContract):
 
 class TestWan22VaceContract(BackendContract):
     backend_name = "wan22-vace"
-    size = (64, 36)
+    size = (32, 18)  # snapped to 32x16: the smallest 16-multiple frame, for the time of the main CI job
 
     @pytest.fixture
     def models(self, wan22_models):

@@ -31,22 +31,22 @@ class Loaded(dict):
 
 
 @pytest.fixture(scope="module")
-def loaded_backends(wan22_models):
-    """{controls: loaded backend}: one for depth alone, one for the depth+pose composite."""
-    def load(controls):
-        backend = create("wan22-vace")
-        backend.load({"pipeline": ResolvedModel("pipeline", str(wan22_models), wan22_models)}, controls,
-                     Device("cpu", "cpu"))
-        backend.folder = wan22_models
-        return backend
+def loaded(wan22_models):
+    """The backend loaded once for the depth+pose composite (the module's takes all use it)."""
+    backend = create("wan22-vace")
+    backend.load({"pipeline": ResolvedModel("pipeline", str(wan22_models), wan22_models)}, ["depth", "pose"],
+                 Device("cpu", "cpu"))
+    backend.folder = wan22_models
+    return backend
 
-    return {"depth": load(["depth"]), "composite": load(["depth", "pose"])}
+
+COMPOSITE = {"depth": 1.0, "pose": 0.5}
 
 
 def take(bundle, out, backend, **fields):
     """One take through the engine's Generation with `backend`, already loaded (its models' folder)."""
-    request = GenerateRequest(backend="wan22-vace", prompt="two people", steps=2, size=(64, 36), seed=4,
-                              models={"pipeline": str(backend.folder)}, **fields)
+    request = GenerateRequest(backend="wan22-vace", prompt="two people", steps=2, size=(32, 18), seed=4,
+                              models={"pipeline": str(backend.folder)}, controls=COMPOSITE, **fields)
     recorder = Recorder()
     (path,) = Generation(request, bundle, out, recorder, recorder, loaded_backends=Loaded(backend)).run()
     return path, json.loads((path / "take.json").read_text()), recorder
@@ -57,34 +57,6 @@ def test_frame_rule_and_what_it_declares():
     assert [backend.model_frames(n) for n in (1, 6, 11, 13, 81)] == [1, 9, 13, 13, 81]
     assert backend.max_controls == 2 and backend.carry_frames == 5 and backend.size_multiple == 16
     assert backend.roles[0].default_id == "linoyts/Wan2.2-VACE-Fun-14B-diffusers"
-
-
-@pytest.fixture(scope="module")
-def first_take(bundle_actors, loaded_backends, tmp_path_factory):
-    """A take on depth alone with both experts counted by forward hooks."""
-    backend = loaded_backends["depth"]
-    calls = {"transformer": 0, "transformer_2": 0}
-    hooks = [getattr(backend.pipe, name).register_forward_hook(
-        lambda _module, _args, _out, name=name: calls.__setitem__(name, calls[name] + 1)) for name in calls]
-    try:
-        path, record, _ = take(bundle_actors, tmp_path_factory.mktemp("takes"), backend, guidance=4.0)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return path, record, calls, backend
-
-
-def test_both_experts_run_across_the_boundary_with_their_own_guidance(first_take, bundle_actors):
-    path, record, calls, backend = first_take
-    settings = record["parameters"]["backend_settings"]
-    # 2 steps, flow shift 3: t = 1000 (>= 875: high noise), then 750 (low noise); guidance > 1 runs each twice.
-    assert calls == {"transformer": 2, "transformer_2": 2}
-    assert settings["expert_steps"] == {"transformer": 1, "transformer_2": 1} and settings["boundary_ratio"] == 0.875
-    assert backend.pipe._guidance_scale == 4.0 and backend.pipe._guidance_scale_2 == settings["guidance_scale_2"] == 3.0
-    frames = read_frames(path)
-    assert list(frames) == [f"{n:04d}.png" for n in range(3, 9)] and {f.shape for f in frames.values()} == {(72, 128, 3)}
-    assert record["parameters"]["model_frames"] == 9 and settings["video_frames"] == 9
-    assert record["parameters"]["generation_size"] == [64, 32]
 
 
 def with_reference(source, bundle):
@@ -100,16 +72,43 @@ def with_reference(source, bundle):
     return actor["name"]
 
 
-def test_the_composite_control_with_the_casts_reference(bundle_actors, loaded_backends, tmp_path):
+@pytest.fixture(scope="module")
+def first_take(bundle_actors, loaded, tmp_path_factory):
+    """A take on the depth+pose composite of a bundle whose cast has a reference, with both
+    experts counted by forward hooks."""
+    bundle = tmp_path_factory.mktemp("bundle") / "with_reference"
+    actor = with_reference(bundle_actors, bundle)
+    calls = {"transformer": 0, "transformer_2": 0}
+    hooks = [getattr(loaded.pipe, name).register_forward_hook(
+        lambda _module, _args, _out, name=name: calls.__setitem__(name, calls[name] + 1)) for name in calls]
+    try:
+        path, record, recorder = take(bundle, tmp_path_factory.mktemp("takes"), loaded, guidance=4.0)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return path, record, calls, bundle, actor, recorder
+
+
+def test_both_experts_run_across_the_boundary_with_their_own_guidance(first_take, loaded):
+    path, record, calls = first_take[:3]
+    settings = record["parameters"]["backend_settings"]
+    # 2 steps, flow shift 3: t = 1000 (>= 875: high noise), then 750 (low noise); guidance > 1 runs each twice.
+    assert calls == {"transformer": 2, "transformer_2": 2}
+    assert settings["expert_steps"] == {"transformer": 1, "transformer_2": 1} and settings["boundary_ratio"] == 0.875
+    assert loaded.pipe._guidance_scale == 4.0 and loaded.pipe._guidance_scale_2 == settings["guidance_scale_2"] == 3.0
+    frames = read_frames(path)
+    assert list(frames) == [f"{n:04d}.png" for n in range(3, 9)] and {f.shape for f in frames.values()} == {(72, 128, 3)}
+    assert record["parameters"]["model_frames"] == 9 and settings["video_frames"] == 9
+    assert record["parameters"]["generation_size"] == [32, 16]
+
+
+def test_the_composite_control_with_the_casts_reference(first_take):
     """Depth and pose become one composite video (kept for review); the cast's reference reaches
     the pipeline's reference_images, as in wan-vace."""
-    bundle = tmp_path / "bundle"
-    actor = with_reference(bundle_actors, bundle)
-    path, record, recorder = take(bundle, tmp_path / "takes", loaded_backends["composite"],
-                                  controls={"depth": 1.0, "pose": 0.5})
+    _path, record, _calls, bundle, actor, recorder = first_take
     settings = record["parameters"]["backend_settings"]
     assert settings["control"] == "composite" and settings["conditioning_scale"] == 1.0
-    assert record["parameters"]["controls"] == {"depth": 1.0, "pose": 0.5}
+    assert record["parameters"]["controls"] == COMPOSITE
     assert any("one weight, the larger (1.0)" in line for line in record["ignored"])
     review = sorted((bundle / "controls" / "composite").iterdir())
     assert [p.name for p in review] == [f"{n:04d}.png" for n in range(3, 9)]
@@ -127,9 +126,8 @@ def test_depth_and_pose_without_silhouettes_are_refused_before_loading(bundle10,
         Generation(request, bundle10, tmp_path / "takes", Recorder(), Recorder())
 
 
-def test_the_previous_take_carries_over_as_kept_frames(first_take, bundle_actors, loaded_backends, tmp_path):
-    previous, _, _, backend = first_take
-    path, record, _ = take(bundle_actors, tmp_path, backend, continue_from=str(previous))
+def test_the_previous_take_carries_over_as_kept_frames(first_take, bundle_actors, loaded, tmp_path):
+    path, record, _ = take(bundle_actors, tmp_path, loaded, continue_from=str(first_take[0]))
     settings = record["parameters"]["backend_settings"]
     assert settings["carried_over_frames"] == 5 and settings["video_frames"] == 13  # 5 + 6 -> 4k+1
     assert list(read_frames(path)) == [f"{n:04d}.png" for n in range(3, 9)]      # the shot's frames, no more
