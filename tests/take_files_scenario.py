@@ -74,6 +74,11 @@ def main():
     report["project"] = scene.get("blockcast_project")
     report["new_seed"] = [call(bpy.ops.blockcast.regenerate_take, strip=takes()[0].name), take_state(settings)]
     report["generate_2"] = [call(bpy.ops.blockcast.generate), take_state(settings)]
+    reuse = module("blender.shot_jobs").shot_job(scene, module("blender.shots").resolve_shot(scene),
+                                                module("ui.preferences").preferences(), scene.blockcast.passes())
+    report["reuse_status"] = reuse.progress.status_line()  # what Generate's live status line shows
+    reuse.cancel()
+    reuse.wait()
     moved = next(obj for obj in scene.objects if obj.type == "MESH")
     moved.location.x += 0.001  # a millimetre: the job exports a new bundle (cancelled before the engine)
     job = module("blender.shot_jobs").shot_job(scene, module("blender.shots").resolve_shot(scene),

@@ -145,6 +145,7 @@ def test_an_unchanged_scene_reuses_its_bundle_and_a_moved_object_makes_a_new_one
     report, stdout = scenario
     assert report["generate_2"][1]["takes"][-1][2] == "001"
     assert "Scene: passes unchanged: reusing bundles/001" in stdout
+    assert report["reuse_status"] == "Scene: starting the engine (passes unchanged: reusing bundles/001)"
     assert report["moved"]["exporting"] and report["moved"]["bundle"] == "002"
     assert report["moved"]["phase"] == "cancelled" and not report["moved"]["left"]
     assert all(hidden == [".blockcast-fingerprint"] for hidden in report["bundles"].values())
