@@ -23,7 +23,7 @@ from .bundle.request import MEMORY_PRESETS as PRESETS
 
 GB = 1e9
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1}
-DENOISERS = ("unet", "transformer", "controlnet")   # pipeline attributes whose weights float8 storage takes
+DENOISERS = ("unet", "transformer", "transformer_2", "controlnet")   # attributes whose weights float8 storage takes
 HEADROOM = 0.9   # of the free memory a plan may count on (the CUDA context, fragmentation)
 
 
@@ -113,6 +113,19 @@ NEEDS = {
         # 32,760 tokens x 1536 wide, feed-forward 8960 wide, one pass per guidance branch; the float32 VAE
         # decodes 81 frames four at a time with its causal cache.
         denoise_bytes=2.0 * GB, decode_bytes=6.0 * GB, decode_tiled_bytes=1.5 * GB, attention_dispatch=True),
+    "wan22-vace": BackendNeeds(
+        "wan22-vace",
+        # tests/engine/real_configs/Wan2.2-VACE-Fun-14B-diffusers on the meta device (test_real_configs_wan22).
+        # Both experts are stored; one runs at a time (high noise, then low noise). high keeps both on the
+        # device; balanced's model offload holds one (the low-noise expert's own stage is never counted beside
+        # the high-noise one, the same size); low streams blocks of whichever runs (both in DENOISERS: float8).
+        (Component("text_encoder", 5_680_910_336, "text", blocks=24),
+         Component("transformer", 17_337_592_896, "denoise", blocks=40),
+         Component("transformer_2", 17_337_592_896, "denoise_low_noise", blocks=40),
+         Component("vae", 126_892_531, "decode", dtype="float32")),
+        half="bfloat16", mps_dtype="float32", default_size="832x464, 81 frames",
+        # wan-vace's estimate scaled to a 5120-wide model (feed-forward 13824): 32,760 tokens; the same VAE.
+        denoise_bytes=7.0 * GB, decode_bytes=6.0 * GB, decode_tiled_bytes=1.5 * GB, attention_dispatch=True),
     "sana-wm": BackendNeeds(
         "sana-wm",
         # scripts/count_parameters.py over the SANA-WM configs reconstructed in tests/engine/real_configs/

@@ -62,6 +62,13 @@ HUB_MODELS = {
         ("model_index.json", "scheduler/*", "tokenizer/*", "transformer/*.json", "transformer/*.safetensors",
          "vae/config.json", "vae/*.safetensors", "text_encoder/*.json", "text_encoder/*.safetensors"),
         2_153_972_032 + 126_892_531 + 5_680_910_336, "float32", "apache-2.0"),
+    # A diffusers-layout conversion (by a Hugging Face staff member) of alibaba-pai/Wan2.2-VACE-Fun-A14B, whose own
+    # layout (VideoX-Fun's high_noise_model/, low_noise_model/) from_pretrained cannot load; bf16 experts (~69 GB).
+    "linoyts/Wan2.2-VACE-Fun-14B-diffusers": HubModel(
+        ("model_index.json", "scheduler/*", "tokenizer/*", "transformer/*.json", "transformer/*.safetensors",
+         "transformer_2/*.json", "transformer_2/*.safetensors", "vae/config.json", "vae/*.safetensors",
+         "text_encoder/*.json", "text_encoder/*.safetensors"),
+        2 * 17_337_592_896 + 126_892_531 + 5_680_910_336, "bfloat16", "apache-2.0"),
     # SanaWMPipeline's example and the model card's Diffusers snippet name this repository; the licence
     # (Apache-2.0, not gated) is the SANA-WM_bidirectional model card's. The stored dtype is not
     # confirmed (the card lists the original DiT as 10 GB, i.e. float32); parameters: engine/memory.py.
