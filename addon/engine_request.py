@@ -33,20 +33,23 @@ def local_models(model_folder, backend):
             if child.is_dir() and not child.name.startswith(".")}
 
 
-def shot_request(settings, report, backend, device, shot_size, models, reference, memory="auto"):
+def shot_request(settings, report, backend, device, shot_size, models, reference, memory="auto",
+                 continue_from=None):
     """The request for a shot from its Generate panel `settings` (prompt, negative_prompt, seed,
     takes, steps, long_side, weights(), depth_of_field and motion_blur, as scene.blockcast keeps
     them per shot): weights only for the controls `backend` lets the artist set
     (engine_report.control_weights), the size from the long side and the exported `shot_size`
     (W, H); the lens switches off only when their checkbox is cleared; `device` and `memory` as
-    Preferences set them."""
+    Preferences set them; `continue_from` the previous shot's accepted take folder (Continue From
+    Previous Shot), or None."""
     return GenerateRequest(
         backend=backend, prompt=settings.prompt, negative_prompt=settings.negative_prompt, seed=settings.seed,
         takes=settings.takes, steps=settings.steps or None,
         controls=control_weights(settings.weights(), report, backend),
         size=generation_size(settings.long_side, *shot_size), device=device, memory=memory, models=models,
         reference=reference or None, depth_of_field="camera" if settings.depth_of_field else "off",
-        motion_blur="scene" if settings.motion_blur else "off")
+        motion_blur="scene" if settings.motion_blur else "off",
+        continue_from=str(continue_from) if continue_from else None)
 
 
 def lens_passes(request, camera_has_dof, scene_has_motion_blur):

@@ -24,6 +24,7 @@ from .background_export import export_steps
 from .generation import GenerationJob
 from .lens import camera_has_dof
 from .scene_fingerprint import export_fingerprint
+from .shots import scene_shots
 
 PROJECT_PROPERTY = "blockcast_project"  # the scene's project id: its takes folder under the takes root
 _SEED_FIELD_MAX = 2**31 - 1  # the Seed field is a Blender int property
@@ -101,6 +102,22 @@ class _Fingerprinted:
         self._export.close()
 
 
+def previous_accepted_take(scene, shot_name):
+    """The take folder of the accepted take of the shot before `shot_name` (Continue From Previous
+    Shot); UserError, in the panel's words, when there is no previous shot or it has no accepted take."""
+    names = [shot.name for shot in scene_shots(scene)]
+    index = names.index(shot_name) if shot_name in names else 0
+    if index == 0:
+        raise errors.UserError(f"Continue From Previous Shot: {shot_name} is the first shot, nothing comes before "
+                               "it: clear the checkbox")
+    previous = names[index - 1]
+    accepted = next((s for s in sequencer.shot_takes(scene, previous) if s.get(PREFIX + "accepted")), None)
+    if accepted is None:
+        raise errors.UserError(f"Continue From Previous Shot: {previous} has no accepted take yet: generate it "
+                               "first, or clear the checkbox")
+    return Path(accepted[PREFIX + "take_json"]).parent
+
+
 def _repeated_seed_note(request, used):
     repeated = sorted(set(range(request.seed, request.seed + request.takes)) & used)
     if not repeated:
@@ -122,9 +139,10 @@ def shot_job(scene, shot, prefs, passes, size=None, make_job=GenerationJob):
     setup = engine_setup(prefs)
     report = engine_report(setup)
     backend = generation_backend(settings.backend, prefs.default_backend, report)
+    continue_from = previous_accepted_take(scene, shot.name) if settings.continue_previous else None
     request = shot_request(settings, report, backend, prefs.device, _export_size(scene, size),
                            local_models(model_folder(prefs), backend), shot_reference_file(settings.reference_image),
-                           memory=prefs.memory)
+                           memory=prefs.memory, continue_from=continue_from)
     cast, _ = scene_cast(scene)
     with_references = any(member.references for member in cast.members)
     exported = passes_to_export(passes, report, backend, with_references)

@@ -194,6 +194,7 @@ class BLOCKCAST_PT_generate(_BlockcastPanel, bpy.types.Panel):
             row.prop(shot, "steps", text="Steps" if shot.steps else "Steps (default)")
             row.prop(shot, "long_side", text="Long Side" if shot.long_side else "Long Side (default)")
             draw_lens_switches(layout, context.scene, shot)
+            layout.prop(shot, "continue_previous")
             draw_control_weights(layout, context, shot)
             draw_last_take_notes(layout, context.scene, shot.name)
         actors = scene_actors(context.scene)

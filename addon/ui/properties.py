@@ -90,6 +90,10 @@ class BlockcastShotGeneration(bpy.types.PropertyGroup):
         "motion_blur": BoolProperty(
             name="Motion Blur", default=True,
             description="Blur the takes along the flow pass as Render ▸ Motion Blur sets it (sharp frames kept)"),
+        "continue_previous": BoolProperty(
+            name="Continue From Previous Shot",
+            description="Start from the last frames of the previous shot's accepted take, kept as they are, so "
+                        "this shot continues it (sent as --continue-from; wan-vace and wan22-vace)"),
         "use_custom_weights": BoolProperty(
             name="Control Weights", description="Set how strongly each control steers the takes (for the "
                                                 "controls the backend takes); off: the backend's default controls"),
