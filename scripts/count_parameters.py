@@ -40,6 +40,36 @@ def count_sana_wm(folder=SANA_WM):
                 "text_encoder": count(Gemma2Model(Gemma2Config.from_pretrained(folder / "text_encoder")))}
 
 
+LTX2 = Path(__file__).resolve().parents[1] / "tests" / "engine" / "real_configs" / "LTX-2.3-Diffusers"
+IC_LORA_RANK = 64   # the union control LoRA's, inferred from its published file size (tests/engine/test_real_configs_ltx2.py)
+
+
+def count_ltx2_ic(folder=LTX2):
+    """LTX-2.3's models from the configs reconstructed in the repository (diffusers' conversion script, version
+    2.3), on the meta device; Gemma 3 without its lm_head (tied to the embedding) and the IC-LoRA at rank 64."""
+    import diffusers
+    from accelerate import init_empty_weights
+    from diffusers.pipelines.ltx2 import LTX2TextConnectors
+    from diffusers.pipelines.ltx2.vocoder import LTX2VocoderWithBWE
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from engine.random_models_ltx2 import LORA_TARGETS   # the layers the LoRA adapts, as the fixture writes them
+
+    classes = {"transformer": diffusers.LTX2VideoTransformer3DModel, "connectors": LTX2TextConnectors,
+               "vae": diffusers.AutoencoderKLLTX2Video, "audio_vae": diffusers.AutoencoderKLLTX2Audio,
+               "vocoder": LTX2VocoderWithBWE}
+    with init_empty_weights():
+        models = {name: cls.from_config(cls.load_config(folder / name)) for name, cls in classes.items()}
+        gemma = Gemma3ForConditionalGeneration(Gemma3Config.from_pretrained(folder / "text_encoder"))
+    counts = {name: count(model) for name, model in models.items()}
+    counts["text_encoder"] = count(gemma.model)
+    linears = [block.get_submodule(target) for block in models["transformer"].transformer_blocks
+               for target in LORA_TARGETS]
+    counts["ic_lora"] = sum(IC_LORA_RANK * (linear.in_features + linear.out_features) for linear in linears)
+    return counts
+
+
 def main(argv=None):
     from accelerate import init_empty_weights
     from diffusers import (AutoencoderKL, AutoencoderKLWan, ControlNetModel, MotionAdapter, UNet2DConditionModel,
@@ -68,6 +98,7 @@ def main(argv=None):
             "text_encoder": count_umt5(UMT5EncoderModel(UMT5Config(**umt5))),
         }
     counts["sana-wm"] = count_sana_wm()
+    counts["ltx2-ic"] = count_ltx2_ic()
     print(json.dumps(counts, indent=1))
     return 0
 
