@@ -111,6 +111,8 @@ ALLOWED = {
     ("engine/backends/wan_vace.py", "objects"): PASS_NAME,
     ("engine/backends/wan_vace.py", "references"): BACKEND_SETTINGS,
     ("engine/backends/wan_vace.py", "shot_reference"): BACKEND_SETTINGS,
+    ("engine/backends/ltx2_ic.py", "control"): BACKEND_SETTINGS,
+    ("engine/backends/ltx2_ic.py", "objects"): PASS_NAME,
     **{("addon/blender/lighting.py", name): JOINTS_OR_CAMERAS for name in ("frames", "actors", "camera", "name")},
     **{("addon/lighting.py", name): JOINTS_OR_CAMERAS for name in ("frames", "actors", "name")},
     **{("addon/coverage_bundle.py", name): JOINTS_OR_CAMERAS for name in ("frames", "actors", "name")},
