@@ -70,6 +70,20 @@ def count_ltx2_ic(folder=LTX2):
     return counts
 
 
+WAN22 = Path(__file__).resolve().parents[1] / "tests" / "engine" / "real_configs" / "Wan2.2-VACE-Fun-14B-diffusers"
+
+
+def count_wan22_vace(folder=WAN22):
+    """Wan 2.2 VACE-Fun A14B's two experts from the configs rebuilt from diffusers' conversion script (its
+    SOURCES.md); its VAE and UMT5-XXL are Wan 2.1's, counted under wan-vace."""
+    from accelerate import init_empty_weights
+    from diffusers import WanVACETransformer3DModel
+
+    with init_empty_weights():
+        return {name: count(WanVACETransformer3DModel.from_config(WanVACETransformer3DModel.load_config(folder / name)))
+                for name in ("transformer", "transformer_2")}
+
+
 def main(argv=None):
     from accelerate import init_empty_weights
     from diffusers import (AutoencoderKL, AutoencoderKLWan, ControlNetModel, MotionAdapter, UNet2DConditionModel,
@@ -99,6 +113,8 @@ def main(argv=None):
         }
     counts["sana-wm"] = count_sana_wm()
     counts["ltx2-ic"] = count_ltx2_ic()
+    counts["wan22-vace"] = {**count_wan22_vace(), "vae": counts["wan-vace"]["vae"],
+                            "text_encoder": counts["wan-vace"]["text_encoder"]}
     print(json.dumps(counts, indent=1))
     return 0
 
