@@ -97,10 +97,19 @@ class Ltx2IcBackend(Backend):
         return (shot_frames - 1 + TEMPORAL_FACTOR - 1) // TEMPORAL_FACTOR * TEMPORAL_FACTOR + 1
 
     def load(self, models, controls, device):
-        from diffusers import LTX2InContextPipeline
-
         if len(controls) != 1:
             raise ValueError(f"{self.name} takes exactly one control video (depth, pose or edges), not {len(controls)}")
+        lora = lora_file(models["ic_lora"].path)
+        self.downscale = reference_downscale(lora)
+        if self.size_multiple % (SPATIAL_FACTOR * self.downscale):
+            raise ValueError(f"{lora.name} wants its control at 1/{self.downscale} size, which needs sides in "
+                             f"multiples of {SPATIAL_FACTOR * self.downscale}; {self.name} snaps to "
+                             f"{self.size_multiple}: use an IC-LoRA with ref0.5 or ref1")
+        if importlib.util.find_spec("peft") is None:
+            raise ValueError(f"{self.name} loads its IC-LoRA through peft, which the engine's environment lacks: "
+                             "reinstall the engine from requirements-engine.txt (it pins peft)")
+        from diffusers import LTX2InContextPipeline
+
         self.control = controls[0]
         dtype = device.dtype("bfloat16")
         pipe = LTX2InContextPipeline.from_pretrained(models["pipeline"].path, dtype=dtype, use_safetensors=True)
@@ -108,12 +117,6 @@ class Ltx2IcBackend(Backend):
         if pipe.vae_temporal_compression_ratio != TEMPORAL_FACTOR or spatial != SPATIAL_FACTOR:
             raise ValueError(f"{models['pipeline'].path} compresses time by {pipe.vae_temporal_compression_ratio} "
                              f"and space by {spatial}; {self.name} expects {TEMPORAL_FACTOR} and {SPATIAL_FACTOR}")
-        lora = lora_file(models["ic_lora"].path)
-        self.downscale = reference_downscale(lora)
-        if self.size_multiple % (SPATIAL_FACTOR * self.downscale):
-            raise ValueError(f"{lora.name} wants its control at 1/{self.downscale} size, which needs sides in "
-                             f"multiples of {SPATIAL_FACTOR * self.downscale}; {self.name} snaps to "
-                             f"{self.size_multiple}: use an IC-LoRA with ref0.5 or ref1")
         pipe.load_lora_weights(str(lora.parent), weight_name=lora.name, adapter_name=ADAPTER, local_files_only=True)
         self.pipe = device.place(pipe)
         self.crf = None if importlib.util.find_spec("av") else 0   # the model's H.264 re-compression needs PyAV
