@@ -97,7 +97,8 @@ def test_both_experts_run_across_the_boundary_with_their_own_guidance(first_take
     assert settings["expert_steps"] == {"transformer": 1, "transformer_2": 1} and settings["boundary_ratio"] == 0.875
     assert loaded.pipe._guidance_scale == 4.0 and loaded.pipe._guidance_scale_2 == settings["guidance_scale_2"] == 3.0
     frames = read_frames(path)
-    assert list(frames) == [f"{n:04d}.png" for n in range(3, 9)] and {f.shape for f in frames.values()} == {(72, 128, 3)}
+    assert list(frames) == [f"{n:04d}.png" for n in range(3, 9)]
+    assert {f.shape for f in frames.values()} == {(72, 128, 3)}
     assert record["parameters"]["model_frames"] == 9 and settings["video_frames"] == 9
     assert record["parameters"]["generation_size"] == [32, 16]
 
