@@ -55,8 +55,10 @@ def take(bundle, out, backend, **fields):
 def test_frame_rule_and_what_it_declares():
     backend = create("wan22-vace")
     assert [backend.model_frames(n) for n in (1, 6, 11, 13, 81)] == [1, 9, 13, 13, 81]
-    assert backend.max_controls == 2 and backend.carry_frames == 5 and backend.size_multiple == 16
     assert backend.roles[0].default_id == "linoyts/Wan2.2-VACE-Fun-14B-diffusers"
+    for shared in (backend, create("wan-vace")):  # the composite and the carry-over are VaceBackend's
+        assert shared.max_controls == 2 and shared.carry_frames == 5 and shared.size_multiple == 16
+        assert shared.bundle_problem(None, {"depth": 1.0}) is None
 
 
 def with_reference(source, bundle):
