@@ -71,15 +71,17 @@ TINY = {
                  num_key_value_heads=1, head_dim=8, sliding_window=16),
     "vision": dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
                    image_size=28, patch_size=14),
-    "transformer": dict(num_attention_heads=2, attention_head_dim=8, cross_attention_dim=16, audio_num_attention_heads=2,
-                        audio_attention_head_dim=4, audio_cross_attention_dim=8, num_layers=2),
+    "transformer": dict(num_attention_heads=2, attention_head_dim=8, cross_attention_dim=16,
+                        audio_num_attention_heads=2, audio_attention_head_dim=4, audio_cross_attention_dim=8,
+                        num_layers=2),
     "connectors": dict(video_connector_num_attention_heads=2, video_connector_attention_head_dim=8,
                        video_connector_num_layers=1, video_connector_num_learnable_registers=4,
                        audio_connector_num_attention_heads=2, audio_connector_attention_head_dim=4,
                        audio_connector_num_layers=1, audio_connector_num_learnable_registers=4),
     "vae": dict(latent_channels=8, block_out_channels=(8, 16, 32, 32), decoder_block_out_channels=(8, 16, 16, 32),
                 layers_per_block=(1, 1, 1, 1, 1), decoder_layers_per_block=(1, 1, 1, 1, 1)),
-    "audio_vae": dict(base_channels=32, num_res_blocks=1, latent_channels=2),  # base = latent x mel_bins / 4, as 128 = 8 x 64 / 4
+    # base_channels = latent_channels x mel_bins / 4 (its latent statistics' size), as the real 128 = 8 x 64 / 4
+    "audio_vae": dict(base_channels=32, num_res_blocks=1, latent_channels=2),
     "vocoder": dict(hidden_channels=64, bwe_hidden_channels=32),
 }
 CHARACTERS = string.ascii_lowercase + string.digits + string.punctuation

@@ -41,7 +41,7 @@ def count_sana_wm(folder=SANA_WM):
 
 
 LTX2 = Path(__file__).resolve().parents[1] / "tests" / "engine" / "real_configs" / "LTX-2.3-Diffusers"
-IC_LORA_RANK = 64   # the union control LoRA's, inferred from its published file size (tests/engine/test_real_configs_ltx2.py)
+IC_LORA_RANK = 64   # the union control LoRA's, inferred from its file size (tests/engine/test_real_configs_ltx2.py)
 
 
 def count_ltx2_ic(folder=LTX2):

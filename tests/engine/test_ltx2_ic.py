@@ -44,7 +44,8 @@ def test_reference_downscale_comes_from_the_lora_file_name_else_its_metadata(tmp
     quarter = tmp_path / "quarter"
     quarter.mkdir()
     save_file({"a.lora_A.weight": torch.zeros(1)}, quarter / "ic-lora-ref0.25.safetensors")
-    models = {"pipeline": ResolvedModel("pipeline", "unused", tmp_path), "ic_lora": ResolvedModel("ic_lora", "q", quarter)}
+    models = {"pipeline": ResolvedModel("pipeline", "unused", tmp_path),
+              "ic_lora": ResolvedModel("ic_lora", str(quarter), quarter)}
     with pytest.raises(ValueError, match="multiples of 128"):   # refused before any weights load
         create("ltx2-ic").load(models, ["depth"], Device("cpu", "cpu"))
 

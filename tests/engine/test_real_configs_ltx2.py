@@ -53,7 +53,8 @@ def write_ltx_folder(folder):
     for name, cls in (("connectors", LTX2TextConnectors), ("vocoder", LTX2VocoderWithBWE)):
         with init_empty_weights():
             model = cls.from_config(cls.load_config(folder / name))
-        write_sparse_safetensors(folder / name / "diffusion_pytorch_model.safetensors", module_shapes(model), "bfloat16")
+        write_sparse_safetensors(folder / name / "diffusion_pytorch_model.safetensors", module_shapes(model),
+                                 "bfloat16")
     # The two large models in 5 GB shards with an index, as the conversion script saves them (max_shard_size="5GB").
     transformer = empty_model("diffusers", "LTX2VideoTransformer3DModel", folder / "transformer")
     write_shards(folder / "transformer", "diffusion_pytorch_model", module_shapes(transformer))
@@ -147,7 +148,8 @@ def test_tiny_fixture_is_the_reconstructed_config_scaled_down(ltx2_models):
     sizes = {"num_attention_heads", "attention_head_dim", "cross_attention_dim", "audio_num_attention_heads",
              "audio_attention_head_dim", "audio_cross_attention_dim", "num_layers", "caption_channels", "in_channels",
              "out_channels", "audio_in_channels", "audio_out_channels", "video_connector_num_attention_heads",
-             "video_connector_attention_head_dim", "video_connector_num_layers", "video_connector_num_learnable_registers",
+             "video_connector_attention_head_dim", "video_connector_num_layers",
+             "video_connector_num_learnable_registers",
              "audio_connector_num_attention_heads", "audio_connector_attention_head_dim", "audio_connector_num_layers",
              "audio_connector_num_learnable_registers", "text_proj_in_factor", "video_hidden_dim", "audio_hidden_dim",
              "latent_channels", "block_out_channels", "decoder_block_out_channels", "layers_per_block",
