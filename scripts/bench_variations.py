@@ -91,7 +91,8 @@ def main():
     parser.add_argument("--count", type=int, default=100, help="variations to make (default: 100)")
     parser.add_argument("--full-takes", type=int, default=2, help="full takes to measure (default: 2)")
     parser.add_argument("--seed", type=int, default=1, help="first seed (default: 1)")
-    parser.add_argument("--steps", type=int, help="denoising steps of the looks and the takes (default: previz's 20)")
+    parser.add_argument("--steps", type=int, help="denoising steps of the looks and the takes (default: previz's, "
+                        "engine.previz.prior.DEFAULT_STEPS)")
     parser.add_argument("--docs-sheet", type=Path, help="write a 24-variation contact sheet here")
     args = parser.parse_args()
 

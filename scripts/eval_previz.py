@@ -28,6 +28,7 @@ from engine.bundle.png import read_png  # noqa: E402
 from engine.controls import build_controls  # noqa: E402
 from engine.previz import metrics  # noqa: E402
 from engine.previz.model import CONTROL_KINDS, WEIGHTS_DIR  # noqa: E402
+from engine.previz.prior import DEFAULT_STEPS  # noqa: E402
 
 GOALS = {"edge_f1_ratio": 0.85, "own_vs_shuffled": 1.8, "colour_variance_ratio": 1.5, "warp_error_ratio": 1.5}
 
@@ -150,7 +151,7 @@ def main(argv=None):
     parser.add_argument("--data", required=True, type=Path, help="held-out clips from make_previz_dataset.py")
     parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"the prior's steps (default: {DEFAULT_STEPS})")
     parser.add_argument("--grid", type=Path, help="write the controls | generated | Blender grid here")
     parser.add_argument("--grid-rows", type=int, default=4)
     parser.add_argument("--json", type=Path, help="write the figures here")

@@ -19,6 +19,7 @@ from ..looks.palette import lab_statistics, take_statistics, transfer
 from ..looks.plan import plan_looks
 from ..previz import appearance
 from ..previz.model import CONTROL_KINDS, WEIGHTS_DIR
+from ..previz.prior import DEFAULT_STEPS
 from .base import Backend, ModelRole, snap
 
 MAX_LONG_SIDE = 1920
@@ -43,7 +44,7 @@ class PrevizBackend(Backend):
     default_weights = {kind: 1.0 for kind in CONTROL_KINDS}
     required_controls = CONTROL_KINDS
     roles = (ModelRole("previz", str(WEIGHTS_DIR), "the previz UNet and scheduler, shipped with Blockcast"),)
-    default_steps = 20
+    default_steps = DEFAULT_STEPS  # the colour prior's (engine.previz.prior)
     default_guidance = 1.0
     size_multiple = 2
     default_long_side = MAX_LONG_SIDE
@@ -66,7 +67,7 @@ class PrevizBackend(Backend):
 
         self.sampler = PrevizSampler(models["previz"].path, device.kind)
         self.prior = ColourPrior(self.sampler, models["previz"].path)
-        self.settings = {"dtype": "float32", "scheduler": "DDIM",
+        self.settings = {"dtype": "float32", "scheduler": type(self.prior.scheduler).__name__,
                          "prompt": "mood words set a grade; descriptions come from the cast",
                          "trained": self.sampler.info.get("training", {}), "calibration": self.sampler.calibration}
         self.notes = TakeNotes()
@@ -81,6 +82,10 @@ class PrevizBackend(Backend):
         colours.update(self.prior.choose(plan.undecided(), plan.known(), request.steps, hooks.on_step,
                                          hooks.check_cancel))
         return plan, colours
+
+    def look_sampler(self, steps):
+        """take.json's look.sampler (and variations.json's sampler): how the model's colours were sampled."""
+        return self.prior.sampler_record(steps)
 
     def generate(self, request, hooks):
         plan, colours = self.look_colours(request, hooks)
@@ -97,7 +102,8 @@ class PrevizBackend(Backend):
             for index in range(len(frames)):
                 hooks.check_cancel()
                 frames[index] = transfer(frames[index], take_stats, target_stats)
-        self.notes = TakeNotes(look=TakeLook(look_seed=plan.look_seed, objects=colours),
+        self.notes = TakeNotes(look=TakeLook(look_seed=plan.look_seed, objects=colours,
+                                             sampler=self.look_sampler(request.steps)),
                                understood=plan.understood + understood, ignored=plan.ignored + ignored,
                                grade=grade.name if grade is not None else None)
         return frames

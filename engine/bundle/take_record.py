@@ -233,11 +233,30 @@ class TakeTimings(_Record):
 
 
 @dataclass
+class LookSampler(_Record):
+    """How the previz prior sampled the colours nobody set (engine.previz.prior.PriorSampling)."""
+    solver: str = _key(_text, "")        # "ddim" or "dpm++2m" (DPM-Solver++ multistep, second order)
+    spacing: str = _key(_text, "")       # the timestep spacing: "leading" or "trailing"
+    steps: int = _key(_int, 0)
+    canonical_size: list = _key(_pair, factory=lambda: [0, 0])  # [W, H] of the canonical shot sampled
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
 class TakeLook(_Record):
     """What every object looked like, and the look seed that chose the colours nobody set."""
     look_seed: int | None = _key(_optional(_int), None)
     objects: dict = _key(_colours, factory=dict, required=True)  # object name -> "#rrggbb"
+    # Absent in takes made before it was recorded: those were DDIM, "leading" spacing,
+    # parameters.steps steps (20 when unset), on the canonical shot at 112x64.
+    sampler: LookSampler | None = _key(_optional(_nested(LookSampler)), None)
     extra: dict = field(default_factory=dict)
+
+    def to_json(self):
+        document = super().to_json()
+        if self.sampler is None:
+            del document["sampler"]  # older takes round-trip unchanged
+        return document
 
 
 @dataclass

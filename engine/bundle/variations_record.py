@@ -47,6 +47,7 @@ _CHECKS = {  # a field's `kind` -> (test, how the message spells what it should 
     "pair": (lambda v: isinstance(v, list) and len(v) == 2 and all(map(_is_int, v)), "two whole numbers"),
     "colours": (lambda v: isinstance(v, dict) and all(isinstance(c, str) for c in v.values()),
                 "object: \"#rrggbb\" pairs"),
+    "optional object": (lambda v: v is None or isinstance(v, dict), "an object or null"),
 }
 
 
@@ -143,6 +144,7 @@ class VariationsRecord(_Record):
     sheet: str = _key("text", SHEET_FILE)
     variations: list = _key("records", factory=list, record=Variation)
     timings: VariationsTimings = _key("record", factory=VariationsTimings, record=VariationsTimings)
+    sampler: dict | None = _key("optional object", None)  # each take's look.sampler (take_record.LookSampler)
     extra: dict = field(default_factory=dict)
 
     @classmethod

@@ -121,7 +121,7 @@ class Variations:
             bundle=VariationsBundle(path=str(bundle.root.resolve()), hash=bundle_hash(bundle), shot=bundle.name),
             prompt=self.request.prompt, key_frames=list(self.key_frames),
             tile_size=[self.tile_width, tile_height(self.tile_width, bundle.width, bundle.height)],
-            sheet=SHEET_FILE, variations=variations,
+            sheet=SHEET_FILE, variations=variations, sampler=self.backend.look_sampler(steps).to_json(),
             timings=VariationsTimings(load_s=round(load_s, 4), sample_s=round(sample_s, 4),
                                       compose_s=round(compose_s, 4),
                                       total_s=round(time.perf_counter() - started_all, 4)))

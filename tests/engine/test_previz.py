@@ -134,3 +134,20 @@ def test_calibration_moves_hue_and_leaves_each_objects_brightness_to_the_spread(
     even = appearance.calibrate(ratios, luminance_spread=0.0, luminance_gain=1.2)
     shot = np.mean(list(luma.values())) * 1.2
     assert all(np.dot(even[k], appearance.LUMA) == pytest.approx(shot) for k in ratios)
+
+
+def test_the_prior_samples_a_half_size_canonical_shot_from_the_native_sizes_noise():
+    """#14: the prior's canonical shot at 56x32 keeps every object, and its noise is the 112x64 noise
+    summed over 2x2 blocks / 2: unit variance still, so the sampler starts where the model expects."""
+    import torch
+
+    from engine.previz.prior import CANONICAL_FILE, DEFAULT_SAMPLING, CanonicalShot, _downscaled_noise
+
+    assert DEFAULT_SAMPLING.downscale == 2
+    with np.load(WEIGHTS_DIR / CANONICAL_FILE) as data:
+        for role in ("actor", "prop"):
+            full, half = CanonicalShot(data, role), CanonicalShot(data, role, downscale=2)
+            assert half.ids.shape == (32, 56) and half.condition.shape == (1, 8, 32, 56)
+            assert set(np.unique(half.ids)) == set(np.unique(full.ids)) and half.target == full.target
+    noise = _downscaled_noise(torch.randn((64, 3, 64, 112), generator=torch.Generator().manual_seed(0)), 2)
+    assert noise.shape == (64, 3, 32, 56) and abs(float(noise.std()) - 1) < 0.01 and abs(float(noise.mean())) < 0.01

@@ -18,6 +18,7 @@ from engine.bundle.events import VariationEvent, parse_event
 from engine.bundle.take_record import read_take
 from engine.bundle.variations_record import VariationsRecordError, read_variations
 from engine.imaging import resize_cover
+from engine.previz.prior import DEFAULT_SAMPLING
 from engine.variations.tiles import KEY_GAP, key_frame_numbers
 
 STEPS = ("--steps", "3")
@@ -61,6 +62,9 @@ def test_a_picked_variations_full_take_has_its_look_and_its_frames(made):
     record, take = read_variations(folder), read_take(take_dir)
     variation = record.variation(8)
     assert take.look.objects == variation.look
+    canonical = (112 // DEFAULT_SAMPLING.downscale, 64 // DEFAULT_SAMPLING.downscale)
+    assert take.look.sampler == DEFAULT_SAMPLING.record(3, canonical)  # the prior's sampler, recorded
+    assert record.sampler == take.look.sampler.to_json()
     width, height = record.tile_size
     tile = np.asarray(Image.open(folder / variation.tile).convert("RGB")).astype(int)
     for index, frame in enumerate(record.key_frames):
@@ -83,6 +87,14 @@ def test_the_record_and_event_read_back(made):
         record.variation(99)
     event = parse_event(VariationEvent(index=0, count=3, seed=7, tile="tiles/s7.png").to_line())
     assert isinstance(event, VariationEvent) and event.tile == "tiles/s7.png"
+
+
+def test_a_take_from_before_the_sampler_was_recorded_round_trips_unchanged():
+    from engine.bundle.take_record import TakeLook
+
+    older = {"look_seed": 4, "objects": {"Floor": "#808080"}}
+    look = TakeLook.from_json(older)
+    assert look.sampler is None and look.to_json() == older
 
 
 def test_other_backends_are_told_to_make_takes(engine_main, previz_shots, tmp_path):
