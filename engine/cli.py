@@ -76,7 +76,7 @@ def run_check(args):
     return 0
 
 
-def model_presence(role):
+def model_presence(role, backend=None):
     """(present, how to get it): a local folder must exist; a hub id must be in the local cache."""
     if looks_like_path(role.default_id):
         present = Path(role.default_id).is_dir()
@@ -84,7 +84,7 @@ def model_presence(role):
                  f"or pass --model {role.name}=FOLDER")
     else:
         present = cached_snapshot(role.default_id) is not None
-        fetch = download_hint(role.default_id)
+        fetch = download_hint(role.default_id, backend)
     return present, None if present else fetch
 
 
@@ -96,7 +96,7 @@ def backend_report():
         backend = backends.create(name)
         models = []
         for role in backend.roles:
-            present, download = model_presence(role)
+            present, download = model_presence(role, name)
             models.append({"role": role.name, "default": role.default_id, "description": role.description,
                            "for_control": role.control, "present": present, "download": download})
         passes = list(dict.fromkeys(name for kind in backend.required_controls for name in needed_passes(kind)))

@@ -189,7 +189,7 @@ class Generation:
         self.out = check_takes_dir(out)
         specs = model_specs(self.backend, request.models)
         needed = self.backend.required_roles(list(self.weights) + (["references"] if self.has_references() else []))
-        self.models = {role.name: resolve_model(role.name, specs[role.name]) for role in needed}
+        self.models = {role.name: resolve_model(role.name, specs[role.name], self.backend.name) for role in needed}
 
     def checked_carry_over(self, take):
         """The frame files of the --continue-from take the backend keeps, checked now (RequestError)."""

@@ -34,8 +34,10 @@ class ResolvedModel:
                            file_hashes=self.file_hashes)
 
 
-def download_hint(repo_id):
-    return f"`hf download {repo_id}` (or `huggingface-cli download {repo_id}`)"
+def download_hint(repo_id, backend=None):
+    """How to get a missing hub model: the engine's own fetch (which checks the files it needs), or hf."""
+    return (f"`python -m engine models fetch {backend or 'BACKEND'} --allow-network` (in Blender: Preferences ▸ Models ▸ "
+            f"Download), or `hf download {repo_id}`")
 
 
 def looks_like_path(spec):
@@ -110,7 +112,7 @@ def cached_snapshot(repo_id):
         return None
 
 
-def resolve_model(role, spec):
+def resolve_model(role, spec, backend=None):
     """A ResolvedModel for `spec` (local folder or hub id), or ModelError saying what to do."""
     folder = Path(spec).expanduser()
     if folder.exists():
@@ -129,7 +131,7 @@ def resolve_model(role, spec):
     if snapshot is None:
         raise ModelError(
             f"model {role} ({spec}) is not in the local Hugging Face cache and the engine never downloads: "
-            f"run {download_hint(spec)} on a machine with network, or pass --model {role}=/path/to/a/local/copy"
+            f"run {download_hint(spec, backend)} on a machine with network, or pass --model {role}=/path/to/a/local/copy"
         )
     _check_safetensors(role, spec, snapshot)
     return ResolvedModel(role, spec, snapshot, snapshot.name)

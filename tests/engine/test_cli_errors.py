@@ -49,8 +49,9 @@ def test_backends_lists_rules_and_missing_models_with_the_download_command(run_e
     assert "4k+1" in report["wan-vace"]["frames"] and "16" in report["wan-vace"]["size"]
     model = report["wan-vace"]["models"][0]
     assert model["present"] is False and "hf download Wan-AI/Wan2.1-VACE-1.3B-diffusers" in model["download"]
+    assert "models fetch wan-vace --allow-network" in model["download"]
     text = run_engine("backends")
-    assert "missing" in text.stdout and "huggingface-cli download" in text.stdout
+    assert "missing" in text.stdout and "models fetch wan-vace --allow-network" in text.stdout
     assert "previz (default):" in text.stdout
     assert "needs:    the bundle's shading, depth, normal, objects passes" in text.stdout
 
@@ -77,6 +78,7 @@ def test_missing_model_names_the_model_and_the_download_command(run_engine, bund
     assert run.returncode == 1
     assert "motion_adapter (guoyww/animatediff-motion-adapter-v1-5-3)" in run.stderr
     assert "hf download guoyww/animatediff-motion-adapter-v1-5-3" in run.stderr
+    assert "models fetch animatediff --allow-network" in run.stderr
     assert not any(out.iterdir())
 
 
@@ -138,9 +140,10 @@ def test_a_runtime_problem_still_exits_1(engine_main, tmp_path):
     assert code == 1 and "is not a pass bundle" in events[-1]["message"]
 
 
-def test_wan_takes_one_control(run_engine, bundle10, tmp_path, wan_models):
+def test_wan_composites_two_controls_only_with_the_actors_silhouettes(run_engine, bundle10, tmp_path, wan_models):
     run = run_engine("generate", bundle10, "--out", tmp_path / "takes", *wan_models, "--control", "depth=1,pose=1")
-    assert run.returncode == 1 and "1 control(s) per take" in run.stderr
+    assert run.returncode == 1 and "needs the actors' silhouettes" in run.stderr
+    assert "--passes including mask" in run.stderr and not (tmp_path / "takes").exists()
 
 
 def test_the_engine_never_imports_bpy(bundle10, tmp_path, tiny_models, engine_env):
