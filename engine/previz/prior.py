@@ -56,7 +56,7 @@ class PriorSampling:
         return LookSampler(solver=self.scheduler, spacing=self.spacing, steps=int(steps), canonical_size=list(size))
 
 
-# Issue #14: 6 DPM-Solver++ steps on the canonical shot at 56x32 cost about a fourteenth of 20 DDIM
+# Issue #14: 6 DPM-Solver++ steps on the canonical shot at 56x32 cost about a tenth of 20 DDIM
 # steps at 112x64, with the same spread of colours (docs/previz_model.md ▸ The prior's sampler).
 DEFAULT_SAMPLING = PriorSampling("dpm++2m", "trailing", 2)
 DEFAULT_STEPS = 6
