@@ -81,6 +81,14 @@ def _downscaled_noise(noise, factor):
     return noise.reshape(batch, channels, height // factor, factor, width // factor, factor).sum((3, 5)) / factor
 
 
+def _channels_last(unet):
+    """The UNet's weights in channels-last order: 9-15 % less CPU a look at 56x32 on this CPU's
+    oneDNN, the same colours for the seeds measured (docs/benchmarks.md ▸ Variations)."""
+    import torch
+
+    unet.to(memory_format=torch.channels_last)
+
+
 class CanonicalShot:
     """One canonical frame: its conditions, object ids, target and the slots known colours go in."""
 
@@ -121,6 +129,7 @@ class ColourPrior:
             self.shots = {role: CanonicalShot(data, role, sampling.downscale) for role in ("actor", "prop")}
         self.sampler, self.sampling = sampler, sampling
         self.scheduler = sampling.make_scheduler(sampler.scheduler.config)
+        _channels_last(sampler.unet)
 
     def sampler_record(self, steps):
         """take.json's look.sampler for `steps` steps (the canonical shot's size as the UNet sees it)."""
