@@ -26,19 +26,33 @@ def backend_entry(report, backend):
     return next((entry for entry in entries if entry["name"] == backend), None)
 
 
-def added_passes(chosen, report, backend, with_references=False):
-    """The bundle passes `backend` cannot do without (its report entry's `passes`, and with cast
-    references its `reference_passes`, e.g. the objects pass that places each reference) that
-    `chosen` lacks; none when the report is missing or does not list the backend."""
+def control_passes(report, backend, weights=None):
+    """The passes the controls a take uses read (the report entry's `control_passes`: edges reads depth
+    and objects), and with several controls its `composite_passes` (VACE's composite: the mask pass).
+    `weights` are the request's (None: the backend's `default_weights`); a weight of 0 drops a control."""
     entry = backend_entry(report, backend) or {}
-    needed = entry.get("passes", []) + (entry.get("reference_passes", []) if with_references else [])
+    used = [kind for kind, weight in (entry.get("default_weights", {}) if weights is None else weights).items()
+            if weight and kind in entry.get("controls", [])]
+    needed = [name for kind in used for name in entry.get("control_passes", {}).get(kind, [])]
+    return needed + (entry.get("composite_passes", []) if len(used) > 1 else [])
+
+
+def added_passes(chosen, report, backend, with_references=False, weights=None):
+    """The bundle passes `backend` cannot do without (its report entry's `passes`, with cast
+    references its `reference_passes`, e.g. the objects pass that places each reference, and those
+    the take's controls read: control_passes) that `chosen` lacks; none when the report is missing
+    or does not list the backend."""
+    entry = backend_entry(report, backend) or {}
+    needed = (entry.get("passes", []) + (entry.get("reference_passes", []) if with_references else [])
+              + control_passes(report, backend, weights))
     return [name for name in dict.fromkeys(needed) if name not in chosen]
 
 
-def passes_to_export(chosen, report, backend, with_references=False):
-    """The artist's passes plus those `backend` needs, so Generate never exports a bundle the
-    backend refuses. Without a report, the chosen ones alone: the engine then says what is missing."""
-    return list(chosen) + added_passes(chosen, report, backend, with_references)
+def passes_to_export(chosen, report, backend, with_references=False, weights=None):
+    """The artist's passes plus those `backend` and the take's control `weights` need, so Generate
+    never exports a bundle the backend refuses. Without a report, the chosen ones alone: the engine
+    then says what is missing."""
+    return list(chosen) + added_passes(chosen, report, backend, with_references, weights)
 
 
 def weighted_controls(offered, report, backend):

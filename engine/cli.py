@@ -105,6 +105,8 @@ def backend_report():
         report.append({"name": name, "default": name == backends.DEFAULT_BACKEND, "description": backend.description,
                        "controls": list(backend.controls), "passes": passes,
                        "reference_passes": reference_passes,
+                       "control_passes": {kind: list(needed_passes(kind)) for kind in backend.controls},
+                       "composite_passes": list(backend.composite_passes),
                        "default_weights": backend.default_weights, "max_controls": backend.max_controls,
                        "frames": backend.frame_rule, "size": backend.size_rule(),
                        "init_video": backend.supports_init_video, "ignores": list(backend.ignores),

@@ -91,6 +91,12 @@ class FarmJob:
                               (self.takes_per_task, "takes per task")):
             if number < 1:
                 raise LayoutError(f"{label} must be at least 1, not {number}")
+        split = [shot.name for shot in self.shots if len(shot.chunks(self.chunk_size)) > 1]
+        if "tracking" in _pass_names(self.export_passes) and split:
+            longest = max(shot.frame_end - shot.frame_start + 1 for shot in self.shots)
+            raise LayoutError(f"the tracking pass is fixed at each shot's first frame, so shot {split[0]} cannot be "
+                              f"exported in chunks: set Frames per Task (--chunk) to at least {longest}, or leave "
+                              "the tracking pass out")
         if self.memory not in MEMORY_PRESETS:
             raise LayoutError(f"memory {self.memory!r} is not one of {', '.join(MEMORY_PRESETS)}")
         for model in self.models:  # the farms carry the overrides as one ';'-separated value

@@ -273,6 +273,13 @@ def test_check_engine_lists_the_real_engines_backends():
     assert rep.passes_to_export(["depth"], report, "wan-vace") == ["depth"]
     assert rep.passes_to_export(["depth", "pose", "camera"], report, "previz") == [
         "depth", "pose", "camera", "shading", "normal", "objects"]
+    # The passes a take's controls read come too: edges reads depth and objects; VACE's depth+pose
+    # composite reads the actors' silhouettes (mask); the camera-path backend needs the camera pass.
+    assert rep.passes_to_export(["depth"], report, "ltx2-ic", weights={"edges": 1.0}) == ["depth", "objects"]
+    assert rep.passes_to_export(["depth"], report, "wan-vace", weights={"depth": 1.0, "pose": 0.5}) == [
+        "depth", "pose", "mask"]
+    assert rep.passes_to_export(["depth"], report, "wan-vace", weights={"depth": 1.0, "pose": 0.0}) == ["depth"]
+    assert rep.passes_to_export(["depth"], report, "sana-wm") == ["depth", "camera", "shading"]
     weighted = {name: rep.weighted_controls(WEIGHTED, report, name) for name in ("previz", "animatediff", "wan-vace")}
     assert weighted == {"previz": [], "animatediff": ["depth", "pose"], "wan-vace": ["depth", "pose"]}
 

@@ -145,7 +145,7 @@ def shot_job(scene, shot, prefs, passes, size=None, make_job=GenerationJob):
                            memory=prefs.memory, continue_from=continue_from)
     cast, _ = scene_cast(scene)
     with_references = any(member.references for member in cast.members)
-    exported = passes_to_export(passes, report, backend, with_references)
+    exported = passes_to_export(passes, report, backend, with_references, request.controls)
     lens = lens_passes(request, camera_has_dof(shot.camera_name), scene.render.use_motion_blur)
     exported += [name for name in lens if name not in exported]
     notes = [note for note in [_repeated_seed_note(request, used_seeds(scene, shot.name, takes_dir))] if note]

@@ -12,7 +12,8 @@ from ..shot_queue import running_queue
 from ..blender.sequencer import shot_takes
 from ..blender.lens import camera_has_dof
 from ..blender.shots import ShotError, resolve_shot
-from ..engine_report import added_passes, generation_backend, ignored_fields, no_weights_note, weighted_controls
+from ..engine_report import (added_passes, control_weights, generation_backend, ignored_fields, no_weights_note,
+                             weighted_controls)
 from .preferences import ENGINE_CHECK, preferences
 from .properties import CONTROL_KINDS, pass_property_name, weight_property_name
 from ..strip_layout import PREFIX
@@ -92,7 +93,8 @@ def draw_backend(layout, context, shot, backend):
 def draw_added_passes(layout, context, shot):
     """Which passes Generate exports beyond the chosen ones because the backend needs them."""
     report, backend = _shot_backend(context, shot)
-    added = added_passes(context.scene.blockcast.passes(), report, backend)
+    weights = control_weights(shot.weights(), report, backend)
+    added = added_passes(context.scene.blockcast.passes(), report, backend, weights=weights)
     if added:
         layout.label(text=f"Also exports {', '.join(added)} ({backend} needs them)", icon="INFO")
 

@@ -91,6 +91,8 @@ class Backend:
     ignores = ()                  # request fields it does not use, from IGNORABLE_INPUTS (engine/bundle/request.py)
     reference_controls = ()       # controls built (unweighted) when a take has cast references, e.g. the
                                   # objects pass that places each member's reference
+    composite_passes = ()         # passes a take that combines several controls also needs (VACE's composite:
+                                  # the actors' silhouettes, from the mask pass)
     lens_controls = ()            # lens effects it applies itself from Request.lens instead of the engine's
                                   # post-process: "depth_of_field", "motion_blur" (engine/lens/take.py LENS_EFFECTS)
     carry_frames = 0              # how many last frames of a --continue-from take it keeps (0: takes none)

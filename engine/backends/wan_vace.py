@@ -42,6 +42,7 @@ class VaceBackend(Backend):
     controls = ("depth", "pose")
     default_weights = {"depth": 1.0}
     max_controls = 2   # depth and pose together: one composite control video
+    composite_passes = ("mask",)   # where the composite puts pose (the objects pass + cast also serve)
     size_multiple = 16
     default_long_side = 832
     frame_rule = (f"{TEMPORAL_FACTOR}k+1 frames: the control video is padded with its last frame to the next "

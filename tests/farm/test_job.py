@@ -55,3 +55,11 @@ def test_a_job_takes_the_engines_memory_presets_only():
     assert FarmJob(name="demo", scene="Scene", shots=shots).memory == "auto"
     with pytest.raises(LayoutError, match="memory 'lots' is not one of auto, high, balanced, low"):
         FarmJob(name="demo", scene="Scene", shots=shots, memory="lots")
+
+
+def test_a_tracking_pass_is_refused_in_chunks_before_the_job_is_written():
+    shots = [FarmShot("sh010", 1, 30), FarmShot("sh020", 1, 12)]
+    with pytest.raises(LayoutError, match="shot sh010 cannot be exported in chunks: set Frames per Task"
+                                          r" \(--chunk\) to at least 30"):
+        FarmJob(name="demo", scene="Scene", shots=shots, passes="depth,tracking", chunk_size=24)
+    assert FarmJob(name="demo", scene="Scene", shots=shots, passes="depth,tracking", chunk_size=30).chunk_size == 30
