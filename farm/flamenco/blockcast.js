@@ -13,7 +13,7 @@
 // BACKEND_PASSES, which JavaScript cannot import (tests/farm/test_flamenco.py keeps them, and the
 // backend and passes defaults below, in step). Added at compile time, so a backend chosen at
 // submission gets its passes.
-const BACKEND_PASSES = { previz: ["shading", "depth", "normal", "objects"] };
+const BACKEND_PASSES = { previz: ["shading", "depth", "normal", "objects"], "sana-wm": ["camera"] };
 
 const JOB_TYPE = {
     label: "Blockcast",

@@ -77,7 +77,7 @@ def test_openjd_runs_every_task_with_the_names_and_prompt_as_typed(nasty_blend, 
     assert set(re.findall(r"\{\{(.*?)\}\}", text)) <= {
         "Param.Blender", "Param.BlockcastDir", "Param.BlendFile", "Param.OutputDir", "Param.EnginePython",
         "Param.Passes", "Param.Takes", "Param.TakesPerTask", "Param.Seed", "Param.Backend", "Param.Prompt",
-        "Param.Steps", "Param.GenerationSize", "Param.Models", "Param.Device", "Task.Param.Shot",
+        "Param.Steps", "Param.GenerationSize", "Param.Models", "Param.Device", "Param.Memory", "Task.Param.Shot",
         "Task.Param.ShotFolder", "Task.Param.Frames", "Task.Param.Chunks", "Task.Param.FirstTake",
         "Task.Param.SeedArgument", "Task.Param.PromptArgument"}
     assert template["name"] == "Blockcast demo __Param.Blender__"  # a display name, its braces dropped

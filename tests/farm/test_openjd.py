@@ -63,7 +63,8 @@ def test_generation_requires_a_gpu_worker_unless_cpu_is_allowed(two_shot_blend, 
     requirements = {step.name: step.hostRequirements for step in job.steps}
     assert [(a.name, a.min) for a in requirements["GenerateTakes"].amounts] == [("amount.worker.gpu", 1)]
     assert [requirements[name] for name in ("ExportPasses", "MergeChunks", "Assemble")] == [None, None, None]
-    assert json.loads((tmp_path / "gpu" / "template.json").read_text())["parameterDefinitions"][-1]["default"] == "cuda"
+    parameters = json.loads((tmp_path / "gpu" / "template.json").read_text())["parameterDefinitions"]
+    assert next(p["default"] for p in parameters if p["name"] == "Device") == "cuda"
     check(make_openjd(two_shot_blend, tmp_path / "cpu", "--allow-cpu-generation", "--backend", "animatediff"))
     job, _ = tasks_of(tmp_path / "cpu")
     assert all(step.hostRequirements is None for step in job.steps)
