@@ -180,10 +180,11 @@ def save_ip_adapter(folder, unet, encoder_config):
     return Path(folder)
 
 
-def save_wan_vace_models(root, size="tiny", seed=0):
-    """A Wan-VACE-layout pipeline folder (UMT5 text encoder); returns {"pipeline": folder}."""
+def wan_parts(size, seed):
+    """The parts every Wan VACE pipeline shares (Wan 2.1 VAE, UMT5 text encoder, tokenizer, UniPC flow
+    scheduler), seeded, and a maker of VACE transformers with `transformer` config overrides."""
     import torch
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanVACETransformer3DModel
     from transformers import UMT5Config, UMT5EncoderModel
 
     quiet_libraries()
@@ -193,11 +194,23 @@ def save_wan_vace_models(root, size="tiny", seed=0):
     tokenizer = t5_style_tokenizer()
     text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=len(tokenizer), num_layers=2, **UMT5_FLAGS,
                                                **config["text"]))
-    transformer = WanVACETransformer3DModel(
-        patch_size=(1, 2, 2), in_channels=16, out_channels=16, freq_dim=256, cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads", vace_in_channels=96, **config["transformer"])
-    pipe = WanVACEPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae,
-                           scheduler=UniPCMultistepScheduler(**WAN_SCHEDULER), transformer=transformer)
+
+    def transformer(**shape):
+        return WanVACETransformer3DModel(
+            patch_size=(1, 2, 2), in_channels=16, out_channels=16, freq_dim=256, cross_attn_norm=True,
+            qk_norm="rms_norm_across_heads", vace_in_channels=96, **shape)
+
+    parts = dict(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae,
+                 scheduler=UniPCMultistepScheduler(**WAN_SCHEDULER))
+    return parts, transformer
+
+
+def save_wan_vace_models(root, size="tiny", seed=0):
+    """A Wan-VACE-layout pipeline folder (UMT5 text encoder); returns {"pipeline": folder}."""
+    from diffusers import WanVACEPipeline
+
+    parts, transformer = wan_parts(size, seed)
+    pipe = WanVACEPipeline(**parts, transformer=transformer(**WAN[size]["transformer"]))
     folder = Path(root) / "wan-vace"
     pipe.save_pretrained(folder)
     return {"pipeline": folder}

@@ -11,8 +11,7 @@ same weights.
 
 from pathlib import Path
 
-from .backends.device import quiet_libraries
-from .random_models import UMT5_FLAGS, WAN, WAN_SCHEDULER, t5_style_tokenizer
+from .random_models import WAN, wan_parts
 
 BOUNDARY_RATIO = 0.875   # diffusers' conversion of Wan2.2-VACE-Fun-14B (and Wan 2.2 T2V-A14B's `boundary`)
 WAN22_TRANSFORMER = {
@@ -25,23 +24,11 @@ WAN22_TRANSFORMER = {
 
 def save_wan22_vace_models(root, size="tiny", seed=0):
     """A Wan 2.2 VACE-Fun-layout pipeline folder with two experts; returns {"pipeline": folder}."""
-    import torch
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
-    from transformers import UMT5Config, UMT5EncoderModel
+    from diffusers import WanVACEPipeline
 
-    quiet_libraries()
-    config = WAN[size]
-    torch.manual_seed(seed)
-    vae = AutoencoderKLWan(**config["vae"], temperal_downsample=[False, True, True])
-    tokenizer = t5_style_tokenizer()
-    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=len(tokenizer), num_layers=2, **UMT5_FLAGS,
-                                               **config["text"]))
-    experts = [WanVACETransformer3DModel(
-        patch_size=(1, 2, 2), in_channels=16, out_channels=16, freq_dim=256, cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads", vace_in_channels=96, **WAN22_TRANSFORMER[size]) for _ in range(2)]
-    pipe = WanVACEPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae,
-                           scheduler=UniPCMultistepScheduler(**WAN_SCHEDULER), transformer=experts[0],
-                           transformer_2=experts[1], boundary_ratio=BOUNDARY_RATIO)
+    parts, transformer = wan_parts(size, seed)
+    experts = [transformer(**WAN22_TRANSFORMER[size]) for _ in range(2)]
+    pipe = WanVACEPipeline(**parts, transformer=experts[0], transformer_2=experts[1], boundary_ratio=BOUNDARY_RATIO)
     folder = Path(root) / "wan22-vace"
     pipe.save_pretrained(folder)
     return {"pipeline": folder}

@@ -174,11 +174,6 @@ class AnimateDiffBackend(Backend):
         else:
             disable_free_noise(pipe)
 
-        def on_step_end(pipeline, index, _timestep, _tensors):
-            hooks.on_step(index + 1, pipeline.num_timesteps)
-            hooks.check_cancel()
-            return {}
-
         arguments = {
             "prompt": request.prompt,
             "negative_prompt": request.negative_prompt or None,
@@ -190,7 +185,7 @@ class AnimateDiffBackend(Backend):
             "height": request.height,
             "generator": torch.Generator("cpu").manual_seed(request.seed),
             "output_type": "np",
-            "callback_on_step_end": on_step_end,
+            "callback_on_step_end": hooks.step_end_callback(),
         }
         self.notes = TakeNotes()
         arguments.update(self.reference_arguments(pipe, request))

@@ -31,6 +31,18 @@ class Hooks:
     on_step: object = lambda step, total: None
     check_cancel: object = lambda: None
 
+    def step_end_callback(self, timesteps=None):
+        """A diffusers `callback_on_step_end` that reports each denoising step and checks cancel
+        there (appending each step's timestep to `timesteps` when given)."""
+        def on_step_end(pipeline, index, timestep, _tensors):
+            if timesteps is not None:
+                timesteps.append(float(timestep))
+            self.on_step(index + 1, pipeline.num_timesteps)
+            self.check_cancel()
+            return {}
+
+        return on_step_end
+
 
 @dataclass(kw_only=True)
 class Request:

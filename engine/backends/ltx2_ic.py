@@ -168,11 +168,6 @@ class Ltx2IcBackend(Backend):
                          "default_negative_prompt": not request.negative_prompt}
         self.notes = TakeNotes(ignored=[AUDIO_NOTE] + self.unused_references(request, source))
 
-        def on_step_end(pipeline, index, _timestep, _tensors):
-            hooks.on_step(index + 1, pipeline.num_timesteps)
-            hooks.check_cancel()
-            return {}
-
         hooks.check_cancel()
         result = self.pipe(
             prompt=request.prompt,
@@ -189,7 +184,7 @@ class Ltx2IcBackend(Backend):
             guidance_scale=request.guidance,
             generator=torch.Generator("cpu").manual_seed(request.seed),
             output_type="latent",   # the video latents only: the soundtrack is left undecoded
-            callback_on_step_end=on_step_end,
+            callback_on_step_end=hooks.step_end_callback(),
         )
         made = self.decode(result.frames)
         if len(made) != model_frames:

@@ -118,14 +118,9 @@ class SanaWMBackend(Backend):
 
         inputs = self.pipeline_inputs(request)
 
-        def on_step_end(pipeline, index, _timestep, _tensors):
-            hooks.on_step(index + 1, pipeline.num_timesteps)
-            hooks.check_cancel()
-            return {}
-
         hooks.check_cancel()
         result = self.pipe(**inputs, generator=torch.Generator("cpu").manual_seed(request.seed), output_type="np",
-                           callback_on_step_end=on_step_end)
+                           callback_on_step_end=hooks.step_end_callback())
         made = np.asarray(result.frames)
         if len(made) != inputs["num_frames"]:
             raise RuntimeError(f"{self.name} made {len(made)} frames for a {inputs['num_frames']}-frame camera path")

@@ -133,12 +133,6 @@ class VaceBackend(Backend):
         scale, weight_notes = self.conditioning(request)
         timesteps = []
 
-        def on_step_end(pipeline, index, timestep, _tensors):
-            timesteps.append(float(timestep))
-            hooks.on_step(index + 1, pipeline.num_timesteps)
-            hooks.check_cancel()
-            return {}
-
         hooks.check_cancel()
         result = self.pipe(
             prompt=request.prompt,
@@ -154,7 +148,7 @@ class VaceBackend(Backend):
             guidance_scale=request.guidance,
             generator=torch.Generator("cpu").manual_seed(request.seed),
             output_type="np",
-            callback_on_step_end=on_step_end,
+            callback_on_step_end=hooks.step_end_callback(timesteps),
             **self.pipeline_arguments(request),
         )
         made = result.frames[0]
