@@ -10,7 +10,6 @@ file fetched into a folder), that the bytes hash to it.
 """
 
 import fnmatch
-import hashlib
 import json
 import os
 import re
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import backends
+from .backends.models import sha256_file
 from .bundle.models_record import MODELS_LIST_KEY, ModelEntry, ModelProgress
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -179,14 +179,6 @@ def _hub_sha256(folder, relative):
     return None
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_folder(folder, hub):
     """(problems, files hashed) for a model folder against its HubModel."""
     folder = Path(folder)
@@ -197,7 +189,7 @@ def verify_folder(folder, hub):
         if expected is None:
             continue
         hashed += 1
-        if _sha256(folder / relative) != expected:
+        if sha256_file(folder / relative) != expected:
             problems.append(f"{relative} does not hash to the hub's sha256 {expected[:12]}…: fetch it again")
     return problems, hashed
 

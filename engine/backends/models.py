@@ -44,7 +44,8 @@ def looks_like_path(spec):
     return spec.startswith(("/", ".", "~")) or spec.count("/") > 1 or os.sep != "/" and os.sep in spec
 
 
-def _sha256(path):
+def sha256_file(path):
+    """The file's sha256 hex digest, read in 4 MiB blocks (weights are gigabytes)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
@@ -71,7 +72,7 @@ def hash_files(folder):
         stamp = [stat.st_size, stat.st_mtime_ns]
         entry = cache.get(str(path))
         if not entry or entry[:2] != stamp:
-            entry, changed = stamp + [_sha256(path)], True
+            entry, changed = stamp + [sha256_file(path)], True
             cache[str(path)] = entry
         hashes[str(path.relative_to(folder))] = entry[2]
     if changed:
