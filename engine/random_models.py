@@ -93,6 +93,18 @@ def clip_tokenizer(folder):
     return CLIPTokenizer(str(vocab), str(merges), model_max_length=77, pad_token="<|endoftext|>")
 
 
+def gemma_style_tokenizer():
+    """Gemma's tokenizer class (BPE, spaces as '\u2581', <bos> first; Gemma's ids: pad 0, eos 1, bos 2,
+    unk 3) over one token per character, upper case too (SANA's instruction prefix is prose), built
+    offline; the LTX-2 and SANA-WM fixtures' Gemma text encoders read it."""
+    from transformers import GemmaTokenizerFast
+
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"]
+    characters = CHARACTERS + string.ascii_uppercase
+    vocab = {token: index for index, token in enumerate(specials + ["\u2581"] + list(characters))}
+    return GemmaTokenizerFast(vocab=vocab, merges=[], model_max_length=8192)
+
+
 def t5_style_tokenizer():
     """A T5 fast tokenizer as T5's is built (Unigram pieces, Metaspace, </s> appended to every
     prompt), with T5's special token ids and one piece per character."""

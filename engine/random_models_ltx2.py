@@ -17,10 +17,10 @@ encoder (hidden states of every layer feed the connectors) with a Gemma-style BP
 """
 
 import json
-import string
 from pathlib import Path
 
 from .backends.device import quiet_libraries
+from .random_models import gemma_style_tokenizer
 
 LORA_FILE = "ltx-2.3-22b-ic-lora-union-control-ref0.5.safetensors"
 LORA_RANK = {"tiny": 4}
@@ -84,16 +84,6 @@ TINY = {
     "audio_vae": dict(base_channels=32, num_res_blocks=1, latent_channels=2),
     "vocoder": dict(hidden_channels=64, bwe_hidden_channels=32),
 }
-CHARACTERS = string.ascii_lowercase + string.digits + string.punctuation
-
-
-def gemma_style_tokenizer():
-    """Gemma's tokenizer class (BPE, spaces as '▁', <bos> first, left padding) over one token per character."""
-    from transformers import GemmaTokenizerFast
-
-    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"]
-    vocab = {token: index for index, token in enumerate(specials + ["\u2581"] + list(CHARACTERS))}
-    return GemmaTokenizerFast(vocab=vocab, merges=[], model_max_length=1024)
 
 
 def gemma3_text_encoder(vocab_size, size):

@@ -12,7 +12,7 @@ from: tests/engine/real_configs/sana_wm/SOURCES.md. Seeded, so the same call wri
 from pathlib import Path
 
 from .backends.device import quiet_libraries
-from .random_models import CHARACTERS
+from .random_models import gemma_style_tokenizer
 
 # gemma-2-2b-it's flags (Sana's text encoder); sizes come from SANA_WM below.
 GEMMA2_FLAGS = dict(hidden_activation="gelu_pytorch_tanh", final_logit_softcapping=30.0, attn_logit_softcapping=50.0,
@@ -40,29 +40,6 @@ LTX2_VAE_FLAGS = dict(down_block_types=("LTX2VideoDownBlock3D",) * 4,
 SANA_WM_FLAGS = dict(patch_size=(1, 1, 1), softmax_every_n=4, ffn_type="GLUMBConvTemp", t_kernel_size=3,
                      conv_kernel_size=4, k_conv_only=True, pos_embed_type="wan_rope", qk_norm=True, cross_norm=True,
                      y_norm=True, use_chunk_plucker_post_attn=True, chunk_plucker_channels=48)
-
-
-def gemma_style_tokenizer():
-    """A Gemma fast tokenizer as Gemma's is used (<bos> in front of every prompt, Gemma's special
-    token ids: pad 0, eos 1, bos 2, unk 3), one piece per character, built offline."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import GemmaTokenizerFast
-
-    pieces = [("<pad>", 0.0), ("<eos>", 0.0), ("<bos>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
-    pieces += [(character, -5.0) for character in CHARACTERS + string_extras()]
-    pieces += [(f"\u2581{character}", -4.0) for character in CHARACTERS]
-    tokenizer = Tokenizer(models.Unigram(pieces, unk_id=3))
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace()])
-    tokenizer.decoder = decoders.Metaspace()
-    tokenizer.post_processor = processors.TemplateProcessing(single="<bos> $A", pair="<bos> $A <bos> $B",
-                                                             special_tokens=[("<bos>", 2)])
-    return GemmaTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>",
-                              unk_token="<unk>", model_max_length=8192)
-
-
-def string_extras():
-    """Upper-case letters: SANA's instruction prefix (the pipeline's chi prompt) is mostly prose."""
-    return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def save_sana_wm_models(root, size="tiny", seed=0):

@@ -23,7 +23,8 @@ from accelerate import init_empty_weights
 
 from engine.backends.ltx2_ic import LORA_FILE, Ltx2IcBackend
 from engine.backends.models import ResolvedModel
-from engine.random_models_ltx2 import LORA_TARGETS, gemma_style_tokenizer
+from engine.random_models import gemma_style_tokenizer
+from engine.random_models_ltx2 import LORA_TARGETS
 from real_checkpoints import REAL_CONFIGS, empty_model, meta_device, write_hub_folder, write_sparse_safetensors
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,8 @@ from accelerate import init_empty_weights
 
 from engine.backends.models import ResolvedModel
 from engine.backends.sana_wm import SanaWMBackend
-from engine.random_models_sana import gemma_style_tokenizer, save_sana_wm_models
+from engine.random_models import gemma_style_tokenizer
+from engine.random_models_sana import save_sana_wm_models
 from real_checkpoints import REAL_CONFIGS, meta_device, write_hub_folder
 
 pytestmark = pytest.mark.slow
