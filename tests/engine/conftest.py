@@ -46,22 +46,25 @@ def demo_blend(tmp_path_factory):
     return path
 
 
+def export_demo_bundle(tmp_path_factory, demo_blend, name, passes, frames=None):
+    """The demo scene's `passes` (and `frames` "A-B", else all) exported by scripts/export_passes.py
+    into a fresh folder named `name`, as the add-on's headless export writes them."""
+    out = tmp_path_factory.mktemp("bundles") / name
+    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out,
+          *(["--frames", frames] if frames else []), "--passes", passes, "--quiet"])
+    return out
+
+
 @pytest.fixture(scope="session")
 def bundle17(demo_blend, tmp_path_factory):
     """17 frames (one past AnimateDiff's 16-frame context) with a shading pass, at 128x72."""
-    out = tmp_path_factory.mktemp("bundles") / "shot17"
-    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out,
-          "--passes", "depth,pose,camera,shading", "--quiet"])
-    return out
+    return export_demo_bundle(tmp_path_factory, demo_blend, "shot17", "depth,pose,camera,shading")
 
 
 @pytest.fixture(scope="session")
 def bundle10(demo_blend, tmp_path_factory):
     """Frames 3-12: 10 frames, which Wan must round up to 13 (4k+1) and map back."""
-    out = tmp_path_factory.mktemp("bundles") / "shot10"
-    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out, "--frames", "3-12",
-          "--passes", "depth,pose,camera", "--quiet"])
-    return out
+    return export_demo_bundle(tmp_path_factory, demo_blend, "shot10", "depth,pose,camera", frames="3-12")
 
 
 @pytest.fixture(scope="session")
@@ -178,10 +181,8 @@ def engine_main_module():
 def bundle_actors(demo_blend, tmp_path_factory):
     """Frames 3-8 (6: 4k+1 backends pad them) with the actors' silhouettes (mask, objects) beside
     depth and pose, for the VACE depth+pose composite."""
-    out = tmp_path_factory.mktemp("bundles") / "shot_actors"
-    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out, "--frames", "3-8",
-          "--passes", "depth,pose,camera,mask,objects", "--quiet"])
-    return out
+    return export_demo_bundle(tmp_path_factory, demo_blend,
+                              "shot_actors", "depth,pose,camera,mask,objects", frames="3-8")
 
 
 @pytest.fixture(scope="session")

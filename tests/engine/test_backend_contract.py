@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BLENDER_PYTHON, REPO_ROOT, _run, read_frames
+from conftest import export_demo_bundle, read_frames, REPO_ROOT
 
 from engine import backends
 from engine.bundle import read_bundle
@@ -44,10 +44,8 @@ def plugin_path(tmp_path_factory):
 @pytest.fixture(scope="session")
 def bundle_all_passes(demo_blend, tmp_path_factory):
     """Frames 3-8 (6 frames: 4k+1 backends must pad and drop) with every pass a backend may need."""
-    out = tmp_path_factory.mktemp("bundles") / "shot_all"
-    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out, "--frames", "3-8",
-          "--passes", "depth,pose,camera,shading,normal,objects", "--quiet"])
-    return out
+    return export_demo_bundle(tmp_path_factory, demo_blend,
+                              "shot_all", "depth,pose,camera,shading,normal,objects", frames="3-8")
 
 
 class Recorder:

@@ -12,7 +12,7 @@ import uuid
 
 import numpy as np
 import pytest
-from conftest import BLENDER_PYTHON, REPO_ROOT, _run
+from conftest import export_demo_bundle, REPO_ROOT
 
 from engine.bundle import BundleError, png, read_bundle, validate_bundle
 from engine.bundle.take_record import TakeRecord
@@ -47,10 +47,8 @@ def _edit_manifest(root, change):
 @pytest.fixture(scope="module")
 def previz_bundle(demo_blend, tmp_path_factory):
     """Frames 1-3 with every pass the default backend (previz) needs."""
-    out = tmp_path_factory.mktemp("bundles") / "previz3"
-    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out, "--frames", "1-3",
-          "--passes", "depth,pose,camera,shading,normal,objects", "--quiet"])
-    return out
+    return export_demo_bundle(tmp_path_factory, demo_blend,
+                              "previz3", "depth,pose,camera,shading,normal,objects", frames="1-3")
 
 
 def test_a_pattern_leading_out_of_the_bundle_is_refused_by_check_and_generate(run_engine, bundle10, tmp_path):

@@ -63,11 +63,8 @@ def test_mismatched_shapes_are_refused():
 @pytest.fixture(scope="module")
 def demo_edges_bundle(demo_blend, tmp_path_factory):
     """Two frames of the demo scene (actors, table, walls) with depth, objects and tracking, 128x72."""
-    from conftest import BLENDER_PYTHON, _run
-    out = tmp_path_factory.mktemp("bundles") / "edges"
-    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out, "--frames", "1-2",
-          "--passes", "depth,objects,tracking", "--quiet"])
-    return out
+    from conftest import export_demo_bundle
+    return export_demo_bundle(tmp_path_factory, demo_blend, "edges", "depth,objects,tracking", frames="1-2")
 
 
 def test_edges_and_tracking_controls_of_an_exported_scene(demo_edges_bundle):

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import BLENDER_PYTHON, _run, read_frames
+from conftest import BLENDER_PYTHON, export_demo_bundle, read_frames
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -146,10 +146,7 @@ def edges_bundle(demo_blend, tmp_path_factory):
     """Frames 3-12 (10 frames, rounded up to 17) with the passes the edges control is made from."""
     if not BLENDER_PYTHON.exists():
         pytest.skip("needs the Blender venv to export bundles")
-    out = tmp_path_factory.mktemp("bundles") / "shot_edges"
-    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out, "--frames", "3-12",
-          "--passes", "depth,objects", "--quiet"])
-    return out
+    return export_demo_bundle(tmp_path_factory, demo_blend, "shot_edges", "depth,objects", frames="3-12")
 
 
 def test_a_take_through_the_engine_has_the_shots_frames_and_writes_its_control(engine_main, edges_bundle,

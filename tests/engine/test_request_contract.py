@@ -13,7 +13,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
-from conftest import BLENDER_PYTHON, REPO_ROOT, _run
+from conftest import export_demo_bundle, REPO_ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -207,10 +207,8 @@ def test_docs_list_every_flag():
 @pytest.fixture(scope="module")
 def two_frames(demo_blend, tmp_path_factory):
     """Frames 1-2 with the passes previz needs and AnimateDiff's init video reads."""
-    out = tmp_path_factory.mktemp("bundles") / "two"
-    _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out, "--frames", "1-2",
-          "--passes", "depth,pose,camera,shading,normal,objects", "--quiet"])
-    return out
+    return export_demo_bundle(tmp_path_factory, demo_blend,
+                              "two", "depth,pose,camera,shading,normal,objects", frames="1-2")
 
 
 def _asked_take(engine_main, bundle, out, asked):
