@@ -111,8 +111,9 @@ def main():
         timings = record.timings
         print(f"variations: {args.count} of {record.bundle.shot or bundle} in {total_s:.1f} s wall, "
               f"{total_cpu_s:.1f} CPU s ({total_s / args.count:.2f} s, {total_cpu_s / args.count:.2f} CPU s each; "
-              f"engine: load {timings.load_s:.1f} s, looks {timings.sample_s:.1f} s, "
-              f"tiles and sheet {timings.compose_s:.1f} s)")
+              f"engine: {timings.total_s:.1f} s from model load to sheet; load {timings.load_s:.1f} s, "
+              f"looks {timings.sample_s:.1f} s and tiles and sheet {timings.compose_s:.1f} s summed over "
+              f"{timings.workers} worker(s); {len(record.variations[0].look)} objects a look)")
         take_seconds, take_cpu = [], []
         for seed in range(args.seed, args.seed + min(args.full_takes, args.count)):
             seconds, cpu_s, take_events = engine("generate", bundle, "--out", scratch / "takes", "--seed", seed,

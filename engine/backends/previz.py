@@ -67,7 +67,7 @@ class PrevizBackend(Backend):
 
         self.sampler = PrevizSampler(models["previz"].path, device.kind)
         self.prior = ColourPrior(self.sampler, models["previz"].path)
-        self.settings = {"dtype": "float32", "scheduler": type(self.prior.scheduler).__name__,
+        self.settings = {"dtype": "float32", "scheduler": self.prior.scheduler_name,
                          "prompt": "mood words set a grade; descriptions come from the cast",
                          "trained": self.sampler.info.get("training", {}), "calibration": self.sampler.calibration}
         self.notes = TakeNotes()

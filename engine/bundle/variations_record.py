@@ -17,7 +17,7 @@ from pathlib import Path
 
 VARIATIONS_RECORD = "variations.json"
 VARIATIONS_SCHEMA = "blockcast.variations"
-VARIATIONS_SCHEMA_VERSION = "1.0"  # major.minor: readers accept any minor of their major
+VARIATIONS_SCHEMA_VERSION = "1.1"  # major.minor: readers accept any minor of their major (1.1: timings.workers)
 SHEET_FILE = "sheet.png"
 TILES_DIR = "tiles"
 # `python -m engine variations` defaults, shared with the add-on's Variations panel
@@ -122,11 +122,13 @@ class Variation(_Record):
 
 @dataclass
 class VariationsTimings(_Record):
-    """Seconds each stage took: loading the model, sampling the looks, composing tiles and sheet."""
+    """Seconds each stage took: loading the model, sampling the looks, composing tiles and sheet
+    (looks and tiles summed over the `workers` that made them side by side), and the whole run."""
     load_s: float = _key("number", 0.0)
     sample_s: float = _key("number", 0.0)
     compose_s: float = _key("number", 0.0)
     total_s: float = _key("number", 0.0)
+    workers: int = _key("int", 1)
     extra: dict = field(default_factory=dict)
 
 

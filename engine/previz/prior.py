@@ -13,8 +13,15 @@ choice closer than MIN_DELTA_E to one of them is drawn again (up to ATTEMPTS tim
 
 The sampler (PriorSampling) is part of the look: takes and Variations run the same one, and
 take.json records it (look.sampler), so a take made with another sampler stays explainable.
+
+Every look is sampled on one CPU thread (`one_thread`): oneDNN's sums differ with the thread
+count (up to 2e-6 in the UNet's output on this CPU), so a look does not depend on how many threads
+its process runs, and one look per core at once (engine.variations) is about 1.45x faster on two
+cores than one look on both. Each call makes its own scheduler (the multistep solver keeps state
+between steps), so looks may run side by side in threads.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +88,19 @@ def _downscaled_noise(noise, factor):
     return noise.reshape(batch, channels, height // factor, factor, width // factor, factor).sum((3, 5)) / factor
 
 
+@contextmanager
+def one_thread():
+    """Torch on one thread in this (calling) thread while a look is sampled, as before afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _channels_last(unet):
     """The UNet's weights in channels-last order: 9-15 % less CPU a look at 56x32 on this CPU's
     oneDNN, the same colours for the seeds measured (docs/benchmarks.md ▸ Variations)."""
@@ -128,7 +148,7 @@ class ColourPrior:
         with np.load(path if path.is_file() else WEIGHTS_DIR / CANONICAL_FILE) as data:
             self.shots = {role: CanonicalShot(data, role, sampling.downscale) for role in ("actor", "prop")}
         self.sampler, self.sampling = sampler, sampling
-        self.scheduler = sampling.make_scheduler(sampler.scheduler.config)
+        self.scheduler_name = type(sampling.make_scheduler(sampler.scheduler.config)).__name__
         _channels_last(sampler.unet)
 
     def sampler_record(self, steps):
@@ -148,7 +168,8 @@ class ColourPrior:
     def _sample_batch(self, items, steps, each_step):
         import torch
 
-        unet, scheduler, device = self.sampler.unet, self.scheduler, self.sampler.device
+        unet, device = self.sampler.unet, self.sampler.device
+        scheduler = self.sampling.make_scheduler(self.sampler.scheduler.config)
         noises, known_noises, factor = [], [], self.sampling.downscale
         for shot, _, _, seed in items:
             generator = torch.Generator("cpu").manual_seed(seed)
@@ -199,7 +220,8 @@ class ColourPrior:
         for attempt in range(ATTEMPTS):
             items = [(*setups[look.name], object_seed(look.look_seed, look.name, f"prior-{attempt}"))
                      for look in waiting]
-            sampled = self._sample(items, steps, each_step) if items else []
+            with one_thread():
+                sampled = self._sample(items, steps, each_step) if items else []
             first_round[0] = False
             still = []
             for look, encoded in zip(waiting, sampled):

@@ -5,11 +5,15 @@ Each variation's look comes from the very call a full take makes (the previz bac
 same bundle and flags gives a take whose take.json `look.objects` is the variation's `look`. What
 the look costs is the prior's UNet on its canonical shot, a batch of the scene's undecided objects
 per seed, exactly as the take batches it: batching several seeds together would change the
-floating-point sums slightly and could move a colour by one 8-bit step. Tiles cost little: the key
-frames' clay and ids are read once and each variation only paints them (engine.variations.tiles).
+floating-point sums slightly and could move a colour by one 8-bit step. Instead the seeds' looks
+run side by side, one per CPU thread (look_workers), each on one torch thread as every look is
+(engine.previz.prior.one_thread), with its tile. Tiles cost little: the key frames' clay and ids
+are read once and each variation only paints them (engine.variations.tiles).
 """
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from .. import backends
@@ -22,10 +26,17 @@ from ..bundle.variations_record import (DEFAULT_COUNT, DEFAULT_KEY_FRAMES, DEFAU
                                         Variation, VariationsBundle, VariationsRecord, VariationsTimings, tile_name)
 from ..generate import Generation, RequestError, bundle_hash
 from ..looks.mood import grade_for
+from ..progress import Cancelled
 from .folder import VariationsWriter
 from .tiles import KeyFrames, contact_sheet, key_frame_numbers, reference_statistics, tile_height
 
 MAX_COUNT = 1000
+
+
+def look_workers(device, count):
+    """Looks made at once: one per CPU thread torch would use (each look samples on one thread,
+    engine.previz.prior.one_thread), a single one on a GPU, which runs them in turn anyway."""
+    return max(1, min(device.probe.cpu_threads if device.kind == "cpu" else 1, count))
 
 
 class Variations:
@@ -61,7 +72,7 @@ class Variations:
         started_all = time.perf_counter()
         generation, backend, request = self.generation, self.backend, self.request
         self.cancel.check()
-        device = pick_device(request.device, request.offload, request.vae_tiling, request.vae_slicing)
+        self.device = device = pick_device(request.device, request.offload, request.vae_tiling, request.vae_slicing)
         self.progress.emit(events.LoadEvent(backend=backend.name, device=device.name,
                                             models={role: m.source for role, m in generation.models.items()}))
         started = time.perf_counter()
@@ -89,30 +100,52 @@ class Variations:
         keys = KeyFrames(bundle, self.key_frames, width, height)
         grade = grade_for(generation.prompt)[0]
         reference_stats = reference_statistics(inputs.shot_reference)
-        sample_s, compose_s, done_steps, variations, tiles = 0.0, 0.0, [0], [], []
+        lock, done_steps, stopping = threading.Lock(), [0], threading.Event()
+
+        def check_cancel():
+            if stopping.is_set():
+                raise Cancelled("another variation failed")
+            self.cancel.check()
 
         def on_step(step, total):
-            done_steps[0] += 1
-            self.progress.emit(events.StepEvent(take=folder.name, step=done_steps[0], total=total * len(self.seeds)))
+            with lock:
+                done_steps[0] += 1
+                self.progress.emit(events.StepEvent(take=folder.name, step=done_steps[0],
+                                                    total=total * len(self.seeds)))
 
-        for index, seed in enumerate(self.seeds):
-            self.cancel.check()
+        def make(seed):
+            """(Variation, tile, look seconds, tile seconds) for one seed: the look a take at that seed gets."""
+            check_cancel()
             started = time.perf_counter()
             take_inputs = Request(
                 prompt=generation.prompt, negative_prompt=self.request.negative_prompt, seed=seed, steps=steps,
                 guidance=self.backend.default_guidance, weights=generation.weights, controls={},
                 num_frames=len(bundle.frames), width=width, height=height, cast=bundle.cast,
                 object_names=inputs.object_names, references=inputs.references, shot_reference=inputs.shot_reference)
-            _, colours = self.backend.look_colours(take_inputs, Hooks(on_step=on_step, check_cancel=self.cancel.check))
-            sample_s += time.perf_counter() - started
-            started = time.perf_counter()
-            frames = keys.frames(colour_ratios(inputs.object_names, colours), grade, reference_stats)
-            tiles.append(keys.tile(frames, self.tile_width))
-            variations.append(Variation(seed=seed, tile=folder.write_image(tile_name(seed), tiles[-1]),
-                                        look=dict(colours)))
-            compose_s += time.perf_counter() - started
-            self.progress.emit(events.VariationEvent(index=index, count=len(self.seeds), seed=seed,
-                                                     tile=variations[-1].tile))
+            _, colours = self.backend.look_colours(take_inputs, Hooks(on_step=on_step, check_cancel=check_cancel))
+            looked = time.perf_counter()
+            tile = keys.tile(keys.frames(colour_ratios(inputs.object_names, colours), grade, reference_stats),
+                             self.tile_width)
+            variation = Variation(seed=seed, tile=folder.write_image(tile_name(seed), tile), look=dict(colours))
+            return variation, tile, looked - started, time.perf_counter() - looked
+
+        workers = look_workers(self.device, len(self.seeds))
+        sample_s, compose_s, variations, tiles = 0.0, 0.0, [], []
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="look") as pool:
+            futures = [pool.submit(make, seed) for seed in self.seeds]
+            try:
+                for index, future in enumerate(futures):
+                    variation, tile, look_s, tile_s = future.result()
+                    variations.append(variation)
+                    tiles.append(tile)
+                    sample_s, compose_s = sample_s + look_s, compose_s + tile_s
+                    with lock:
+                        self.progress.emit(events.VariationEvent(index=index, count=len(self.seeds),
+                                                                 seed=variation.seed, tile=variation.tile))
+            except BaseException:
+                stopping.set()  # the other workers stop at their next step
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         started = time.perf_counter()
         folder.write_image(SHEET_FILE, contact_sheet(tiles, self.seeds))
         compose_s += time.perf_counter() - started
@@ -123,5 +156,5 @@ class Variations:
             tile_size=[self.tile_width, tile_height(self.tile_width, bundle.width, bundle.height)],
             sheet=SHEET_FILE, variations=variations, sampler=self.backend.look_sampler(steps).to_json(),
             timings=VariationsTimings(load_s=round(load_s, 4), sample_s=round(sample_s, 4),
-                                      compose_s=round(compose_s, 4),
+                                      compose_s=round(compose_s, 4), workers=workers,
                                       total_s=round(time.perf_counter() - started_all, 4)))

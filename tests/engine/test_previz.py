@@ -151,3 +151,37 @@ def test_the_prior_samples_a_half_size_canonical_shot_from_the_native_sizes_nois
             assert set(np.unique(half.ids)) == set(np.unique(full.ids)) and half.target == full.target
     noise = _downscaled_noise(torch.randn((64, 3, 64, 112), generator=torch.Generator().manual_seed(0)), 2)
     assert noise.shape == (64, 3, 32, 56) and abs(float(noise.std()) - 1) < 0.01 and abs(float(noise.mean())) < 0.01
+
+
+def test_a_look_is_sampled_on_one_thread_whatever_the_callers_threads():
+    """#14: every look samples on one torch thread (oneDNN's sums change with the thread count), so
+    looks made side by side in Variations' workers are the look a take makes alone, and the
+    caller's thread count is given back."""
+    import threading
+
+    import torch
+
+    from engine.looks.plan import ObjectLook
+    from engine.previz.prior import ColourPrior
+
+    prior = ColourPrior(PrevizSampler(WEIGHTS_DIR), WEIGHTS_DIR)
+    looks = [ObjectLook(name, None, "prop", 11, None, "model") for name in ("Crate", "Table", "Pillar")]
+    known = [("Ana_body", "actor", "#e50000")]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        alone = prior.choose(looks, known, 3)
+        assert torch.get_num_threads() == 2
+        side_by_side = [None, None]
+
+        def sample(index):
+            side_by_side[index] = prior.choose(looks, known, 3)
+
+        workers = [threading.Thread(target=sample, args=(index,)) for index in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        torch.set_num_threads(before)
+    assert side_by_side == [alone, alone] and len(alone) == 3
