@@ -14,11 +14,11 @@ from .layout import LayoutError, chunk_ranges, format_range, shot_folder
 # needs none, or is a plug-in: its generation task then says which passes the bundle lacks.
 if __package__ == "farm":  # the checkout's farm/, imported by scripts with the repository on sys.path
     from engine.bundle.backend_passes import BACKEND_PASSES
-    from engine.bundle.request import DEFAULT_BACKEND, MEMORY_PRESETS
+    from engine.bundle.request import DEFAULT_BACKEND, DEVICES, MEMORY_PRESETS
     from engine.bundle.schema import DEFAULT_PASSES as _BUNDLE_PASSES
 else:  # the add-on's copy (`blockcast.farm`), beside the extension's engine/bundle/
     from ..engine.bundle.backend_passes import BACKEND_PASSES
-    from ..engine.bundle.request import DEFAULT_BACKEND, MEMORY_PRESETS
+    from ..engine.bundle.request import DEFAULT_BACKEND, DEVICES, MEMORY_PRESETS
     from ..engine.bundle.schema import DEFAULT_PASSES as _BUNDLE_PASSES
 
 DEFAULT_PASSES = ",".join(_BUNDLE_PASSES)  # the artist's choice, as --passes text; a job adds its backend's

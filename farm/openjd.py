@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from . import layout, literal
-from .job import MEMORY_PRESETS
+from .job import DEVICES, MEMORY_PRESETS
 
 SPEC = "jobtemplate-2023-09"
 TEMPLATE, PARAMETERS, DEADLINE_PARAMETERS = "template.json", "parameters.json", "parameter_values.json"
@@ -55,7 +55,8 @@ def _parameters(job):
                default=job.generation_size),
         _param("Models", "STRING", "Model overrides ROLE=ID_OR_PATH, separated by ';' (site paths: in the "
                "parameter values).", default=""),
-        _param("Device", "STRING", "Generation device.", default=job.device, allowedValues=["auto", "cuda", "cpu"]),
+        _param("Device", "STRING", "Generation device (the engine's --device; mps: Apple silicon workers).",
+               default=job.device, allowedValues=list(DEVICES)),
         _param("Memory", "STRING", "The engine's memory preset (--memory): high, balanced (model offload), low "
                "(group offload, float8 weights); auto picks from each worker's free GPU memory.", default=job.memory,
                allowedValues=list(MEMORY_PRESETS)),

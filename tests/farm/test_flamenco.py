@@ -10,7 +10,7 @@ import pytest
 from conftest import BPY_BLENDER, ENGINE_PYTHON, REPO_ROOT, check, run, take_records
 
 from farm import flamenco_job  # conftest put the repository on sys.path
-from farm.job import (BACKEND_PASSES, DEFAULT_BACKEND, DEFAULT_PASSES, MEMORY_PRESETS, FarmJob, FarmShot,
+from farm.job import (BACKEND_PASSES, DEFAULT_BACKEND, DEFAULT_PASSES, DEVICES, MEMORY_PRESETS, FarmJob, FarmShot,
                       passes_for_backend)
 from farm.layout import chunk_ranges, format_range, shot_folder
 
@@ -164,5 +164,7 @@ def test_the_memory_setting_reaches_every_generation_task():
     compiled = compile_job(settings)
     (memory,) = [s for s in compiled["settings"] if s["key"] == "memory"]
     assert memory["default"] == "auto" and tuple(memory["choices"]) == MEMORY_PRESETS
+    (device,) = [s for s in compiled["settings"] if s["key"] == "device"]
+    assert sorted(device["choices"]) == sorted(DEVICES)  # the engine's --device choices, mps included
     generate = [t["commands"][0]["parameters"]["args"] for t in compiled["tasks"] if t["name"].startswith("generate-")]
     assert len(generate) == 2 and {_option(args, "--memory") for args in generate} == {"low"}

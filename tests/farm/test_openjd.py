@@ -214,6 +214,8 @@ def test_the_memory_parameter_reaches_the_engine(finished_job, farm_env, tmp_pat
     template = json.loads((job_dir / "template.json").read_text())
     (memory,) = [p for p in template["parameterDefinitions"] if p["name"] == "Memory"]
     assert memory["default"] == "auto" and tuple(memory["allowedValues"]) == ("auto", "high", "balanced", "low")
+    (device,) = [p for p in template["parameterDefinitions"] if p["name"] == "Device"]
+    assert tuple(device["allowedValues"]) == ("auto", "cpu", "cuda", "mps")  # the engine's --device choices
     copy = tmp_path / "job"
     shutil.copytree(job_dir, copy)
     shutil.rmtree(copy / "output" / "takes" / "sh010")
