@@ -90,7 +90,8 @@ def model_presence(role, backend=None):
 
 def backend_report():
     """What `backends` prints: per backend its rules, the bundle passes it cannot do without
-    (callers such as the add-on export them) and whether its models are here."""
+    (callers such as the add-on export them), how many frames of a --continue-from take it keeps
+    (carry_frames, 0: it cannot continue a take) and whether its models are here."""
     report = []
     for name in backends.names():
         backend = backends.create(name)
@@ -110,7 +111,7 @@ def backend_report():
                        "default_weights": backend.default_weights, "max_controls": backend.max_controls,
                        "frames": backend.frame_rule, "size": backend.size_rule(),
                        "init_video": backend.supports_init_video, "ignores": list(backend.ignores),
-                       "lens_controls": list(backend.lens_controls),
+                       "lens_controls": list(backend.lens_controls), "carry_frames": backend.carry_frames,
                        "models": models})
     return report
 
@@ -130,6 +131,8 @@ def run_backends(args):
         print(f"  size:     {entry['size']}")
         if entry["lens_controls"]:
             print(f"  lens:     applies {', '.join(entry['lens_controls'])} itself (no post-process)")
+        if entry["carry_frames"]:
+            print(f"  continues: a --continue-from take's last {entry['carry_frames']} frames lead into the shot")
         for model in entry["models"]:
             state = "present" if model["present"] else f"missing — {model['download']}"
             print(f"  model {model['role']}: {model['default']} ({state})")

@@ -25,8 +25,8 @@ from .backends.models import ModelError, model_specs, resolve_model
 from .bundle import BundleError, events, read_bundle, validate_bundle
 from .bundle.schema import CONTROLS_DIR
 from .carry_over import CarryOverError, carry_over_files, read_carry_over
-from .bundle.take_record import (SHOT_REFERENCE_FILE, DeviceRecord, ShotReference, TakeBundle, TakeLens,
-                                 TakeParameters, TakeRecord, TakeTimings)
+from .bundle.take_record import (SHOT_REFERENCE_FILE, ContinuedFrom, DeviceRecord, ShotReference, TakeBundle,
+                                 TakeLens, TakeParameters, TakeRecord, TakeTimings)
 from .imaging import resize_cover
 from .lens.take import plan_take_lens, take_lens_record
 from .looks.inputs import read_cast_inputs, unused_by_backend
@@ -379,4 +379,10 @@ class Generation:
             prompt=request.prompt, composed_prompt=self.prompt, negative_prompt=request.negative_prompt, seed=seed,
             parameters=parameters, bundle=shot, frames=written, preview=preview, engine=self.versions,
             device=self._device_record(), timings=timings, lens=self._lens_record(lens_s),
-            **self._cast_record())
+            continued_from=self._continued_from(), **self._cast_record())
+
+    def _continued_from(self):
+        """take.json's continued_from: the --continue-from folder as asked and the frames carried, or None."""
+        if not self.request.continue_from:
+            return None
+        return ContinuedFrom(take=self.request.continue_from, frames=len(self.carry_over_files))

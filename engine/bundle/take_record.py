@@ -19,7 +19,7 @@ from .schema import CONTROLS_DIR
 
 TAKE_RECORD = "take.json"
 TAKE_SCHEMA = "blockcast.take"
-TAKE_SCHEMA_VERSION = "1.0"  # major.minor: readers accept any minor of their major
+TAKE_SCHEMA_VERSION = "1.1"  # major.minor: readers accept any minor of their major; 1.1 added continued_from
 SHOT_REFERENCE_FILE = "reference.png"  # the shot's --reference image, copied into the take folder
 
 
@@ -312,6 +312,16 @@ class TakeLens(_Record):
 
 
 @dataclass
+class ContinuedFrom(_Record):
+    """The take this one continued from (--continue-from, Continue From Previous Shot): its folder as
+    the request gave it and how many of its last frames led into the shot, so Regenerate continues
+    from the same take again."""
+    take: str = _key(_text, "", required=True)
+    frames: int = _key(_int, 0)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
 class TakeRecord(_Record):
     """One take: what was asked, what the engine chose and made, and from which bundle."""
     schema: str = _key(_text, TAKE_SCHEMA, required=True)
@@ -339,13 +349,17 @@ class TakeRecord(_Record):
     references: dict = _key(_file_lists, factory=dict)        # cast member -> bundle-relative images
     shot_reference: ShotReference | None = _key(_optional(_nested(ShotReference)), None)
     lens: TakeLens | None = _key(_optional(_nested(TakeLens)), None)  # None: no lens applied, or an older take
+    # None: the take continued from no other take (or was made before 1.1 recorded it).
+    continued_from: ContinuedFrom | None = _key(_optional(_nested(ContinuedFrom)), None)
     extra: dict = field(default_factory=dict)
 
     def to_json(self):
-        """take.json's document; a take without a lens applied has no `lens` key, as before."""
+        """take.json's document; a take without a lens applied, or continuing from no take, has no
+        `lens` or `continued_from` key, as before."""
         document = super().to_json()
-        if document.get("lens", True) is None:
-            del document["lens"]
+        for name in ("lens", "continued_from"):
+            if document.get(name, True) is None:
+                del document[name]
         return document
 
     @classmethod
@@ -373,8 +387,9 @@ class TakeRecord(_Record):
 
     def request(self, seed=None, device=None, take_dir=None):
         """The GenerateRequest that makes one take like this one: the same backend, prompt, models,
-        steps, size, controls, init video and lens switches, at `seed` (None: this take's) on `device` (None: the
-        one this take asked for). The shot reference is the copy kept in `take_dir`, if any.
+        steps, size, controls, init video, lens switches and take it continued from, at `seed`
+        (None: this take's) on `device` (None: the one this take asked for). The shot reference is
+        the copy kept in `take_dir`, if any.
         Guidance stays the backend's: the record holds the backend's default when none was asked,
         and asking it of a backend that ignores it would note it as ignored in the new take."""
         parameters = self.parameters
@@ -388,7 +403,8 @@ class TakeRecord(_Record):
             models={role: model.source for role, model in self.models.items()},
             reference=str(kept) if kept is not None and kept.is_file() else None,
             init_video=parameters.init_video, depth_of_field=parameters.depth_of_field or "camera",
-            motion_blur=parameters.motion_blur or "scene", memory=parameters.memory or "auto")
+            motion_blur=parameters.motion_blur or "scene", memory=parameters.memory or "auto",
+            continue_from=self.continued_from.take if self.continued_from is not None else None)
         if parameters.strength is not None:  # recorded only with an init video
             request.strength = parameters.strength
         return request

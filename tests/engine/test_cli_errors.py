@@ -47,6 +47,9 @@ def test_backends_lists_rules_and_missing_models_with_the_download_command(run_e
     (previz,) = report["previz"]["models"]
     assert previz["present"] and previz["download"] is None  # shipped in engine/previz/weights
     assert "4k+1" in report["wan-vace"]["frames"] and "16" in report["wan-vace"]["size"]
+    # what Continue From Previous Shot reads up front: the backends that can continue a take
+    assert {name: entry["carry_frames"] for name, entry in report.items() if entry["carry_frames"]} == {
+        "wan-vace": 5, "wan22-vace": 5}
     model = report["wan-vace"]["models"][0]
     assert model["present"] is False and "hf download Wan-AI/Wan2.1-VACE-1.3B-diffusers" in model["download"]
     assert "models fetch wan-vace --allow-network" in model["download"]
@@ -54,6 +57,7 @@ def test_backends_lists_rules_and_missing_models_with_the_download_command(run_e
     assert "missing" in text.stdout and "models fetch wan-vace --allow-network" in text.stdout
     assert "previz (default):" in text.stdout
     assert "needs:    the bundle's shading, depth, normal, objects passes" in text.stdout
+    assert "continues: a --continue-from take's last 5 frames lead into the shot" in text.stdout
 
 
 def test_a_missing_shipped_model_folder_says_to_restore_it_not_to_download_it(tmp_path):

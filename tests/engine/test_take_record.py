@@ -86,6 +86,25 @@ def test_an_old_take_without_look_fields_reads_with_defaults():
         record.recorded_look()
     written = record.to_json()
     assert {key: written[key] for key in OLD_TAKE} == OLD_TAKE  # what it had comes back unchanged
+    assert record.continued_from is None and "continued_from" not in written and record.request().continue_from is None
+
+
+def test_a_continued_take_records_what_it_continued_from_and_regenerate_asks_it_again(tmp_path):
+    """1.1's continued_from: the --continue-from folder as asked and the frames carried; its request
+    (Regenerate) continues from the same folder."""
+    document = copy.deepcopy(OLD_TAKE)
+    document.update(schema_version="1.1", continued_from={"take": "/takes/A/take-001-wan-vace-s0", "frames": 5})
+    (tmp_path / "take.json").write_text(json.dumps(document, indent=1))
+    record = read_take(tmp_path)
+    assert (record.continued_from.take, record.continued_from.frames) == ("/takes/A/take-001-wan-vace-s0", 5)
+    written = record.to_json()
+    assert {key: written[key] for key in document} == document
+    assert record.request(seed=8).continue_from == "/takes/A/take-001-wan-vace-s0"
+    document["continued_from"]["frames"] = "five"
+    with pytest.raises(TakeRecordError, match=r"continued_from.frames should be a whole number, not 'five'"):
+        TakeRecord.from_json(document)
+    with pytest.raises(TakeRecordError, match=r"continued_from.take is missing"):
+        TakeRecord.from_json({**document, "continued_from": {"frames": 5}})
 
 
 def test_keys_a_newer_engine_added_are_kept_in_place_of_nothing():

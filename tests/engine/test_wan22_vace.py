@@ -15,6 +15,7 @@ from engine.backends.device import Device
 from engine.backends.models import ResolvedModel
 from engine.bundle.cast import Cast, CastMember
 from engine.bundle.request import GenerateRequest
+from engine.bundle.take_record import read_take
 from engine.generate import Generation, RequestError
 from test_backend_contract import Recorder
 
@@ -134,6 +135,10 @@ def test_the_previous_take_carries_over_as_kept_frames(first_take, bundle_actors
     settings = record["parameters"]["backend_settings"]
     assert settings["carried_over_frames"] == 5 and settings["video_frames"] == 13  # 5 + 6 -> 4k+1
     assert list(read_frames(path)) == [f"{n:04d}.png" for n in range(3, 9)]      # the shot's frames, no more
+    # take.json 1.1 records what it continued from, so Regenerate asks for the same take again
+    assert record["schema_version"] == "1.1" and "continued_from" not in first_take[1]
+    assert record["continued_from"] == {"take": str(first_take[0]), "frames": 5}
+    assert read_take(path).request().continue_from == str(first_take[0])
 
 
 def test_keep_frames_go_first_with_a_black_mask():
