@@ -74,7 +74,7 @@ def test_legacy_file_exports_its_actor_descriptions_in_the_cast(glue, empty_scen
     twin["blockcast_name"] = "Ben"  # names were not unique then (now a second Ben is "Ben 2")
     _scene(glue, empty_scene)
     bundle = _export(glue, empty_scene, tmp_path / "b")
-    assert bundle.manifest["schema_version"] == "1.5" and not validate_bundle(bundle.root)
+    assert bundle.manifest["schema_version"] == "1.6" and not validate_bundle(bundle.root)
     members = {m.name: m for m in bundle.cast.members}
     assert sorted(members) == ["Anna", "Ben", "Ben (Ben 2)"]
     for actor in bundle.actors:

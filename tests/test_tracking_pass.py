@@ -170,7 +170,7 @@ def test_the_first_frame_is_its_own_gradient_and_colours_follow_the_format(track
 def test_the_tracking_pass_round_trips_and_a_1_4_bundle_still_reads(tracked, tmp_path):
     _, bundle = tracked
     assert validate_bundle(bundle.root) == []
-    assert bundle.record.schema_version == "1.5"
+    assert bundle.record.schema_version == "1.6"
     assert bundle.record.to_json() == bundle.manifest
     old = json.loads((bundle.root / "bundle.json").read_text(encoding="utf-8"))
     old["schema_version"] = "1.4"

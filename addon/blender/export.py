@@ -305,6 +305,14 @@ def source_record(scene):
                   blender_version=bpy.app.version_string)
 
 
+def metres_per_unit(scene):
+    """Scene ▸ Units ▸ Unit Scale, the metres in one Blender unit, to float32's 7 digits (0.01, not
+    0.009999999776); 1 with Unit System None, where Blender applies no scale (as io_scene_fbx's
+    units_blender_to_fbx_factor reads it)."""
+    units = scene.unit_settings
+    return 1.0 if units.system == "NONE" else float(f"{units.scale_length:.7g}")
+
+
 def _manifest(scene, shot, camera, passes, actors, width, height, near, far, object_names, cast, source=None,
               tracking=None):
     """The shot's BundleManifest from the values gathered here (the format is the record's)."""
@@ -318,6 +326,7 @@ def _manifest(scene, shot, camera, passes, actors, width, height, near, far, obj
         shot=Shot(name=shot.name, camera=camera.name, frame_start=shot.frame_start, frame_end=shot.frame_end,
                   frames=shot.frames, fps=render.fps / render.fps_base, motion_blur=motion_blur_record(scene)),
         resolution=Resolution(width=width, height=height, pixel_aspect=[render.pixel_aspect_x, render.pixel_aspect_y]),
+        metres_per_unit=metres_per_unit(scene),
         passes={name: pass_entry(name, **pass_fields.get(name, {})) for name in passes},
         actors=[_actor_record(actor, index) for index, actor in enumerate(actors, start=1)],
         cast=cast,

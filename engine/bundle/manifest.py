@@ -5,7 +5,7 @@ gathers values from the scene into these records (as glTF-Blender-IO's blender/e
 into the format objects of io/com/gltf2_io.py); readers use the typed attributes.
 
 Attribute names are the JSON keys and `to_json()` writes them in the order below. Keys a
-newer writer added are kept in `extra`, and the fields an older writer (1.0-1.3) never
+newer writer added are kept in `extra`, and the fields an older writer (1.0-1.5) never
 wrote are remembered in `absent`, so a manifest read and written back is the same document.
 `from_json` refuses a malformed document with a ManifestError naming the field.
 """
@@ -319,6 +319,9 @@ class BundleManifest(_Record):
     schema_version: str = _field(_text, SCHEMA_VERSION, required=True)
     shot: Shot = _field(Shot.from_json)
     resolution: Resolution = _field(Resolution.from_json)
+    # 1.6: Scene ▸ Units ▸ Unit Scale, the metres in one Blender unit (every length in the bundle is in
+    # Blender units); 1.0 for a 1.0-1.5 bundle, which did not record it (and writes back without it).
+    metres_per_unit: float = _field(_positive, 1.0)
     passes: dict = _field(_passes)                                # pass name -> PassEntry, in PASSES order
     actors: list = _field(_list_of(ActorRecord.from_json, "a list of actor records"), factory=list, required=True)
     cast: Cast | None = _field(_cast, None)                       # 1.2; None: a 1.0/1.1 bundle, no cast
@@ -339,8 +342,9 @@ class BundleManifest(_Record):
     def shot_wide(self):
         """What every chunk of one shot shares ({field path: value}): merge refuses chunks that differ."""
         return {"shot.name": self.shot.name, "shot.camera": self.shot.camera, "shot.fps": self.shot.fps,
-                "resolution": self.resolution, "actors": self.actors, "source": self.source,
-                "schema_version": self.schema_version, "generator": self.generator, "cast": self.cast}
+                "resolution": self.resolution, "metres_per_unit": self.metres_per_unit, "actors": self.actors,
+                "source": self.source, "schema_version": self.schema_version, "generator": self.generator,
+                "cast": self.cast}
 
 
 def named_patterns(document):

@@ -1,7 +1,7 @@
 """The pass bundle's manifest: names, versions and file layout (see docs/bundle.md)."""
 
 SCHEMA_NAME = "blockcast.bundle"
-SCHEMA_VERSION = "1.5"  # major.minor: readers accept any minor of their major
+SCHEMA_VERSION = "1.6"  # major.minor: readers accept any minor of their major
 BLOCKCAST_VERSION = "0.1.0"  # stamped into every bundle's generator; engine.__version__ is this
 MANIFEST_NAME = "bundle.json"
 

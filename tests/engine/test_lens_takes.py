@@ -59,7 +59,7 @@ def _image(take_dir, relative):
 
 def test_the_exported_bundle_carries_the_lens(lens_bundle):
     bundle = read_bundle(lens_bundle)
-    assert bundle.record.schema_version == "1.5"
+    assert bundle.record.schema_version == "1.6"
     assert bundle.record.shot.motion_blur.shutter == 0.5 and bundle.record.shot.motion_blur.position == "CENTER"
     dof = bundle.cameras()[0]["depth_of_field"]
     assert dof["fstop"] == pytest.approx(0.1) and dof["blades"] == 6 and dof["ratio"] == pytest.approx(1.5)

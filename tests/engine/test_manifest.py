@@ -200,5 +200,33 @@ def test_a_new_manifest_gets_the_formats_own_descriptions_and_version():
         cast=exported.cast,
         source=Source(blend=source.blend, blend_sha256=source.blend_sha256, scene=source.scene,
                       blender_version=source.blender_version))
-    as_1_4 = (MANIFESTS / "shot_A.json").read_text(encoding="utf-8")  # a 1.5 writer changes only the version
-    assert _written(gathered) == as_1_4.replace('"schema_version": "1.4"', '"schema_version": "1.5"')
+    # A 1.6 writer changes the version and writes the scene's unit scale (1.0: metres) after the resolution.
+    as_1_6 = {key: value for key, value in _exported().items()}
+    as_1_6["schema_version"] = "1.6"
+    as_1_6 = _inserted_after(as_1_6, "resolution", "metres_per_unit", 1.0)
+    assert _written(gathered) == json.dumps(as_1_6, indent=1) + "\n"
+
+
+def _inserted_after(document, key, new_key, value):
+    """`document` with `new_key: value` placed right after `key`, as the writer orders it."""
+    items = list(document.items())
+    at = [name for name, _ in items].index(key) + 1
+    return dict(items[:at] + [(new_key, value)] + items[at:])
+
+
+@pytest.mark.parametrize("path", EXPORTED, ids=lambda path: path.stem)
+def test_a_bundle_before_1_6_reads_as_metres_and_writes_back_without_the_unit_scale(path):
+    text = path.read_text(encoding="utf-8")
+    manifest = BundleManifest.from_json(json.loads(text))
+    assert manifest.metres_per_unit == 1.0 and "metres_per_unit" not in manifest.to_json()
+    assert _written(manifest) == text
+
+
+def test_the_scenes_unit_scale_is_kept_and_refused_when_not_a_length():
+    centimetres = _inserted_after({**_exported(), "schema_version": "1.6"}, "resolution", "metres_per_unit", 0.01)
+    manifest = BundleManifest.from_json(centimetres)
+    assert manifest.metres_per_unit == 0.01 and _written(manifest) == json.dumps(centimetres, indent=1) + "\n"
+    assert manifest.shot_wide()["metres_per_unit"] == 0.01  # chunks of other unit scales never merge
+    for bad, named in ((0, "metres_per_unit is 0, not a number above 0"), ("cm", "metres_per_unit is 'cm', not a number")):
+        with pytest.raises(ManifestError, match=named):
+            BundleManifest.from_json({**centimetres, "metres_per_unit": bad})
