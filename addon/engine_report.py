@@ -1,11 +1,18 @@
 """The engine's backends report (`python -m engine backends --json`) read for the add-on
 (bpy-free): which backend a shot uses, which passes Generate exports for it, which control
-weights and request fields it takes.
+weights and request fields it takes, whether it can continue a take (Continue From Previous Shot).
 
 The report is the engine's own account of its backends, asked through
 engine_process.check_engine, so the add-on never keeps its own copy of a backend's rules;
 without a report every helper here falls back to the artist's choice and the engine judges it.
 """
+
+import re
+
+CONTINUE_CHECKBOX = "Continue From Previous Shot"  # the Generate panel's checkbox (ui/properties.py)
+# The engine's refusal (engine/generate.py checked_carry_over), for an engine asked before any report.
+_ENGINE_CANNOT_CONTINUE = re.compile(r"--continue-from: (\S+) cannot continue a take"
+                                     r"(?:.*\(e\.g\. ([^)]+)\))?")
 
 
 def report_default_backend(report):
@@ -91,3 +98,38 @@ def no_weights_note(report, backend):
     if not controls:
         return f"{backend} takes no controls; no weights"
     return f"{backend} uses {', '.join(controls)}; no weights"
+
+
+def _either(names):
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def continuing_backends(report):
+    """The backends the report says can continue a take (their `carry_frames` above 0), in its order."""
+    return [entry["name"] for entry in (report or {}).get("backends", []) if entry.get("carry_frames")]
+
+
+def continue_problem(report, backend):
+    """Why Continue From Previous Shot cannot go with `backend`, in the panel's words (its report
+    entry's carry_frames is 0), naming the backends that can; None when it can, and without a
+    report, for a backend it does not list or from an engine that reports no carry_frames: the
+    engine then judges."""
+    entry = backend_entry(report, backend)
+    if entry is None or entry.get("carry_frames", 1):
+        return None
+    able = continuing_backends(report)
+    choose = f", or choose {_either(able)} as Backend" if able else " (no backend of this engine can)"
+    return f"{CONTINUE_CHECKBOX}: the {backend} backend cannot continue a take — untick {CONTINUE_CHECKBOX}{choose}"
+
+
+def in_panel_words(message):
+    """An engine error as the panel says it: the engine's --continue-from refusal (a backend that
+    cannot continue a take, met when no report told the add-on beforehand) becomes the checkbox's
+    words; any other message stays as the engine said it."""
+    found = _ENGINE_CANNOT_CONTINUE.search(message or "")
+    if found is None:
+        return message
+    backend, example = found.groups()
+    example = f" (e.g. {example})" if example else ""
+    return (f"{CONTINUE_CHECKBOX}: the {backend} backend cannot continue a take — untick "
+            f"{CONTINUE_CHECKBOX}, or choose a backend that can{example} as Backend")

@@ -22,6 +22,7 @@ from ...engine.bundle.events import DoneEvent
 from ...engine.bundle.take_record import TakeRecordError
 from ..cast import CastInputError
 from ..engine_process import EXIT_CANCELLED, EngineError
+from ..engine_report import in_panel_words
 from ..generation_progress import GenerationProgress
 from ..strip_layout import LayoutError
 from . import errors, sequencer
@@ -138,7 +139,7 @@ class GenerationJob:
         elif code == EXIT_CANCELLED or self._engine.cancel_requested:
             self._end("cancelled")
         else:
-            self._end("failed", self._engine.failure_message())
+            self._end("failed", in_panel_words(self._engine.failure_message()))
 
     def _add_take(self, take_dir):
         scene = bpy.data.scenes.get(self.scene_name) if self.scene_name else None

@@ -1,8 +1,9 @@
 """The jobs the panels start: Generate a shot (export its passes, then the engine) and
-Regenerate a take (its own bundle again, with a seed the shot has not used). They decide
-where takes and bundles go (the scene's project folder, see addon/take_folders.py), whether
-the shot's last passes can be reused, and what the request says; `generation.GenerationJob`
-runs them. After either, `advance_seed` moves the shot's Seed field past every seed used.
+Regenerate a take (its own bundle again, and the take it continued from, with a seed the shot
+has not used). They decide where takes and bundles go (the scene's project folder, see
+addon/take_folders.py), whether the shot's last passes can be reused, and what the request
+says; `generation.GenerationJob` runs them. After either, `advance_seed` moves the shot's
+Seed field past every seed used.
 """
 
 from pathlib import Path
@@ -11,7 +12,7 @@ import bpy
 
 from ...engine.bundle import camera as camera_math
 from ...engine.bundle.take_record import read_take
-from ..engine_report import generation_backend, passes_to_export
+from ..engine_report import CONTINUE_CHECKBOX, continue_problem, generation_backend, passes_to_export
 from ..engine_request import lens_passes, local_models, shot_request
 from ..scene_fingerprint import matching_bundle, write_fingerprint
 from ..strip_layout import PREFIX
@@ -102,20 +103,37 @@ class _Fingerprinted:
         self._export.close()
 
 
-def previous_accepted_take(scene, shot_name):
-    """The take folder of the accepted take of the shot before `shot_name` (Continue From Previous
-    Shot); UserError, in the panel's words, when there is no previous shot or it has no accepted take."""
+def _previous_shot(scene, shot_name):
+    """The name of the shot before `shot_name` in the scene's order; None for the first shot."""
     names = [shot.name for shot in scene_shots(scene)]
     index = names.index(shot_name) if shot_name in names else 0
-    if index == 0:
-        raise errors.UserError(f"Continue From Previous Shot: {shot_name} is the first shot, nothing comes before "
+    return names[index - 1] if index > 0 else None
+
+
+def _refuse_unless_backend_continues(report, backend):
+    """UserError, in the panel's words, when the engine's report says `backend` cannot continue a take."""
+    problem = continue_problem(report, backend)
+    if problem:
+        raise errors.UserError(problem)
+
+
+def previous_accepted_take(scene, shot_name):
+    """The take folder of the accepted take of the shot before `shot_name` (Continue From Previous
+    Shot); UserError, in the panel's words, when there is no previous shot, it has no accepted take
+    or that take's folder is gone."""
+    previous = _previous_shot(scene, shot_name)
+    if previous is None:
+        raise errors.UserError(f"{CONTINUE_CHECKBOX}: {shot_name} is the first shot, nothing comes before "
                                "it: clear the checkbox")
-    previous = names[index - 1]
     accepted = next((s for s in sequencer.shot_takes(scene, previous) if s.get(PREFIX + "accepted")), None)
     if accepted is None:
-        raise errors.UserError(f"Continue From Previous Shot: {previous} has no accepted take yet: generate it "
+        raise errors.UserError(f"{CONTINUE_CHECKBOX}: {previous} has no accepted take yet: generate it "
                                "first, or clear the checkbox")
-    return Path(accepted[PREFIX + "take_json"]).parent
+    take = Path(accepted[PREFIX + "take_json"]).parent
+    if not take.is_dir():
+        raise errors.UserError(f"{CONTINUE_CHECKBOX}: {previous}'s accepted take {take} is gone: Accept another "
+                               f"take of {previous}, or untick {CONTINUE_CHECKBOX}")
+    return take
 
 
 def _repeated_seed_note(request, used):
@@ -139,6 +157,8 @@ def shot_job(scene, shot, prefs, passes, size=None, make_job=GenerationJob):
     setup = engine_setup(prefs)
     report = engine_report(setup)
     backend = generation_backend(settings.backend, prefs.default_backend, report)
+    if settings.continue_previous:
+        _refuse_unless_backend_continues(report, backend)
     continue_from = previous_accepted_take(scene, shot.name) if settings.continue_previous else None
     request = shot_request(settings, report, backend, prefs.device, _export_size(scene, size),
                            local_models(model_folder(prefs), backend), shot_reference_file(settings.reference_image),
@@ -165,9 +185,10 @@ def shot_job(scene, shot, prefs, passes, size=None, make_job=GenerationJob):
     return job
 
 
-def regenerate_job(scene, strip, prefs):
+def regenerate_job(scene, strip, prefs, make_job=GenerationJob):
     """A job making one more take like `strip`'s (same bundle, prompt, backend, models and
-    parameters) with a seed none of the shot's takes used."""
+    parameters, and the take it continued from) with a seed none of the shot's takes used.
+    `make_job` takes GenerationJob's arguments."""
     take_dir = Path(strip[PREFIX + "take_json"]).parent
     record = read_take(take_dir)
     shot = strip[PREFIX + "shot"]
@@ -175,5 +196,18 @@ def regenerate_job(scene, strip, prefs):
     if not bundle.is_dir():
         raise errors.UserError(f"the take's bundle {bundle} is gone: use Generate to export the shot again")
     seed = seed_past(0, used_seeds(scene, shot, take_dir.parent))
-    return GenerationJob(scene, shot, record.request(seed, prefs.device, take_dir), engine_setup(prefs),
-                         take_dir.parent, bundle)
+    request, setup = record.request(seed, prefs.device, take_dir), engine_setup(prefs)
+    if request.continue_from:
+        _refuse_unless_backend_continues(engine_report(setup), request.backend)
+        _refuse_a_gone_take(scene, shot, record.take, Path(request.continue_from))
+    return make_job(scene, shot, request, setup, take_dir.parent, bundle, None)
+
+
+def _refuse_a_gone_take(scene, shot, take, continued):
+    """UserError, in the panel's words, when the take `take` of `shot` continued from is gone."""
+    if continued.is_dir():
+        return
+    previous = _previous_shot(scene, shot) or "the previous shot"
+    raise errors.UserError(f"{CONTINUE_CHECKBOX}: {shot}'s take {take} continued from {continued}, which is gone: "
+                           f"Accept a take of {previous} again and Generate, or untick {CONTINUE_CHECKBOX} and "
+                           "Generate")

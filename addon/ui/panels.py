@@ -12,8 +12,8 @@ from ..shot_queue import running_queue
 from ..blender.sequencer import shot_takes
 from ..blender.lens import camera_has_dof
 from ..blender.shots import ShotError, resolve_shot
-from ..engine_report import (added_passes, control_weights, generation_backend, ignored_fields, no_weights_note,
-                             weighted_controls)
+from ..engine_report import (added_passes, continue_problem, continuing_backends, control_weights, generation_backend,
+                             ignored_fields, no_weights_note, weighted_controls)
 from .preferences import ENGINE_CHECK, preferences
 from .properties import CONTROL_KINDS, pass_property_name, weight_property_name
 from ..strip_layout import PREFIX
@@ -136,6 +136,19 @@ def draw_lens_switches(layout, scene, shot):
         layout.label(text="Motion Blur: off in Render ▸ Motion Blur", icon="INFO")
 
 
+def draw_continue_previous(layout, shot, backend):
+    """The Continue From Previous Shot checkbox; ticked for a backend the engine's report says
+    cannot continue a take, a red line naming the backends that can (Generate refuses it)."""
+    layout.prop(shot, "continue_previous")
+    report = ENGINE_CHECK["report"]
+    if shot.continue_previous and continue_problem(report, backend):
+        able = continuing_backends(report)
+        row = layout.row()
+        row.alert = True
+        row.label(text=f"{backend} cannot continue a take" + (f"; {', '.join(able)} can" if able else ""),
+                  icon="ERROR")
+
+
 def draw_field(layout, data, prop, ignored, field, backend):
     """A request field, with a note beside it when the shot's backend does not use it."""
     row = layout.row()
@@ -196,7 +209,7 @@ class BLOCKCAST_PT_generate(_BlockcastPanel, bpy.types.Panel):
             row.prop(shot, "steps", text="Steps" if shot.steps else "Steps (default)")
             row.prop(shot, "long_side", text="Long Side" if shot.long_side else "Long Side (default)")
             draw_lens_switches(layout, context.scene, shot)
-            layout.prop(shot, "continue_previous")
+            draw_continue_previous(layout, shot, backend)
             draw_control_weights(layout, context, shot)
             draw_last_take_notes(layout, context.scene, shot.name)
         actors = scene_actors(context.scene)

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from conftest import REPO_ROOT
+from test_request_contract import load_addon_module
 
 
 
@@ -50,6 +51,11 @@ def test_backends_lists_rules_and_missing_models_with_the_download_command(run_e
     # what Continue From Previous Shot reads up front: the backends that can continue a take
     assert {name: entry["carry_frames"] for name, entry in report.items() if entry["carry_frames"]} == {
         "wan-vace": 5, "wan22-vace": 5}
+    problem = load_addon_module("engine_report").continue_problem
+    listed = json.loads(run.stdout)
+    assert problem(listed, "wan-vace") is None and problem(listed, "previz") == (
+        "Continue From Previous Shot: the previz backend cannot continue a take — untick Continue From Previous "
+        "Shot, or choose wan-vace or wan22-vace as Backend")
     model = report["wan-vace"]["models"][0]
     assert model["present"] is False and "hf download Wan-AI/Wan2.1-VACE-1.3B-diffusers" in model["download"]
     assert "models fetch wan-vace --allow-network" in model["download"]

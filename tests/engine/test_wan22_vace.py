@@ -18,6 +18,7 @@ from engine.bundle.request import GenerateRequest
 from engine.bundle.take_record import read_take
 from engine.generate import Generation, RequestError
 from test_backend_contract import Recorder
+from test_request_contract import load_addon_module
 
 
 class Loaded(dict):
@@ -164,10 +165,19 @@ def test_continue_from_is_checked_before_loading(bundle_actors, first_take, wan2
     record["frames"][-1] = "../../outside.png"
     (damaged / "take.json").write_text(json.dumps(record))
     cases.append(("wan22-vace", damaged, "not a file inside the take folder"))
+    refused = {}
     for backend, folder, words in cases:
         models = {"pipeline": str(wan22_models)} if backend == "wan22-vace" else {}
         request = GenerateRequest(backend=backend, continue_from=str(folder), models=models)
         recorder = Recorder()
-        with pytest.raises(RequestError, match=words):
+        with pytest.raises(RequestError, match=words) as caught:
             Generation(request, bundle_actors, tmp_path / "takes", recorder, recorder)
         assert recorder.events == []
+        refused[backend] = str(caught.value)
+    # where the add-on shows engine errors, the CLI refusal of a backend that cannot continue reads in
+    # the panel's words; others stay the engine's
+    in_panel_words = load_addon_module("engine_report").in_panel_words
+    assert in_panel_words(refused["previz"]) == (
+        "Continue From Previous Shot: the previz backend cannot continue a take — untick Continue From Previous "
+        "Shot, or choose a backend that can (e.g. wan-vace) as Backend")
+    assert in_panel_words(refused["wan22-vace"]) == refused["wan22-vace"]
