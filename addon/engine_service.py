@@ -23,9 +23,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..engine.bundle.events import Event, EventError
+from ..engine.bundle.numbered import TAKE_NUMBERED, VARIATIONS_NUMBERED, reserve_numbered, take_name, variations_name
 from ..engine.bundle.service_record import ENDED, BundleSource, HealthReport, JobRecord, JobSubmission
 from ..engine.bundle.take_record import TAKE_RECORD, TakeRecordError, read_take
 from ..engine.bundle.transfer import TransferError, bundle_digest, pack_bundle, unpack_bundle
+from ..engine.bundle.variations_record import VARIATIONS_RECORD, VariationsRecordError, read_variations
 
 DEFAULT_PORT = 8765
 DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
@@ -36,8 +38,8 @@ REQUEST_TIMEOUT_S = 60.0
 STREAM_TIMEOUT_S = 120.0       # silence longer than this is taken as a dropped stream, and resumed
 RECONNECT_S = 30.0             # how long a lost service is retried before the job is given up
 RETRY_S = 0.5
-_NUMBERED = re.compile(r"^\.?take-(\d+)-")
 _TAKE_ID = re.compile(r"^take-\d+-([A-Za-z0-9_.-]+)$")
+_VARIATIONS_ID = re.compile(r"^variations-\d+-s(\d+)$")
 
 
 class ServiceError(Exception):
@@ -175,9 +177,10 @@ class ServiceClient:
         self.request("PUT", f"/bundles/{digest}", pack_bundle(folder), "application/x-tar", expect=(200, 201, 204))
         return BundleSource(digest=digest), True
 
-    def submit(self, request, bundle):
-        """Queue a GenerateRequest for `bundle` (a BundleSource: digest or path); the job's id."""
-        submission = JobSubmission(request=request.to_json(), bundle=bundle)
+    def submit(self, request, bundle, variations=None):
+        """Queue a GenerateRequest for `bundle` (a BundleSource: digest or path), a Variations job
+        with `variations` (VariationsSettings); the job's id."""
+        submission = JobSubmission(request=request.to_json(), bundle=bundle, variations=variations)
         answer = self.call("POST", "/jobs", submission.to_json(), expect=(200, 201, 202))
         if not isinstance(answer.get("job"), str):
             raise ServiceError(f"{self.address.url} queued the job without naming it: update the engine")
@@ -251,44 +254,65 @@ def follow_events(client, job_id, stopped=lambda: False, give_up_s=RECONNECT_S):
             time.sleep(RETRY_S)
 
 
-def next_take_number(takes_dir):
-    """One more than the highest take number in `takes_dir`, hidden partial takes included."""
-    names = os.listdir(takes_dir) if Path(takes_dir).is_dir() else []
-    return max((int(m.group(1)) for m in map(_NUMBERED.match, names) if m), default=0) + 1
-
-
 def receive_take(archive, service_take_id, takes_dir, bundle_dir):
     """Unpack a take from the service as the next take of `takes_dir`, its take.json's id and
     bundle path rewritten to this machine's; returns the take folder."""
     label = _TAKE_ID.match(service_take_id)
     if label is None:
         raise ServiceError(f"the service named a take {service_take_id!r}, not take-NNN-<label>: update the engine")
-    takes_dir = Path(takes_dir)
-    takes_dir.mkdir(parents=True, exist_ok=True)
-    while True:  # reserve the number as the engine does: another writer may take it between tries
-        take_id = f"take-{next_take_number(takes_dir):03d}-{label.group(1)}"
-        partial = takes_dir / f".{take_id}.partial"
-        try:
-            partial.mkdir()
-            break
-        except FileExistsError:
-            continue
-    try:
-        folder = partial / "take"
-        unpack_bundle(archive, folder)
+
+    def local_record(folder, take_id):
         record = read_take(folder)
-        record = dataclasses.replace(record, take=take_id,
-                                     bundle=dataclasses.replace(record.bundle, path=str(bundle_dir)))
-        written = folder / f".{TAKE_RECORD}.tmp"
-        written.write_text(record.dumps(), encoding="utf-8")
-        os.replace(written, folder / TAKE_RECORD)
-        final = takes_dir / take_id
-        if final.exists():
-            raise ServiceError(f"{final} appeared while the take was received: generate again")
-        os.rename(folder, final)
-        return final
+        return TAKE_RECORD, dataclasses.replace(record, take=take_id,
+                                                bundle=dataclasses.replace(record.bundle, path=str(bundle_dir)))
+
+    try:
+        return _receive_numbered(archive, takes_dir, TAKE_NUMBERED, lambda n: take_name(n, label.group(1)),
+                                 local_record)
     except (TakeRecordError, TransferError) as exc:
         raise ServiceError(f"the service's take {service_take_id} could not be received ({exc}): generate again") \
             from exc
+
+
+def receive_variations(archive, service_name, out_dir, bundle_dir):
+    """Unpack a Variations folder from the service as the next variations folder of `out_dir`,
+    its variations.json's bundle path rewritten to this machine's (Make Takes reads it); returns it."""
+    seed = _VARIATIONS_ID.match(service_name)
+    if seed is None:
+        raise ServiceError(f"the service named variations {service_name!r}, not variations-NNN-s<seed>: update the "
+                           "engine")
+
+    def local_record(folder, _name):
+        record = read_variations(folder)
+        return VARIATIONS_RECORD, dataclasses.replace(record, bundle=dataclasses.replace(record.bundle,
+                                                                                         path=str(bundle_dir)))
+
+    try:
+        return _receive_numbered(archive, out_dir, VARIATIONS_NUMBERED, lambda n: variations_name(n, seed.group(1)),
+                                 local_record)
+    except (VariationsRecordError, TransferError) as exc:
+        raise ServiceError(f"the service's variations {service_name} could not be received ({exc}): make the "
+                           "variations again") from exc
+
+
+def _receive_numbered(archive, folder, numbered, name_for, local_record):
+    """Unpack `archive` as the next numbered folder of `folder` (reserved as the engine reserves it),
+    with the record `local_record(unpacked, name)` gives ((file name, record)) written over the
+    service's; the folder appears whole or not at all."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    name, partial = reserve_numbered(folder, numbered, name_for)
+    try:
+        unpacked = partial / "received"
+        unpack_bundle(archive, unpacked)
+        file_name, record = local_record(unpacked, name)
+        written = unpacked / f".{file_name}.tmp"
+        written.write_text(record.dumps(), encoding="utf-8")
+        os.replace(written, unpacked / file_name)
+        final = folder / name
+        if final.exists():
+            raise ServiceError(f"{final} appeared while it was received from the service: run it again")
+        os.rename(unpacked, final)
+        return final
     finally:
         shutil.rmtree(partial, ignore_errors=True)

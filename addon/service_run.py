@@ -1,11 +1,13 @@
-"""One Generate run on an engine service, looking to GenerationJob like a child engine (bpy-free):
-`poll()`, `events()`, `cancel()`, `kill()`, `cancel_requested`, `failure_message()`, `pid`.
+"""One Generate (or Make Variations) run on an engine service, looking to GenerationJob like a
+child engine (bpy-free): `poll()`, `events()`, `cancel()`, `kill()`, `cancel_requested`,
+`failure_message()`, `pid`.
 
 All network work (sending the bundle, queueing the job, reading its events, bringing each
 finished take home) happens on one background thread, which hands typed events to a queue;
 Blender's UI thread only drains it. A `done` event is passed on once its take is in the local
 takes folder, with that folder as its path, so the take becomes a strip exactly as a child
-engine's does; `finished` lists the local folders too.
+engine's does; `finished` lists the local folders too. A Variations run has no `done` events: its
+one folder comes home before `finished` is passed on, naming the local folder.
 """
 
 import dataclasses
@@ -17,7 +19,7 @@ import traceback
 from ..engine.bundle.events import DoneEvent, ErrorEvent, FinishedEvent
 from ..engine.bundle.service_record import CANCELLED, FINISHED
 from .engine_process import EXIT_CANCELLED
-from .engine_service import ServiceError, follow_events, receive_take
+from .engine_service import ServiceError, follow_events, receive_take, receive_variations
 
 EXIT_FAILED = 1
 CANCEL_POST_S = 10.0
@@ -27,10 +29,11 @@ TAKE_LISTED_S = 10.0
 class ServiceRun:
     """A job on `client`'s service; `bundle` is a BundleSource with the service-side path when the
     service reads the bundle from a shared folder, else None (uploaded unless the service holds it).
-    `connect()`, when given, is called first on the worker (e.g. waiting for a service just started)."""
+    `connect()`, when given, is called first on the worker (e.g. waiting for a service just started).
+    `variations` (VariationsSettings) makes it a Variations job, its folder brought into `takes_dir`."""
 
-    def __init__(self, client, request, bundle_dir, takes_dir, bundle=None, connect=None):
-        self.client, self.request = client, request
+    def __init__(self, client, request, bundle_dir, takes_dir, bundle=None, connect=None, variations=None):
+        self.client, self.request, self.variations = client, request, variations
         self.bundle_dir, self.takes_dir = bundle_dir, takes_dir
         self.cancel_requested = False
         self.uploaded = None        # whether the bundle was sent (None until known)
@@ -56,7 +59,7 @@ class ServiceRun:
                 source, self.uploaded = self.client.send_bundle(self.bundle_dir)
                 if self.cancel_requested:
                     return self._over(EXIT_CANCELLED)
-                self.job_id = self.client.submit(self.request, source)
+                self.job_id = self.client.submit(self.request, source, self.variations)
             if self.cancel_requested:  # asked while the job was being queued
                 self._post_cancel()
             self._follow()
@@ -70,7 +73,7 @@ class ServiceRun:
         """The job, with the bundle read from the shared folder; None when the service may not
         read that folder (403), and the bundle is uploaded instead."""
         try:
-            return self.client.submit(self.request, self._bundle)
+            return self.client.submit(self.request, self._bundle, self.variations)
         except ServiceError as exc:
             if exc.status != 403:
                 raise
@@ -81,6 +84,8 @@ class ServiceRun:
             if isinstance(event, DoneEvent):
                 event = self._bring_home(event)
             elif isinstance(event, FinishedEvent):
+                if self.variations is not None:
+                    self._local_takes = [self._bring_variations_home(path) for path in event.takes]
                 event = dataclasses.replace(event, takes=[str(path) for path in self._local_takes])
             elif isinstance(event, ErrorEvent):
                 self._message = event.message or None
@@ -101,6 +106,10 @@ class ServiceRun:
         local = receive_take(archive, take_id, self.takes_dir, self.bundle_dir)
         self._local_takes.append(local)
         return dataclasses.replace(event, take=local.name, path=str(local))
+
+    def _bring_variations_home(self, path):
+        name = path.replace("\\", "/").rstrip("/").rpartition("/")[2]
+        return receive_variations(self._take_archive(name), name, self.takes_dir, self.bundle_dir)
 
     def _take_archive(self, take_id):
         """The take's tar; the service may list a take a moment after its `done` event (404 till then)."""

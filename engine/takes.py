@@ -30,11 +30,11 @@ except ImportError:  # Windows: no advisory locks here, so partial folders are n
 import numpy as np
 from PIL import Image
 
+from .bundle.numbered import TAKE_NUMBERED, reserve_numbered, take_name
 from .bundle.take_record import TAKE_RECORD
 from .imaging import resize_cover
 from .progress import Cancelled
 
-_NUMBERED = re.compile(r"^\.?take-(\d+)-")
 _PARTIAL = re.compile(r"^\.take-\d+-.+\.partial$")
 _LOCK = ".lock"
 _LOW_SPACE = 16 * 1024 * 1024  # below this, a failed write is taken as a full disk (encoders omit errno)
@@ -96,30 +96,12 @@ def _disk_full(exc, folder):
         return False
 
 
-def reserve_numbered(folder, numbered, name_for, unwritable):
-    """(name, hidden partial folder) for the next free number in `folder`: `numbered` matches the
-    names already there (partial ones too) with the number as group 1, `name_for(number)` names the
-    next one. Making the partial folder reserves the number, so two writers never take the same
-    one (another may take it between tries); `unwritable(exc)` is raised when it cannot be made."""
-    while True:
-        numbers = [int(m.group(1)) for m in map(numbered.match, os.listdir(folder)) if m]
-        name = name_for(max(numbers, default=0) + 1)
-        partial = Path(folder) / f".{name}.partial"
-        try:
-            partial.mkdir()
-            return name, partial
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise unwritable(exc) from exc
-
-
 class TakeWriter:
     """Collects one take in a partial folder; `commit` renames it into place."""
 
     def __init__(self, takes_dir, label):
         self.takes_dir = Path(takes_dir)
-        self.take_id, self.partial = reserve_numbered(self.takes_dir, _NUMBERED, lambda n: f"take-{n:03d}-{label}",
+        self.take_id, self.partial = reserve_numbered(self.takes_dir, TAKE_NUMBERED, lambda n: take_name(n, label),
                                                       lambda exc: _unwritable(self.takes_dir, exc))
         self._hold_lock()
         self.final = self.takes_dir / self.take_id

@@ -142,10 +142,26 @@ def warm(_args):
     started = [service.pid for service in choice._WARM.values()]
     second = _job_report(*_generate())
     reused = [service.pid for service in choice._WARM.values()]
+    variations = _make_variations(3)
     services = list(choice._WARM.values())
     choice.stop_warm_services()
-    return {"first": first, "second": second, "started": started, "reused": reused,
+    return {"first": first, "second": second, "started": started, "reused": reused, "variations": variations,
             "stopped": [not service.alive for service in services]}
+
+
+def _make_variations(count):
+    """Make Variations as the panel's button does, run to the end: its engine and the sheet it stored."""
+    scene = bpy.context.scene
+    job, _ = module("blender.variations_jobs").variations_job(
+        scene, module("blender.shots").resolve_shot(scene), _prefs(), list(scene.blockcast.passes()), None, count)
+    engine, deadline = job._engine, time.monotonic() + 240
+    while job.tick() and time.monotonic() < deadline:
+        engine = job._engine or engine
+        time.sleep(0.02)
+    engine = job._engine or engine
+    return {"phase": job.progress.phase, "engine": type(engine).__name__, "reports": job.reports,
+            "tiles": len(job.sheet.tiles) if job.sheet is not None else 0,
+            "folder": str(job.progress.folder) if job.progress.folder else None}
 
 
 def main():

@@ -98,6 +98,32 @@ def test_a_take_comes_home_as_the_next_take_pointing_at_the_local_bundle(tmp_pat
                                                       "take-004-previz-s4"]
 
 
+def test_variations_come_home_as_the_next_variations_folder_pointing_at_the_local_bundle(tmp_path):
+    """#14: Make Variations on a warm service brings its one folder home like a take: numbered after
+    the shot's own variations, its record pointing at this machine's bundle (Make Takes reads it)."""
+    out = tmp_path / "variations"
+    (out / "variations-001-s1").mkdir(parents=True)
+    service = tmp_path / "service"
+    (service / "tiles").mkdir(parents=True)
+    (service / "tiles" / "s7.png").write_bytes(b"png")
+    (service / "sheet.png").write_bytes(b"sheet")
+    (service / "variations.json").write_text(json.dumps({
+        "schema": "blockcast.variations", "schema_version": "1.1", "backend": "previz", "sheet": "sheet.png",
+        "bundle": {"path": "/service/work/bundles/abc", "hash": "h", "shot": "A"},
+        "variations": [{"seed": 7, "tile": "tiles/s7.png", "look": {"Crate": "#112233"}}]}))
+    local = es.receive_variations(transfer.pack_bundle(service), "variations-001-s7", out, tmp_path / "bundles" / "002")
+    assert local == out / "variations-002-s7"
+    record = json.loads((local / "variations.json").read_text())
+    assert record["bundle"] == {"path": str(tmp_path / "bundles" / "002"), "hash": "h", "shot": "A"}
+    assert record["variations"][0]["look"] == {"Crate": "#112233"} and (local / "tiles" / "s7.png").is_file()
+    assert sorted(p.name for p in out.iterdir()) == ["variations-001-s1", "variations-002-s7"]
+    with pytest.raises(es.ServiceError, match="variations-NNN-s<seed>"):
+        es.receive_variations(b"", "take-001-previz-s0", out, tmp_path)
+    with pytest.raises(es.ServiceError, match="could not be received"):
+        es.receive_variations(b"not a tar" * 100, "variations-001-s7", out, tmp_path)
+    assert sorted(p.name for p in out.iterdir()) == ["variations-001-s1", "variations-002-s7"]
+
+
 def test_a_damaged_take_leaves_nothing_behind(tmp_path):
     takes = tmp_path / "takes"
     with pytest.raises(es.ServiceError, match="could not be received"):

@@ -160,5 +160,8 @@ def test_keep_engine_warm_starts_one_service_reuses_it_and_stops_it(scenario, tm
     assert (second["engine"], second["phase"], second["strips"]) == ("ServiceRun", "finished", 2), second
     assert first["uploaded"] is None and second["uploaded"] is None  # read in place: the takes folder is shared
     assert len(report["started"]) == 1 and report["started"] == report["reused"] and report["stopped"] == [True]
+    variations = report["variations"]  # #14: Make Variations runs on the warm service too
+    assert (variations["engine"], variations["phase"], variations["tiles"]) == ("ServiceRun", "finished", 3), variations
+    assert Path(variations["folder"]).is_relative_to(tmp_path / "takes") and Path(variations["folder"]).is_dir()
     assert (tmp_path / "warm" / "token").is_file()
-    assert len(list((tmp_path / "data" / "blockcast" / "work" / "jobs").iterdir())) == 2
+    assert len(list((tmp_path / "data" / "blockcast" / "work" / "jobs").iterdir())) == 3

@@ -131,3 +131,21 @@ def test_cancel_at_a_step_stops_the_job_and_brings_nothing_home(service, bundle,
     assert any(isinstance(event, events.CancelledEvent) for event in rest)
     assert not (tmp_path / "takes").exists() or list((tmp_path / "takes").iterdir()) == []
     assert service.get(f"/jobs/{run.job_id}")["state"] == "cancelled"
+
+
+def test_variations_on_the_service_come_home_as_one_folder(service, bundle, tmp_path):
+    """#14: Make Variations with a service on: one Variations job, its tiles' events as they finish,
+    and the folder brought home before `finished` names it."""
+    settings = __import__("bpy_free.engine.bundle.service_record", fromlist=["VariationsSettings"])
+    record_module = __import__("bpy_free.engine.bundle.variations_record", fromlist=["read_variations"])
+    run = sr.ServiceRun(_client(service.address, service), GenerateRequest(steps=1, seed=3), bundle,
+                        tmp_path / "variations", variations=settings.VariationsSettings(count=2))
+    code, received = _run_to_end(run)
+    assert code == 0, run.failure_message()
+    assert [event.seed for event in received if isinstance(event, events.VariationEvent)] == [3, 4]
+    (finished,) = [event for event in received if isinstance(event, events.FinishedEvent)]
+    local = tmp_path / "variations" / "variations-001-s3"
+    assert finished.takes == [str(local)] and not any(isinstance(event, events.DoneEvent) for event in received)
+    record = record_module.read_variations(local)
+    assert [v.seed for v in record.variations] == [3, 4] and record.bundle.path == str(bundle)
+    assert all((local / v.tile).is_file() for v in record.variations) and (local / record.sheet).is_file()

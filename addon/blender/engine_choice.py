@@ -1,5 +1,6 @@
-"""Which engine a Generate runs on: the engine service at Preferences ▸ Engine Service when one
-answers there (or Keep Engine Warm starts one), else the engine as a child process, as before.
+"""Which engine a Generate (or Make Variations) runs on: the engine service at Preferences ▸
+Engine Service when one answers there (or Keep Engine Warm starts one), else the engine as a child
+process, as before. An older service that makes takes only leaves Make Variations to the child.
 
 A service on another machine is asked nothing unless Blender may go online (Preferences ▸
 System ▸ Network ▸ Allow Online Access); otherwise the job says so and runs the engine here.
@@ -11,12 +12,13 @@ from pathlib import Path
 
 import bpy
 
-from ...engine.bundle.service_record import BundleSource
+from ...engine.bundle.service_record import VARIATIONS_JOB, BundleSource
 from ..engine_process import EngineProcess
 from ..engine_service import (PROBE_TIMEOUT_S, REMOTE_PROBE_TIMEOUT_S, ServiceAddress, ServiceClient, ServiceError,
                               default_token_file, read_token)
 from ..service_paths import SharedFolder, default_models
 from ..service_run import ServiceRun
+from ..variations import variations_arguments
 from ..ui.preferences import SERVICE_STATUS, engine_report, model_folder, preferences, takes_root
 from ..warm_engine import WarmService
 
@@ -24,11 +26,16 @@ ONLINE_ACCESS = "Preferences ▸ System ▸ Network ▸ Allow Online Access"
 _WARM = {}  # ServiceAddress -> the WarmService this Blender started
 
 
-def start_engine(setup, request, bundle_dir, takes_dir, reports):
+def start_engine(setup, request, bundle_dir, takes_dir, reports, variations=None):
     """A ServiceRun when a service takes the job, else an EngineProcess; `reports` get a
-    warning when a service was set up but cannot be used."""
-    run = service_run(preferences(), setup, request, bundle_dir, takes_dir, reports)
-    return run if run is not None else EngineProcess(setup, request.to_arguments(bundle_dir, takes_dir))
+    warning when a service was set up but cannot be used. `variations` (VariationsSettings): Make
+    Variations, its folder made in `takes_dir`."""
+    run = service_run(preferences(), setup, request, bundle_dir, takes_dir, reports, variations)
+    if run is not None:
+        return run
+    if variations is not None:
+        return EngineProcess(setup, variations_arguments(request, bundle_dir, takes_dir, variations.count))
+    return EngineProcess(setup, request.to_arguments(bundle_dir, takes_dir))
 
 
 def _status(line, alert=False):
@@ -40,7 +47,7 @@ def _local(reports, why):
     reports.append(("WARNING", f"{why}; generating with the engine on this machine"))
 
 
-def service_run(prefs, setup, request, bundle_dir, takes_dir, reports):
+def service_run(prefs, setup, request, bundle_dir, takes_dir, reports, variations=None):
     """The run on the configured service, or None (the child process generates)."""
     text = prefs.engine_service.strip()
     if not text:
@@ -55,7 +62,8 @@ def service_run(prefs, setup, request, bundle_dir, takes_dir, reports):
     shared = SharedFolder(bpy.path.abspath(prefs.service_shared_folder), prefs.service_shared_folder_remote)
     warm = _WARM.get(address)
     if warm is not None and warm.alive:
-        return _warm_run(warm, address, token_file, _for_service(shared, setup, request), bundle_dir, takes_dir)
+        return _warm_run(warm, address, token_file, _for_service(shared, setup, request), bundle_dir, takes_dir,
+                         variations)
     try:
         client, health = probe(address, token_file)
     except ServiceError as exc:  # a service answered and refused: say why, rather than start another
@@ -63,14 +71,19 @@ def service_run(prefs, setup, request, bundle_dir, takes_dir, reports):
     if health is None:
         if prefs.keep_engine_warm and address.loopback:
             return _start_warm(prefs, setup, address, token_file, _for_service(shared, setup, request), bundle_dir,
-                               takes_dir, reports)
+                               takes_dir, reports, variations)
         no_token = "" if token_file.is_file() else f" (no token file {token_file})"
         _status(f"nothing answers at {address.url}{no_token}: Generate runs the engine on this machine")
         return None
     _status(_answered(address, health))
+    if variations is not None and VARIATIONS_JOB not in health.job_kinds:
+        reports.append(("INFO", f"the engine service at {address.url} (engine {health.engine}) makes takes only: "
+                                "Make Variations runs the engine on this machine; update the service's engine "
+                                "to make them there"))
+        return None
     bundle = shared.service_path(bundle_dir)
     return ServiceRun(client, _for_service(shared, setup, request), bundle_dir, takes_dir,
-                      BundleSource(path=bundle) if bundle else None)
+                      BundleSource(path=bundle) if bundle else None, variations=variations)
 
 
 def probe(address, token_file):
@@ -116,7 +129,7 @@ def _for_service(shared, setup, request):
     return shared.request_for_service(request, default_models(engine_report(setup), request.backend_name))
 
 
-def _start_warm(prefs, setup, address, token_file, request, bundle_dir, takes_dir, reports):
+def _start_warm(prefs, setup, address, token_file, request, bundle_dir, takes_dir, reports, variations=None):
     """Start the local service (reading the takes and model folders in place) and run on it once it listens."""
     roots = [takes_root(prefs)] + ([model_folder(prefs)] if prefs.model_folder else [])
     try:
@@ -124,10 +137,10 @@ def _start_warm(prefs, setup, address, token_file, request, bundle_dir, takes_di
     except ServiceError as exc:
         return _local(reports, str(exc))
     _status(f"engine service starting at {address.url} (Keep Engine Warm)")
-    return _warm_run(warm, address, token_file, request, bundle_dir, takes_dir)
+    return _warm_run(warm, address, token_file, request, bundle_dir, takes_dir, variations)
 
 
-def _warm_run(warm, address, token_file, request, bundle_dir, takes_dir):
+def _warm_run(warm, address, token_file, request, bundle_dir, takes_dir, variations=None):
     client = ServiceClient(address, None)
 
     def connect():
@@ -135,7 +148,7 @@ def _warm_run(warm, address, token_file, request, bundle_dir, takes_dir):
         client.token = read_token(token_file)
         _status(f"engine service at {address.url} kept warm (Keep Engine Warm)")
 
-    return ServiceRun(client, request, bundle_dir, takes_dir, BundleSource(path=str(bundle_dir)), connect)
+    return ServiceRun(client, request, bundle_dir, takes_dir, BundleSource(path=str(bundle_dir)), connect, variations)
 
 
 @atexit.register

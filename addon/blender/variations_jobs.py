@@ -11,13 +11,13 @@ from pathlib import Path
 
 import bpy
 
+from ...engine.bundle.service_record import VariationsSettings
 from ...engine.bundle.variations_record import VariationsRecordError
-from ..engine_process import EngineProcess
-from ..variations import (DEFAULT_COUNT, VARIATIONS_DIR, diffusion_takes, makes_sheet, request_from_text,
-                          run_requests, variations_arguments)
+from ..variations import DEFAULT_COUNT, VARIATIONS_DIR, diffusion_takes, makes_sheet, request_from_text, run_requests
 from ..variations_progress import RunsProgress, VariationsProgress
 from ..ui.preferences import engine_setup
 from . import errors
+from .engine_choice import start_engine
 from .generation import JOB_ERRORS, GenerationJob
 from .shot_jobs import shot_job
 from .variations import shot_sheet, store_sheet
@@ -39,10 +39,10 @@ class VariationsJob(GenerationJob):
             self.progress.engine_started()
 
     def _start_engine(self):
-        """A local engine process running `variations` (the warm engine service takes generate
-        jobs only)."""
-        self._engine = EngineProcess(self.setup, variations_arguments(self.request, self.bundle_dir, self.out_dir,
-                                                                      self.count))
+        """`variations` on the engine service when one takes the job (Keep Engine Warm: no start-up,
+        the model already loaded), else in a child engine process (engine_choice)."""
+        self._engine = start_engine(self.setup, self.request, self.bundle_dir, self.out_dir, self.reports,
+                                    VariationsSettings(count=self.count))
         self.progress.engine_started()
 
     def _end(self, phase, message=None):

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from .. import __version__, backends
 from ..backends.models import looks_like_path
 from ..bundle.request import GenerateRequest
-from ..bundle.service_record import HealthReport, JobSubmission
+from ..bundle.service_record import JOB_KINDS, HealthReport, JobSubmission
 from ..bundle.transfer import TransferError, bundle_digest, is_digest, pack_bundle, unpack_bundle
 from .auth import RequireToken
 from .paths import Forbidden
@@ -68,7 +68,7 @@ class Routes:
 
     async def health(self, request):
         report = HealthReport(engine=__version__, backends=backends.names(), loaded=self.loaded.keys(),
-                              jobs=self.jobs.counts())
+                              jobs=self.jobs.counts(), job_kinds=list(JOB_KINDS))
         return JSONResponse(report.to_json())
 
     def _digest(self, request):
@@ -136,7 +136,7 @@ class Routes:
             raise Refused(400, f"the job was refused: {exc}") from None
         folder = self._bundle_folder(submission.bundle)
         self._check_request_paths(generate)
-        record = self.jobs.submit(generate.to_json(), folder, submission.bundle.digest)
+        record = self.jobs.submit(generate.to_json(), folder, submission.bundle.digest, submission.variations)
         return JSONResponse({"job": record.id, "state": record.state}, status_code=202)
 
     async def list_jobs(self, request):

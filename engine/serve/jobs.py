@@ -27,6 +27,7 @@ from ..bundle.service_record import (CANCELLED, FAILED, FINISHED, INTERRUPTED, Q
 from ..generate import Generation, RequestError
 from ..progress import CancelToken, Cancelled, Progress
 from ..takes import TakeError, sweep_stale_partials
+from ..variations.run import Variations
 
 JOB_RECORD, EVENTS_FILE, TAKES_DIR = "job.json", "events.jsonl", "takes"
 _JOB_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -157,13 +158,14 @@ class JobQueue:
         if self._worker.is_alive():
             self._worker.join(wait_s)
 
-    def submit(self, request_json, bundle_folder, digest=None):
-        """A new queued job (its record on disk before this returns)."""
+    def submit(self, request_json, bundle_folder, digest=None, variations=None):
+        """A new queued job (its record on disk before this returns); `variations` (VariationsSettings)
+        makes it a Variations job."""
         job_id = secrets.token_hex(8)
         folder = self.folders.job(job_id)
         folder.mkdir()
         record = JobRecord(id=job_id, state=QUEUED, created=_now(), request=request_json, bundle_digest=digest,
-                           bundle_path=str(bundle_folder))
+                           bundle_path=str(bundle_folder), variations=variations)
         job = Job(folder, record)
         job.save()
         with self._lock:
@@ -212,21 +214,31 @@ class JobQueue:
                 self._end(job, state, error)
 
     def _run(self, job):
-        """(state, error) after generating the job's takes, its events written as the CLI writes them."""
-        generation = None
+        """(state, error) after making the job's takes (or its variations folder), its events
+        written as the CLI writes them."""
+        maker = None
         try:
             request = GenerateRequest.from_json(job.record.request)
-            generation = Generation(request, job.record.bundle_path, job.takes_dir, job, job.cancel,
-                                    loaded_backends=self.loaded_backends)
-            takes = generation.run()
+            maker = self._maker(job, request)
+            made = maker.run()
         except Cancelled:
-            job.emit(events.CancelledEvent(take=generation and generation.current_take,
-                                           message="unfinished take removed; finished takes kept"))
+            job.emit(events.CancelledEvent(take=maker and maker.current_take, message=(
+                "unfinished variations removed" if job.record.variations else
+                "unfinished take removed; finished takes kept")))
             return CANCELLED, None
         except Exception as exc:  # every failure becomes the job's error, as `generate` reports it
             if not isinstance(exc, EXPECTED_ERRORS):
                 traceback.print_exc()
-            job.emit(events.ErrorEvent(take=generation and generation.current_take, message=str(exc)))
+            job.emit(events.ErrorEvent(take=maker and maker.current_take, message=str(exc)))
             return FAILED, str(exc)
-        job.emit(events.FinishedEvent(takes=[str(path) for path in takes]))
+        job.emit(events.FinishedEvent(takes=[str(path) for path in (made if isinstance(made, list) else [made])]))
         return FINISHED, None
+
+    def _maker(self, job, request):
+        """The Generation, or for a Variations job the Variations, with the warm backends."""
+        settings, bundle = job.record.variations, job.record.bundle_path
+        if settings is None:
+            return Generation(request, bundle, job.takes_dir, job, job.cancel, loaded_backends=self.loaded_backends)
+        return Variations(request, bundle, job.takes_dir, job, job.cancel, count=settings.count,
+                          key_frames=settings.key_frames, tile_width=settings.tile_width,
+                          loaded_backends=self.loaded_backends)

@@ -38,7 +38,7 @@ def run_variations(args):
                                 key_frames=args.key_frames, tile_width=args.tile_width)
         folder = variations.run()
     except Cancelled as exc:
-        progress.emit(events.CancelledEvent(take=variations and variations.current,
+        progress.emit(events.CancelledEvent(take=variations and variations.current_take,
                                             message="unfinished variations removed"))
         print(f"engine: {exc}; the unfinished variations were removed", file=sys.stderr)
         return 130
@@ -48,7 +48,7 @@ def run_variations(args):
         return 2
     except Exception as exc:  # every failure becomes an `error` event the caller can show
         expected = (BundleError, ModelError, RequestError, TakeError, DeviceError, ValueError, OSError)
-        progress.emit(events.ErrorEvent(take=variations and variations.current, message=str(exc)))
+        progress.emit(events.ErrorEvent(take=variations and variations.current_take, message=str(exc)))
         if not isinstance(exc, expected):
             traceback.print_exc()
         print(f"engine: error: {exc}", file=sys.stderr)

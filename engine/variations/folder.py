@@ -8,14 +8,12 @@ partial folder reserves the number, so two runs never pick the same one, and not
 """
 
 import os
-import re
 import shutil
 from pathlib import Path
 
 from ..bundle.variations_record import TILES_DIR, VARIATIONS_RECORD
-from ..takes import TakeError, check_takes_dir, reserve_numbered
-
-_NUMBERED = re.compile(r"^\.?variations-(\d+)-")
+from ..bundle.numbered import VARIATIONS_NUMBERED, reserve_numbered, variations_name
+from ..takes import TakeError, check_takes_dir
 
 
 def check_out_dir(path):
@@ -29,7 +27,7 @@ class VariationsWriter:
     def __init__(self, out_dir, first_seed):
         self.out_dir = Path(out_dir)
         self.name, self.partial = reserve_numbered(
-            self.out_dir, _NUMBERED, lambda n: f"variations-{n:03d}-s{first_seed}",
+            self.out_dir, VARIATIONS_NUMBERED, lambda n: variations_name(n, first_seed),
             lambda exc: TakeError(f"cannot write variations to {self.out_dir} ({exc.strerror or exc}): choose an "
                                   "--out folder you can write to"))
         (self.partial / TILES_DIR).mkdir()

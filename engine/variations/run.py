@@ -43,7 +43,7 @@ class Variations:
     """`count` looks of one shot from seed request.seed on; the constructor checks everything cheap."""
 
     def __init__(self, request, bundle, out, progress, cancel, count=DEFAULT_COUNT, key_frames=DEFAULT_KEY_FRAMES,
-                 tile_width=DEFAULT_TILE_WIDTH):
+                 tile_width=DEFAULT_TILE_WIDTH, loaded_backends=None):
         if request.takes != 1:
             raise RequestUsageError("--takes does not apply to variations: --count says how many looks to make")
         if not 1 <= count <= MAX_COUNT:
@@ -57,7 +57,8 @@ class Variations:
             raise RequestError(f"--backend {request.backend_name} has no quick looks to show as variations: "
                                "make K full takes instead, one seed each (generate --takes K; in Blender, "
                                "Generate with Takes = K)")
-        self.generation = Generation(request, bundle, out, progress, cancel)  # generate's own checks
+        self.generation = Generation(request, bundle, out, progress, cancel,  # generate's own checks
+                                     loaded_backends=loaded_backends)  # a warm service's backends
         self.backend, self.bundle = self.generation.backend, self.generation.bundle
         if not 1 <= key_frames <= len(self.bundle.frames):
             raise RequestUsageError(f"--key-frames {key_frames} is outside 1..{len(self.bundle.frames)} "
@@ -65,7 +66,7 @@ class Variations:
         self.request, self.progress, self.cancel = request, progress, cancel
         self.seeds = [request.seed + index for index in range(count)]
         self.key_frames, self.tile_width = key_frame_numbers(self.bundle.frames, key_frames), tile_width
-        self.current = None  # the variations folder being made, for cancel reports
+        self.current_take = None  # the variations folder being made, for cancel reports (as Generation's)
 
     def run(self):
         """Make every variation and return the finished folder; Cancelled after cleaning up."""
@@ -87,10 +88,10 @@ class Variations:
             self.progress.emit(events.WarningEvent(message="the cast locks its look seed, so every variation has "
                                                            "the same look: unlock it in the Cast panel to vary it"))
         with VariationsWriter(generation.out, self.seeds[0]) as folder:
-            self.current = folder.name
+            self.current_take = folder.name
             record = self._make(folder, load_s, started_all)
             path = folder.commit(record)
-        self.current = None
+        self.current_take = None
         return path
 
     def _make(self, folder, load_s, started_all):

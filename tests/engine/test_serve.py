@@ -212,3 +212,25 @@ def test_a_killed_service_reports_its_interrupted_jobs_and_keeps_finished_takes(
         assert last["event"] == "error" and "Generate again" in last["message"]
     finally:
         restarted.stop()
+
+
+def test_a_variations_job_makes_one_sheet_on_the_warm_model_and_it_comes_back_whole(service, tmp_path):
+    """#14: with Keep Engine Warm, Make Variations is a job of the service too (`variations` in the
+    submission): one folder with its record, sheet and a tile per seed, listed and sent like a take."""
+    from engine.bundle.variations_record import read_variations
+
+    status, health = service.call("GET", "/health")
+    assert status == 200 and health["job_kinds"] == ["generate", "variations"]
+    status, answer = service.call("POST", "/jobs", {"request": {**QUICK, "seed": 4}, "bundle": service.bundle,
+                                                    "variations": {"count": 3, "key_frames": 2, "tile_width": 32}})
+    assert status == 202, answer
+    record = service.wait(answer["job"])
+    assert record["state"] == "finished" and record["takes"] == ["variations-001-s4"], record
+    assert record["variations"] == {"count": 3, "key_frames": 2, "tile_width": 32}
+    kinds = [event["event"] for _, event in service.events(record["id"])]
+    assert kinds.count("variation") == 3 and kinds[-1] == "finished" and "done" not in kinds
+    status, data = service.call("GET", f"/jobs/{record['id']}/takes/variations-001-s4")
+    assert status == 200
+    variations = read_variations(unpack_bundle(data, tmp_path / "variations"))
+    assert [v.seed for v in variations.variations] == [4, 5, 6] and variations.key_frames == [1, 3]
+    assert all((tmp_path / "variations" / v.tile).is_file() for v in variations.variations)
