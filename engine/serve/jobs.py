@@ -137,7 +137,8 @@ class JobQueue:
                 continue
             job = self.jobs[folder.name] = Job(folder, record)
             if record.state in (QUEUED, RUNNING):
-                message = f"the service stopped while this job was {record.state}; Generate again"
+                again = "Make Variations" if record.variations is not None else "Generate"
+                message = f"the service stopped while this job was {record.state}; {again} again"
                 if job.takes_dir.is_dir():
                     sweep_stale_partials(job.takes_dir)
                 record.state, record.ended, record.error = INTERRUPTED, _now(), message
