@@ -68,8 +68,19 @@ def _to_json(record):
     return document
 
 
+class _Record:
+    """A record whose dataclass fields are its JSON keys; unknown keys ride in `extra`."""
+
+    def to_json(self):
+        return _to_json(self)
+
+    @classmethod
+    def from_json(cls, document):
+        return _from_json(cls, document)
+
+
 @dataclass
-class BundleSource:
+class BundleSource(_Record):
     """Where a job's bundle is: uploaded (`digest`, see engine/bundle/transfer.py) or a folder the service reads."""
 
     digest: str | None = None
@@ -79,13 +90,9 @@ class BundleSource:
     def to_json(self):
         return {key: value for key, value in _to_json(self).items() if value is not None}
 
-    @classmethod
-    def from_json(cls, document):
-        return _from_json(cls, document)
-
 
 @dataclass
-class VariationsSettings:
+class VariationsSettings(_Record):
     """A Variations job's own settings (the `variations` command's --count, --key-frames, --tile-width)."""
 
     count: int = DEFAULT_COUNT
@@ -93,16 +100,9 @@ class VariationsSettings:
     tile_width: int = DEFAULT_TILE_WIDTH
     extra: dict = field(default_factory=dict)
 
-    def to_json(self):
-        return _to_json(self)
-
-    @classmethod
-    def from_json(cls, document):
-        return _from_json(cls, document)
-
 
 @dataclass
-class JobSubmission:
+class JobSubmission(_Record):
     """POST /jobs: a GenerateRequest's JSON (engine/bundle/request.py) and its bundle; `variations`
     set: the job makes that many looks on one contact sheet instead of takes."""
 
@@ -111,16 +111,9 @@ class JobSubmission:
     variations: VariationsSettings | None = None
     extra: dict = field(default_factory=dict)
 
-    def to_json(self):
-        return _to_json(self)
-
-    @classmethod
-    def from_json(cls, document):
-        return _from_json(cls, document)
-
 
 @dataclass
-class JobRecord:
+class JobRecord(_Record):
     """One job: its state (STATES), times (ISO 8601 UTC), request, bundle and the takes it made."""
 
     id: str = ""
@@ -140,16 +133,9 @@ class JobRecord:
     def ended_state(self):
         return self.state in ENDED
 
-    def to_json(self):
-        return _to_json(self)
-
-    @classmethod
-    def from_json(cls, document):
-        return _from_json(cls, document)
-
 
 @dataclass
-class HealthReport:
+class HealthReport(_Record):
     """GET /health: the engine's version, its backends, the loaded backends' cache keys and jobs per state."""
 
     engine: str = ""
@@ -158,10 +144,3 @@ class HealthReport:
     jobs: dict = field(default_factory=dict)
     job_kinds: list = field(default_factory=lambda: [GENERATE_JOB])  # JOB_KINDS; an older service makes takes only
     extra: dict = field(default_factory=dict)
-
-    def to_json(self):
-        return _to_json(self)
-
-    @classmethod
-    def from_json(cls, document):
-        return _from_json(cls, document)
