@@ -48,13 +48,14 @@ def run(sampler, candidate, seeds):
     """(Lab (N, 3) of each item's albedo, known Labs per item, seconds per 9-item UNet call)."""
     from engine.looks.colour_space import hex_to_srgb8, linear_to_srgb, srgb8_to_hex, srgb8_to_lab
     from engine.looks.measure import CLAY_ALBEDO
-    from engine.previz.prior import ColourPrior, PriorSampling
+    from engine.previz.prior import ColourPrior, PriorSampling, one_thread
 
     scheduler, steps, spacing, downscale = candidate.split(":")
     prior = ColourPrior(sampler, sampler.folder, PriorSampling(scheduler, spacing, int(downscale)))
     items, meta = items_for(prior, seeds)
     started = time.perf_counter()
-    encoded = prior._sample(items, int(steps), lambda: None, chunk=len(ACTORS) + len(PROPS))
+    with one_thread():  # as every look samples (prior.choose)
+        encoded = prior._sample(items, int(steps), lambda: None, chunk=len(ACTORS) + len(PROPS))
     call_s = (time.perf_counter() - started) / (int(steps) * len(seeds))
     labs = []
     for (shot, *_), sample in zip(items, encoded):
