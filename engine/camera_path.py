@@ -18,8 +18,8 @@ pixel-centre intrinsics at the export size (engine.bundle.camera). SanaWMPipelin
 - Translation: used as given, no normalisation anywhere (`prepare_camera` puts the raw
   relative poses into the raymap and `compute_raymap` the raw camera centres into the
   Plücker moments). The model card says it was trained on metric-scale poses, so
-  translations must be in metres: Blender units are metres unless the scene's unit scale
-  says otherwise, and `metres_per_unit` converts when it does.
+  translations must be in metres: cameras.json holds Blender units, and `metres_per_unit`
+  (bundle.json's, the scene's Unit Scale; 1.0 for bundles before 1.6) converts them.
 - Intrinsics: "in original-image pixel coordinates" (`__call__`'s docstring); the pipeline
   resizes the first frame to (height, width) with `cam_utils.resize_and_center_crop` and
   rescales the intrinsics with `transform_intrinsics_for_crop`. We hand it a first frame

@@ -168,7 +168,8 @@ def plucker_embeddings(bundle, width, height):
 def build_controls(bundle, kinds, width, height):
     """{kind: frames} for the requested control kinds; frames are PIL images, except
     camera: {"plucker": array, "re10k": the bundle's RealEstate10K text, passed through, "cameras": the
-    cameras.json frame records and "export_size": their (width, height), for backends that take the path itself}."""
+    cameras.json frame records, "export_size": their (width, height) and "metres_per_unit": the scene's unit
+    scale their lengths are in, for backends that take the path itself}."""
     builders = {"depth": depth_frames, "pose": pose_frames, "shading": shading_frames,
                 "normal": normal_frames, "objects": objects_frames, "edges": edges_frames,
                 "tracking": tracking_frames}
@@ -181,7 +182,8 @@ def build_controls(bundle, kinds, width, height):
         if kind == "camera":
             text = bundle.path("camera", "re10k").read_text(encoding="utf-8")
             controls[kind] = {"plucker": plucker_embeddings(bundle, width, height), "re10k": text,
-                              "cameras": bundle.cameras(), "export_size": (bundle.width, bundle.height)}
+                              "cameras": bundle.cameras(), "export_size": (bundle.width, bundle.height),
+                              "metres_per_unit": bundle.record.metres_per_unit}
         else:
             controls[kind] = builders[kind](bundle, width, height)
     return controls

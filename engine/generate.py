@@ -299,7 +299,7 @@ class Generation:
             strength=request.strength, cast=bundle.cast, object_names=inputs.object_names,
             references=inputs.references, shot_reference=inputs.shot_reference,
             lens=self.backend_lens if self.backend_lens.active else None, carry_over=self.carry_over,
-            fps=bundle.fps)
+            fps=bundle.fps, shot_prompt=request.prompt)
         started = time.perf_counter()
         video = backend.generate(take_inputs, Hooks(on_step=on_step, check_cancel=self.cancel.check))
         generate_s = time.perf_counter() - started

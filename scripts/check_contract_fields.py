@@ -45,6 +45,7 @@ LIGHTING = "a key of the stored lighting measurement (window manager JSON), not 
 LENS_RECORD = "a key of the per-frame lens record (engine/lens/record.py: cameras.json's keys and the shutter)"
 RIG_BONE = "a bone name of the proxy actor's rig, not the lighting record's head"
 CAST_PANEL = "a key of the Cast panel's stored values (scene.blockcast_cast Blender properties, as plain dicts)"
+CAMERA_CONTROL = "a key of the camera control (engine/controls.py build_controls) the bundle's record value rides in"
 
 # Files whose keys are wholly another vocabulary: file -> why.
 FILE_VOCABULARIES = {
@@ -113,6 +114,8 @@ ALLOWED = {
     ("engine/backends/wan_vace.py", "shot_reference"): BACKEND_SETTINGS,
     ("engine/backends/ltx2_ic.py", "control"): BACKEND_SETTINGS,
     ("engine/backends/ltx2_ic.py", "objects"): PASS_NAME,
+    ("engine/controls.py", "metres_per_unit"): CAMERA_CONTROL,
+    ("engine/backends/sana_wm.py", "metres_per_unit"): f"{CAMERA_CONTROL}; and {BACKEND_SETTINGS}",
     **{("addon/blender/lighting.py", name): JOINTS_OR_CAMERAS for name in ("frames", "actors", "camera", "name")},
     **{("addon/lighting.py", name): JOINTS_OR_CAMERAS for name in ("frames", "actors", "name")},
     **{("addon/coverage_bundle.py", name): JOINTS_OR_CAMERAS for name in ("frames", "actors", "name")},

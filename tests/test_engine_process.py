@@ -279,7 +279,7 @@ def test_check_engine_lists_the_real_engines_backends():
     assert rep.passes_to_export(["depth"], report, "wan-vace", weights={"depth": 1.0, "pose": 0.5}) == [
         "depth", "pose", "mask"]
     assert rep.passes_to_export(["depth"], report, "wan-vace", weights={"depth": 1.0, "pose": 0.0}) == ["depth"]
-    assert rep.passes_to_export(["depth"], report, "sana-wm") == ["depth", "camera", "shading"]
+    assert rep.passes_to_export(["depth"], report, "sana-wm") == ["depth", "camera", "shading", "objects"]
     weighted = {name: rep.weighted_controls(WEIGHTED, report, name) for name in ("previz", "animatediff", "wan-vace")}
     assert weighted == {"previz": [], "animatediff": ["depth", "pose"], "wan-vace": ["depth", "pose"]}
 

@@ -76,6 +76,9 @@ class Request:
     # The shot's frame rate (bundle.json shot.fps), for models whose positions are in seconds (LTX-2);
     # None from callers that do not know it.
     fps: float | None = None
+    # The shot's own prompt, without the actors' descriptions `prompt` is composed with: what a previz
+    # take grades by, for a backend that makes the previz look (sana-wm's first frame); None: `prompt`.
+    shot_prompt: str | None = None
 
 
 def snap(value, multiple):

@@ -46,12 +46,12 @@ def demo_blend(tmp_path_factory):
     return path
 
 
-def export_demo_bundle(tmp_path_factory, demo_blend, name, passes, frames=None):
-    """The demo scene's `passes` (and `frames` "A-B", else all) exported by scripts/export_passes.py
-    into a fresh folder named `name`, as the add-on's headless export writes them."""
+def export_demo_bundle(tmp_path_factory, demo_blend, name, passes, frames=None, size=None):
+    """The demo scene's `passes` (and `frames` "A-B", else all; at `size` "WxH", else 128x72) exported
+    by scripts/export_passes.py into a fresh folder named `name`, as the add-on's headless export writes them."""
     out = tmp_path_factory.mktemp("bundles") / name
     _run([BLENDER_PYTHON, "scripts/export_passes.py", demo_blend, "--out", out,
-          *(["--frames", frames] if frames else []), "--passes", passes, "--quiet"])
+          *(["--frames", frames] if frames else []), *(["--size", size] if size else []), "--passes", passes, "--quiet"])
     return out
 
 

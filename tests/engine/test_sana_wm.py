@@ -1,7 +1,9 @@
-"""sana-wm: the camera path as SanaWMPipeline's own code reads it, the first-frame rule, and takes
-from a tiny random SANA-WM loaded through from_pretrained (nothing mocked)."""
+"""sana-wm: the camera path as SanaWMPipeline's own code reads it (in metres, by the bundle's unit
+scale), the first-frame rule (the previz look's first frame without a reference), and takes from a
+tiny random SANA-WM loaded through from_pretrained (nothing mocked)."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,10 +12,11 @@ from PIL import Image
 
 from engine import backends, camera_path, controls
 from engine.backends.base import Request
-from engine.backends.sana_wm import TRAINED_SIZE, first_frame
+from engine.backends.sana_wm import CLAY, PREVIZ_LOOK, TRAINED_SIZE, first_frame
 from engine.bundle import read_bundle
 from engine.bundle.request import GenerateRequest
 from engine.generate import Generation
+from conftest import export_demo_bundle
 from test_backend_contract import Recorder
 
 
@@ -105,8 +108,14 @@ def test_first_frame_rule():
     assert source == "shot reference" and image.size == (64, 32) and image.getpixel((3, 3)) == (255, 0, 0)
     references = {"Bob": [], "Ann": [green]}
     assert first_frame(_request(references=references, controls=shading))[0] == "cast reference of Ann"
-    assert first_frame(_request(controls=shading))[0] == "shading pass, first frame"
-    with pytest.raises(ValueError, match="--reference.*--passes including shading"):
+    assert first_frame(_request(controls=shading))[0] == CLAY  # no previz model loaded
+    previz = {"shading": [blue], "objects": [Image.new("I;16", (80, 40))]}
+    look = lambda request: np.full((32, 64, 3), 7, np.uint8)  # noqa: E731  (the previz take's first frame)
+    source, image = first_frame(_request(controls=previz), look)
+    assert source == PREVIZ_LOOK == "previz look, first frame" and image.getpixel((3, 3)) == (7, 7, 7)
+    assert first_frame(_request(controls=shading), look)[0] == CLAY  # no objects pass: the clay frame
+    assert first_frame(_request(references=references, controls=previz), look)[0] == "cast reference of Ann"
+    with pytest.raises(ValueError, match="--reference.*--passes including shading,objects"):
         first_frame(_request())
 
 
@@ -144,3 +153,62 @@ def test_take_from_the_reference_along_the_camera_path(bundle10, sana_models, tm
     c2w, intrinsics = backend.pipe.prepare_camera_trajectory(inputs["c2w"], None, inputs["intrinsics"], 17)
     _, intrinsics = backend.pipe.image_processor.preprocess_with_intrinsics(inputs["image"], intrinsics, 64, 128)
     assert np.array_equal(c2w, inputs["c2w"]) and np.array_equal(intrinsics, inputs["intrinsics"])
+
+
+def test_the_path_is_in_metres_by_the_bundles_unit_scale(bundle10, tmp_path):
+    """The same shot exported from a centimetre scene (Unit Scale 0.01: every translation x100)
+    reaches the pipeline as the same path in metres; bundle10 (a 1.6 export at scale 1) as it is."""
+    centimetres = tmp_path / "centimetres"
+    shutil.copytree(bundle10, centimetres)
+    manifest = json.loads((centimetres / "bundle.json").read_text(encoding="utf-8"))
+    manifest["metres_per_unit"] = 0.01
+    (centimetres / "bundle.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    cameras = json.loads((centimetres / "cameras.json").read_text(encoding="utf-8"))
+    for record in cameras["frames"]:
+        for row in record["w2c_opencv"][:3]:
+            row[3] *= 100
+    (centimetres / "cameras.json").write_text(json.dumps(cameras), encoding="utf-8")
+
+    backend, paths = backends.create("sana-wm"), []
+    for folder in (bundle10, centimetres):
+        bundle = read_bundle(folder)
+        built = controls.build_controls(bundle, ["camera"], 128, 64)
+        assert built["camera"]["metres_per_unit"] == (1.0 if folder == bundle10 else 0.01)
+        paths.append(backend.pipeline_inputs(_request(controls=built, num_frames=10, width=128, height=64,
+                                                      shot_reference=Image.new("RGB", (128, 64))))["c2w"])
+        assert backend.settings["metres_per_unit"] == bundle.record.metres_per_unit
+    assert np.abs(paths[0][:, :3, 3]).max() > 0.1  # the demo camera moves
+    np.testing.assert_allclose(paths[1], paths[0], rtol=0, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def bundle_at_generation_size(demo_blend, tmp_path_factory):
+    """Two frames of the demo shot at 128x64, a size sana-wm generates at, with every pass previz reads."""
+    return export_demo_bundle(tmp_path_factory, demo_blend, "shot_128x64", "depth,camera,shading,normal,objects",
+                              frames="3-4", size="128x64")
+
+
+def test_without_a_reference_the_first_frame_is_the_previz_takes(bundle_at_generation_size, sana_models, tmp_path):
+    """The picture handed to the pipeline is frames/0003.png (the first) of the previz take of the
+    same seed and prompt: the cast's colours and the previz model's own on the clay, graded."""
+    prompt, seed = "a moody night scene", 4
+    recorder = Recorder()
+    previz = GenerateRequest(backend="previz", prompt=prompt, seed=seed)
+    (previz_take,) = Generation(previz, bundle_at_generation_size, tmp_path / "previz", recorder, recorder).run()
+    request = GenerateRequest(backend="sana-wm", prompt=prompt, seed=seed, steps=1, size=(128, 64),
+                              models={"pipeline": str(sana_models["pipeline"])})
+    generation = Generation(request, bundle_at_generation_size, tmp_path / "sana", recorder, recorder)
+    handed = []
+    pipeline = generation.backend.pipeline_inputs
+    generation.backend.pipeline_inputs = lambda *args: handed.append(pipeline(*args)) or handed[-1]
+    (take,) = generation.run()
+
+    expected = np.asarray(Image.open(previz_take / "frames" / "0003.png").convert("RGB"))
+    assert np.array_equal(np.asarray(handed[0]["image"]), expected)
+    sana, looked = (json.loads((folder / "take.json").read_text()) for folder in (take, previz_take))
+    assert sana["parameters"]["backend_settings"]["first_frame"] == PREVIZ_LOOK
+    assert sana["parameters"]["controls"] == {"camera": 1.0, "shading": 1.0, "objects": 1.0}
+    assert set(sana["models"]) == {"pipeline", "previz"}
+    assert sana["look"] == looked["look"] and sana["grade"] == looked["grade"] == "night"
+    assert [event["step"] for event in recorder.events if event["event"] == "step" and event["take"] == sana["take"]] \
+        == [1]  # the look's own sampling steps are not the take's
