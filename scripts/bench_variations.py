@@ -14,6 +14,9 @@ key frames resized like the tiles are the tile's pixels (the largest difference 
 Without --bundle it exports the demo shot once (scripts/make_demo_scene.py: 48 frames at 512x288;
 scripts/export_passes.py with previz's passes) into out/bench_variations/bundle and reuses it.
 --docs-sheet writes a contact sheet of the first 24 variations (tiles already made) for the docs.
+--warm also runs them as jobs of a warm engine service (`python -m engine serve` on 127.0.0.1, as
+Keep Engine Warm starts it): the same seeds twice, timed from submit to finished, the second
+with the model already loaded; both must give the command's looks.
 """
 
 import argparse
@@ -31,7 +34,9 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine")]  # tests/engine: serve_client's Service
+
+from engine.bundle.variations_record import read_variations  # noqa: E402
 BENCH_DIR = ROOT / "out" / "bench_variations"
 PASSES = "depth,pose,camera,shading,normal,objects"
 DOCS_SHEET_COUNT = 24
@@ -85,6 +90,31 @@ def tile_difference(record, folder, variation, take_dir):
     return worst
 
 
+def warm_service(bundle, count, seed, record, scratch):
+    """Seconds of the same Variations job on a warm service, the first and the second time (model loaded)."""
+    from serve_client import Service
+
+    bundle = Path(bundle).resolve()
+    scratch.mkdir(parents=True, exist_ok=True)
+    service = Service(scratch / "work", scratch / "token", "--shared-root", bundle.parent)
+    seconds = []
+    try:
+        for _ in range(2):
+            started = time.perf_counter()
+            status, answer = service.call("POST", "/jobs", {"request": {"seed": seed}, "bundle": {"path": str(bundle)},
+                                                            "variations": {"count": count}})
+            job = service.wait(answer["job"], timeout=1200) if status == 202 else answer
+            seconds.append(time.perf_counter() - started)
+            if job.get("state") != "finished":
+                raise SystemExit(f"the service's variations job did not finish: {job}")
+            made = read_variations(scratch / "work" / "jobs" / job["id"] / "takes" / job["takes"][0])
+            if [v.look for v in made.variations] != [v.look for v in record.variations]:
+                raise SystemExit("the service's variations differ from the command's")
+    finally:
+        service.stop()
+    return seconds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, help="bundle to use (default: export the demo shot once)")
@@ -94,10 +124,10 @@ def main():
     parser.add_argument("--steps", type=int, help="denoising steps of the looks and the takes (default: previz's, "
                         "engine.previz.prior.DEFAULT_STEPS)")
     parser.add_argument("--docs-sheet", type=Path, help="write a 24-variation contact sheet here")
+    parser.add_argument("--warm", action="store_true", help="also time them as jobs of a warm engine service")
     args = parser.parse_args()
 
     from engine.bundle.take_record import read_take
-    from engine.bundle.variations_record import read_variations
     from engine.variations.tiles import contact_sheet
 
     bundle = args.bundle or export_demo_bundle(BENCH_DIR)
@@ -135,6 +165,11 @@ def main():
                 print(f"one full take per seed ({name}): {per_take:.1f} s x {args.count} = "
                       f"{per_take * args.count:.0f} s; variations / full takes = {total / (per_take * args.count):.3f} "
                       f"({per_take * args.count / total:.1f}x faster)")
+        if args.warm:
+            first, second = warm_service(bundle, args.count, args.seed, record, scratch / "service")
+            print(f"warm service: {args.count} variations in {second:.1f} s from submit to finished with the model "
+                  f"loaded ({first:.1f} s the first time), the command's looks; "
+                  f"{second / total_s:.2f} of the command's {total_s:.1f} s")
         if args.docs_sheet:
             chosen = record.variations[:DOCS_SHEET_COUNT]
             tiles = [Image.open(folder / variation.tile).convert("RGB") for variation in chosen]
