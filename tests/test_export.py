@@ -124,6 +124,21 @@ def test_pose_keypoints_are_projected_joints(glue, empty_scene, tmp_path):
     assert joint_frame["state"] == [VISIBLE] * 18
 
 
+def test_a_centimetre_scene_keeps_joints_inside_the_body_visible(glue, empty_scene, tmp_path):
+    """The occlusion margin is 0.2 m whatever the Unit Scale: the same mannequin in a scene at Unit
+    Scale 0.01 with every length x100 keeps every joint visible (at 0.2 units, 2 mm, a joint a few
+    centimetres inside its own mesh would read as occluded)."""
+    _actor_scene(glue, empty_scene)
+    empty_scene.unit_settings.scale_length = 0.01
+    for obj in empty_scene.objects:
+        if obj.parent is None:
+            obj.location, obj.scale = obj.location * 100, obj.scale * 100
+    empty_scene.camera.data.clip_end = 10000.0
+    bundle = read_bundle(_export(glue, empty_scene, tmp_path / "b"))
+    assert bundle.record.metres_per_unit == 0.01
+    assert bundle.joints()["frames"][0]["actors"][0]["state"] == [VISIBLE] * 18
+
+
 def test_pose_flags_occluded_outside_and_behind(glue, empty_scene, tmp_path):
     import bpy
     actor = _actor_scene(glue, empty_scene)

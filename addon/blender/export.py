@@ -105,14 +105,15 @@ def _evaluate_frame(scene, camera, actors, depsgraph):
             [actor_rigs.actor_joints_world(actor, depsgraph) for actor in actors])
 
 
-def _pose_frame(actors, worlds, record, depth, width, height):
-    """OpenPose people and 3D joints of every actor at the current frame."""
+def _pose_frame(actors, worlds, record, depth, width, height, margin):
+    """OpenPose people and 3D joints of every actor at the current frame; `margin`: the occlusion
+    margin in Blender units."""
     K = camera_math.intrinsics_matrix(record["fx"], record["fy"], record["cx"], record["cy"])
     w2c = np.asarray(record["w2c_opencv"], np.float64)
     people, joints = [], []
     for actor, world in zip(actors, worlds):
         pixels, z = camera_math.project_points(world, K, w2c)
-        states = pose_math.joint_states(pixels, z, width, height, depth)
+        states = pose_math.joint_states(pixels, z, width, height, depth, margin)
         people.append(pose_math.openpose_person(pixels, states))
         camera_space = world @ w2c[:3, :3].T + w2c[:3, 3]
         joints.append({
@@ -176,6 +177,7 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
             _copy_references(writer, reference_copies)
             _check_actors(actors)
             depth_range, cameras, joint_frames, tracking = None, [], [], None
+            margin = pose_math.DEFAULT_OCCLUSION_MARGIN_M / metres_per_unit(scene)  # metres, in Blender units
             for done, frame in enumerate(frames):
                 renderer.set_frame(frame)
                 depth = renderer.render_depth()
@@ -186,7 +188,7 @@ def iter_export_shot(scene, shot, out_dir, passes=None, resolution=None, overwri
                 if "depth" in passes:
                     writer.write_npy(_frame_file("depth", "metric", frame), depth)
                 if "pose" in passes:
-                    people, joints = _pose_frame(actors, worlds, record, depth, width, height)
+                    people, joints = _pose_frame(actors, worlds, record, depth, width, height, margin)
                     writer.write_json(_frame_file("pose", "openpose", frame),
                                       pose_math.openpose_frame(people, width, height))
                     joint_frames.append({"frame": frame, "actors": joints})

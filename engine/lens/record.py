@@ -57,12 +57,13 @@ def pixels_per_mm(sensor_width_mm, sensor_height_mm, sensor_fit, width, height):
     return width / sensor_width_mm
 
 
-def frame_lens(record):
-    """The frame's Lens, or None when the camera's depth of field is off."""
+def frame_lens(record, metres_per_unit=1.0):
+    """The frame's Lens, or None when the camera's depth of field is off; cameras.json's focus
+    distance is in Blender units, made metres by the bundle's `metres_per_unit`."""
     dof = record.get("depth_of_field")
     if not dof:
         return None
-    return Lens(float(record["lens_mm"]), float(dof["fstop"]), float(dof["focus_distance"]),
+    return Lens(float(record["lens_mm"]), float(dof["fstop"]), float(dof["focus_distance"]) * metres_per_unit,
                 int(dof.get("blades", 0)), float(dof.get("rotation", 0.0)), float(dof.get("ratio", 1.0)))
 
 

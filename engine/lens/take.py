@@ -82,19 +82,21 @@ def flow_at_size(flow, height, width):
     return resize_nearest(flow, height, width) * scale
 
 
-def apply_lens(frame, depth, flow, record):
+def apply_lens(frame, depth, flow, record, metres_per_unit=1.0):
     """One take frame ((H, W, 3) uint8 sRGB) as the blocking's lens and shutter show it.
 
     `record` is the frame's lens record (engine/lens/record.py; a cameras.json record reads as
     a lens without a shutter); `flow` may be None when the bundle has none (no motion blur).
+    The depth pass and the focus distance are in Blender units: `metres_per_unit` (the bundle's
+    Unit Scale) makes them metres, as the thin lens's focal length needs.
     """
-    lens, shutter = frame_lens(record), frame_shutter(record)
+    lens, shutter = frame_lens(record, metres_per_unit), frame_shutter(record)
     if shutter is not None and flow is None:
         shutter = None
     if lens is None and shutter is None:
         return np.array(frame, copy=True)
     height, width = frame.shape[:2]
-    depth = resize_nearest(np.asarray(depth, np.float32), height, width)
+    depth = resize_nearest(np.asarray(depth, np.float32), height, width) * np.float32(metres_per_unit)
     linear = srgb8_to_linear(frame)
     if lens is not None:
         linear = defocus(linear, depth, lens, frame_px_per_mm(record, width, height))
@@ -131,7 +133,8 @@ class TakeLensPlan:
     def apply(self, frame, pixels):
         """The take frame (8-bit, at the shot's size) as the lens shows it."""
         flow = self.bundle.flow(frame) if self.shutter is not None else None
-        return apply_lens(pixels, self.bundle.depth(frame), flow, self.frame_record(frame))
+        return apply_lens(pixels, self.bundle.depth(frame), flow, self.frame_record(frame),
+                          self.bundle.record.metres_per_unit)
 
     def split(self, backend_effects):
         """(what the backend applies, what the engine applies): this plan cut by a backend's

@@ -143,6 +143,8 @@ def test_apply_lens_on_a_take_frame_at_its_own_size():
     expected = linear_to_srgb8(defocus(srgb8_to_linear(frame), resize_nearest(depth, 32, 128), LENS,
                                        pixels_per_mm(36, 24, "AUTO", 128, 32)))
     assert np.array_equal(apply_lens(frame, depth, flow, record), expected)
+    centimetres = dict(record, depth_of_field={"focus_distance": 300.0, "fstop": 1.4})  # Unit Scale 0.01
+    assert np.array_equal(apply_lens(frame, depth * 100, flow, centimetres, 0.01), expected)  # the same blur
     assert np.array_equal(apply_lens(frame, depth, flow, dict(record, depth_of_field=None)), frame)
     blurred = apply_lens(frame, depth, flow, dict(record, depth_of_field=None,
                                                   motion_blur={"shutter": 0.5, "position": "CENTER"}))
