@@ -3,7 +3,8 @@
 Records whose attribute names are the JSON keys (stdlib only, so the add-on imports this
 too): a job submission, a job's record (also kept as WORK/jobs/<id>/job.json) and the
 health report. A job makes takes, or with `variations` set, one Variations folder (the contact
-sheet of `python -m engine variations`), which GET /jobs/{id}/takes/{name} sends like a take. Unknown keys are kept in `extra` and written back; missing keys take their
+sheet of `python -m engine variations`), which GET /jobs/{id}/takes/{name} sends like a take.
+Unknown keys are kept in `extra` and written back; missing keys take their
 defaults, so a newer service and an older add-on still understand each other.
 """
 

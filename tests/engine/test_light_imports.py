@@ -15,7 +15,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 STDLIB_ONLY = ("engine.bundle", "engine.bundle.schema", "engine.bundle.cast", "engine.bundle.output_lock",
                "engine.bundle.events", "engine.bundle.request", "engine.bundle.manifest",
-               "engine.bundle.take_record", "engine.bundle.backend_passes")
+               "engine.bundle.take_record", "engine.bundle.typed_record", "engine.bundle.variations_record",
+               "engine.bundle.backend_passes")
 HEAVY = ("numpy", "PIL", "torch", "diffusers", "bpy")
 
 
