@@ -93,7 +93,7 @@ class BlockcastShotGeneration(bpy.types.PropertyGroup):
         "continue_previous": BoolProperty(
             name="Continue From Previous Shot",
             description="Start from the last frames of the previous shot's accepted take, kept as they are, so "
-                        "this shot continues it (sent as --continue-from; wan-vace and wan22-vace)"),
+                        "this shot continues it (the panel says in red when the chosen backend cannot)"),
         "use_custom_weights": BoolProperty(
             name="Control Weights", description="Set how strongly each control steers the takes (for the "
                                                 "controls the backend takes); off: the backend's default controls"),
