@@ -101,6 +101,20 @@ def one_thread():
         torch.set_num_threads(before)
 
 
+@contextmanager
+def thread_count_kept():
+    """Torch's thread count as this thread has it, for it and for threads started later, after looks
+    sampled side by side in other threads: every set_num_threads also sets the count new threads start
+    with, so concurrent one_thread calls can leave it at 1 (a warm service's later takes on one core)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _channels_last(unet):
     """The UNet's weights in channels-last order: 9-15 % less CPU a look at 56x32 on this CPU's
     oneDNN, the same colours for the seeds measured (docs/benchmarks.md ▸ Variations)."""

@@ -26,6 +26,7 @@ from ..bundle.variations_record import (DEFAULT_COUNT, DEFAULT_KEY_FRAMES, DEFAU
                                         Variation, VariationsBundle, VariationsRecord, VariationsTimings, tile_name)
 from ..generate import Generation, RequestError, bundle_hash
 from ..looks.mood import grade_for
+from ..previz.prior import thread_count_kept
 from ..progress import Cancelled
 from .folder import VariationsWriter
 from .tiles import KeyFrames, contact_sheet, key_frame_numbers, reference_statistics, tile_height
@@ -132,7 +133,7 @@ class Variations:
 
         workers = look_workers(self.device, len(self.seeds))
         sample_s, compose_s, variations, tiles = 0.0, 0.0, [], []
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="look") as pool:
+        with thread_count_kept(), ThreadPoolExecutor(max_workers=workers, thread_name_prefix="look") as pool:
             futures = [pool.submit(make, seed) for seed in self.seeds]
             try:
                 for index, future in enumerate(futures):

@@ -185,3 +185,45 @@ def test_a_look_is_sampled_on_one_thread_whatever_the_callers_threads():
     finally:
         torch.set_num_threads(before)
     assert side_by_side == [alone, alone] and len(alone) == 3
+
+
+def test_looks_side_by_side_leave_torchs_thread_count_as_it_was():
+    """#14: one_thread in two workers, the second entering while the first has torch at one thread
+    and leaving last, would leave 1 as the count new threads start with (a warm service's later
+    takes on one core); thread_count_kept gives the caller's count back to it and to new threads."""
+    import threading
+
+    import torch
+
+    from engine.previz.prior import one_thread, thread_count_kept
+
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with one_thread():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second():
+        first_in.wait(10)
+        with one_thread():  # starts while torch is at 1 thread, so it gives back 1
+            second_in.set()
+            first_out.wait(10)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with thread_count_kept():
+            workers = [threading.Thread(target=first), threading.Thread(target=second)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+        started_later = []
+        later = threading.Thread(target=lambda: started_later.append(torch.get_num_threads()))
+        later.start()
+        later.join()
+        assert torch.get_num_threads() == 2 and started_later == [2]
+    finally:
+        torch.set_num_threads(before)
