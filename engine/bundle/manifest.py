@@ -15,6 +15,7 @@ from dataclasses import MISSING, dataclass, field, fields
 
 from .cast import Cast, CastError
 from .schema import BLOCKCAST_VERSION, PASS_FILES, SCHEMA_NAME, SCHEMA_VERSION, schema_compatible
+from .typed_record import json_copy
 
 GENERATOR_NAME = "blockcast"
 REEXPORT = "re-export the shot's passes"
@@ -88,7 +89,7 @@ def _object(value, where):
     """A JSON object kept as it is (a bone map, the confidence table, a pass's files)."""
     if not isinstance(value, dict):
         _refuse(where, value, "a JSON object")
-    return _encode(value)
+    return json_copy(value)
 
 
 def _cast(value, where):
@@ -98,17 +99,6 @@ def _cast(value, where):
         return Cast.from_json(value)
     except CastError as exc:
         raise ManifestError(f"{exc}: {REEXPORT}") from None
-
-
-def _encode(value):
-    """A record or JSON value as a fresh JSON value (records by their to_json)."""
-    if hasattr(value, "to_json"):
-        return value.to_json()
-    if isinstance(value, dict):
-        return {key: _encode(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_encode(item) for item in value]
-    return value
 
 
 def _field(kind, default=MISSING, *, factory=MISSING, required=False):
@@ -138,13 +128,13 @@ class _Record:
         values = {f.name: f.metadata["kind"](document[f.name], _at(where, f.name)) for f in known
                   if f.name in document}
         names = {f.name for f in known}
-        return cls(**values, extra={key: _encode(value) for key, value in document.items() if key not in names},
+        return cls(**values, extra={key: json_copy(value) for key, value in document.items() if key not in names},
                    absent=frozenset(names - set(document)))
 
     def to_json(self):
-        document = {f.name: _encode(getattr(self, f.name)) for f in fields(self)
+        document = {f.name: json_copy(getattr(self, f.name)) for f in fields(self)
                     if f.name not in _BOOKKEEPING and not self._left_out(f)}
-        document.update(_encode(self.extra))
+        document.update(json_copy(self.extra))
         return document
 
     def _left_out(self, f):

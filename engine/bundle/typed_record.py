@@ -90,14 +90,15 @@ def key(read, default=MISSING, factory=MISSING, required=False, omit=None):
                                                                      "omit": omit})
 
 
-def _json(value):
-    """A record's value as JSON, copied (changing the document leaves the record as it was)."""
+def json_copy(value):
+    """A record or JSON value as a fresh JSON value (records by their to_json): changing the
+    document leaves the record as it was."""
     if hasattr(value, "to_json"):
         return value.to_json()
     if isinstance(value, dict):
-        return {member: _json(item) for member, item in value.items()}
+        return {member: json_copy(item) for member, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json(item) for item in value]
+        return [json_copy(item) for item in value]
     return value
 
 
@@ -114,8 +115,8 @@ class TypedRecord:
         for item in fields(self):
             value = getattr(self, item.name)
             if item.name != "extra" and not (item.metadata["omit"] and item.metadata["omit"](value)):
-                document[item.name] = _json(value)
-        return {**document, **_json(self.extra)}
+                document[item.name] = json_copy(value)
+        return {**document, **json_copy(self.extra)}
 
     @classmethod
     def damaged(cls, where, name, wanted, value):
