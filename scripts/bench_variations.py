@@ -90,24 +90,30 @@ def tile_difference(record, folder, variation, take_dir):
     return worst
 
 
-def warm_service(bundle, count, seed, record, scratch):
+def warm_service(bundle, count, seed, steps, record, scratch):
     """Seconds of the same Variations job on a warm service, the first and the second time (model loaded)."""
     from serve_client import Service
 
+    from engine.bundle.request import GenerateRequest
+    from engine.bundle.service_record import FINISHED, BundleSource, JobRecord, JobSubmission, VariationsSettings
+
     bundle = Path(bundle).resolve()
+    submission = JobSubmission(request=GenerateRequest(seed=seed, steps=steps).to_json(),  # the command's flags
+                               bundle=BundleSource(path=str(bundle)), variations=VariationsSettings(count=count))
     scratch.mkdir(parents=True, exist_ok=True)
     service = Service(scratch / "work", scratch / "token", "--shared-root", bundle.parent)
     seconds = []
     try:
         for _ in range(2):
             started = time.perf_counter()
-            status, answer = service.call("POST", "/jobs", {"request": {"seed": seed}, "bundle": {"path": str(bundle)},
-                                                            "variations": {"count": count}})
-            job = service.wait(answer["job"], timeout=1200) if status == 202 else answer
+            status, answer = service.call("POST", "/jobs", submission.to_json())
+            if status != 202:
+                raise SystemExit(f"the service refused the variations job: {answer}")
+            job = JobRecord.from_json(service.wait(answer["job"], timeout=1200))
             seconds.append(time.perf_counter() - started)
-            if job.get("state") != "finished":
-                raise SystemExit(f"the service's variations job did not finish: {job}")
-            made = read_variations(scratch / "work" / "jobs" / job["id"] / "takes" / job["takes"][0])
+            if job.state != FINISHED:
+                raise SystemExit(f"the service's variations job did not finish: {job.error or job.state}")
+            made = read_variations(scratch / "work" / "jobs" / job.id / "takes" / job.takes[0])
             if [v.look for v in made.variations] != [v.look for v in record.variations]:
                 raise SystemExit("the service's variations differ from the command's")
     finally:
@@ -166,7 +172,7 @@ def main():
                       f"{per_take * args.count:.0f} s; variations / full takes = {total / (per_take * args.count):.3f} "
                       f"({per_take * args.count / total:.1f}x faster)")
         if args.warm:
-            first, second = warm_service(bundle, args.count, args.seed, record, scratch / "service")
+            first, second = warm_service(bundle, args.count, args.seed, args.steps, record, scratch / "service")
             print(f"warm service: {args.count} variations in {second:.1f} s from submit to finished with the model "
                   f"loaded ({first:.1f} s the first time), the command's looks; "
                   f"{second / total_s:.2f} of the command's {total_s:.1f} s")

@@ -33,7 +33,7 @@ BOOKKEEPING = {"extra", "absent"}  # the records' own memory of unknown and miss
 SCANNED = ("addon", "engine", "farm", "scripts")
 CONTRACT_FILES = {"engine/bundle/manifest.py", "engine/bundle/take_record.py", "engine/bundle/cast.py",
                   "engine/bundle/request.py", "engine/bundle/events.py", "engine/bundle/schema.py",
-                  "engine/bundle/variations_record.py"}
+                  "engine/bundle/variations_record.py", "engine/bundle/typed_record.py"}
 
 PASS_NAME = "a pass or control kind (engine/bundle/schema.py PASSES), not the record field of that name"
 BACKENDS_REPORT = "a key of the `backends --json` report, another document"
