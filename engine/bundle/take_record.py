@@ -31,8 +31,8 @@ class TakeRecordError(ValueError):
 
 
 class _Record(TypedRecord):
-    error = TakeRecordError
-    advice = "the take record was edited or damaged; generate the take again"
+    record_error = TakeRecordError
+    record_advice = "the take record was edited or damaged; generate the take again"
     record_file = TAKE_RECORD
 
 

@@ -3,7 +3,7 @@
 A record is a dataclass whose attributes are its JSON keys, each declared with `key(read, ...)`:
 `read(value, where, name)` returns the value or raises WrongValue saying what it should be, and
 the record turns that into its own error naming the file (`where`) and the field (`name`) with
-what to do (`advice`). Keys a newer writer added ride in `extra` and are written back; keys an
+what to do (`record_advice`). Keys a newer writer added ride in `extra` and are written back; keys an
 older writer lacked take their defaults, and `omit` fields it never wrote stay out when written.
 """
 
@@ -104,10 +104,11 @@ def json_copy(value):
 
 class TypedRecord:
     """to_json/from_json over a dataclass whose fields are JSON keys, plus `extra` (unknown keys).
-    A record family sets `error` (its exception class) and `advice` (what to do about a damaged file)."""
+    A record family sets `record_error` (its exception class) and `record_advice` (what to do about a
+    damaged file); these names are no field's."""
 
-    error = ValueError
-    advice = "the record was edited or damaged"
+    record_error = ValueError
+    record_advice = "the record was edited or damaged"
     record_file = "the record"  # the file named when the caller names none
 
     def to_json(self):
@@ -120,11 +121,11 @@ class TypedRecord:
 
     @classmethod
     def damaged(cls, where, name, wanted, value):
-        return cls.error(f"{where}: {name} should be {wanted}, not {value!r}: {cls.advice}")
+        return cls.record_error(f"{where}: {name} should be {wanted}, not {value!r}: {cls.record_advice}")
 
     @classmethod
     def from_json(cls, document, where=None, name=None):
-        """The record of a JSON object; `error` naming `where` (the file) and the field."""
+        """The record of a JSON object; `record_error` naming `where` (the file) and the field."""
         where = where or cls.record_file
         prefix = f"{name}." if name else ""
         if not isinstance(document, dict):
@@ -138,7 +139,7 @@ class TypedRecord:
                 except WrongValue as wrong:
                     raise cls.damaged(where, spelled, wrong.wanted, document[item.name]) from None
             elif item.metadata["required"]:
-                raise cls.error(f"{where}: {spelled} is missing: {cls.advice}")
+                raise cls.record_error(f"{where}: {spelled} is missing: {cls.record_advice}")
         known = {item.name for item in keys}
         return cls(**values, extra={unknown: value for unknown, value in document.items() if unknown not in known})
 

@@ -34,8 +34,8 @@ class VariationsRecordError(ValueError):
 
 
 class _Record(TypedRecord):
-    error = VariationsRecordError
-    advice = "the variations record was edited or damaged; make the variations again"
+    record_error = VariationsRecordError
+    record_advice = "the variations record was edited or damaged; make the variations again"
     record_file = VARIATIONS_RECORD
 
 

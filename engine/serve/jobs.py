@@ -130,7 +130,8 @@ class JobQueue:
             if not _JOB_ID.match(folder.name) or not (folder / JOB_RECORD).is_file():
                 continue
             try:
-                record = JobRecord.from_json(json.loads((folder / JOB_RECORD).read_text(encoding="utf-8")))
+                record = JobRecord.from_json(json.loads((folder / JOB_RECORD).read_text(encoding="utf-8")),
+                                             str(folder / JOB_RECORD))
             except ValueError as exc:
                 print(f"engine serve: warning: job {folder.name} has an unreadable {JOB_RECORD} ({exc}); "
                       "left as it is", file=sys.stderr)
