@@ -31,7 +31,11 @@ def list_models(setup, model_folder=None, timeout=LIST_TIMEOUT_S):
         raise EngineError(f"could not run {setup.python} -m engine models list: {exc}") from exc
     if result.returncode != 0:
         raise EngineError((result.stderr.strip().splitlines() or ["models list failed"])[-1])
-    return [ModelEntry.from_json(entry) for entry in json.loads(result.stdout)[MODELS_LIST_KEY]]
+    try:
+        return [ModelEntry.from_json(entry) for entry in json.loads(result.stdout)[MODELS_LIST_KEY]]
+    except (ValueError, KeyError, TypeError) as exc:  # not JSON, no list, or a field of the wrong type
+        raise EngineError(f"the engine's models list could not be read ({exc}): Set Up Engine again so the "
+                          "engine and the add-on are the same version") from exc
 
 
 def progress_line(state, event):

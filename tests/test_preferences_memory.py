@@ -70,6 +70,25 @@ def test_models_are_listed_by_the_real_engine_from_a_filled_cache(blockcast, tmp
     assert found[("wan-vace", "pipeline")].folder is None and found[("previz", "previz")].found_in == "shipped"
 
 
+
+def test_a_models_list_of_another_engine_version_is_an_error_saying_what_to_do(blockcast, tmp_path):
+    """An engine whose `models list --json` has a field of another type (a size as text) gives the
+    Models panel an EngineError to show, not a traceback."""
+    import sys
+    from pathlib import Path
+
+    from blockcast.addon.engine_process import EngineError, EngineSetup
+    from blockcast.addon.model_downloads import list_models
+
+    (tmp_path / "engine").mkdir()
+    (tmp_path / "engine" / "__init__.py").write_text("")
+    (tmp_path / "engine" / "cli.py").write_text("")
+    (tmp_path / "engine" / "__main__.py").write_text(
+        'import json\nprint(json.dumps({"models": [{"backend": "wan-vace", "size_bytes": "16 GB"}]}))\n')
+    with pytest.raises(EngineError, match=r"size_bytes should be a number, not '16 GB'.*Set Up Engine again"):
+        list_models(EngineSetup(Path(sys.executable), tmp_path))
+
+
 DOWNLOAD_OFFLINE = r"""
 import json, os, sys
 sys.path[:0] = sys.argv[1:3]
