@@ -1,4 +1,5 @@
-"""Typed JSON records read from a file (stdlib only): take.json and variations.json share this.
+"""Typed JSON records (stdlib only): take.json, variations.json, the engine service's documents and
+the models listing are each one family of them.
 
 A record is a dataclass whose attributes are its JSON keys, each declared with `key(read, ...)`:
 `read(value, where, name)` returns the value or raises WrongValue saying what it should be, and
